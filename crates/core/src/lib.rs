@@ -1,0 +1,10 @@
+//! The core of confluence.do: spaces as git repositories of Markdown pages.
+//!
+//! Synchronous, and knows nothing of HTTP, JSON wire shapes, async runtimes or the desktop shell.
+
+pub mod frontmatter;
+pub mod model;
+pub mod page;
+pub mod slug;
+
+pub use model::*;
