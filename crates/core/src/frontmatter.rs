@@ -72,13 +72,14 @@ pub fn split(text: &str) -> Split<'_> {
 }
 
 /// A value confluence.do writes into frontmatter.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum FmValue {
     /// A string, written plain where YAML reads it back the same, else double-quoted.
     Str(String),
     /// A string that is always double-quoted (ids, so no tool reads them as numbers).
     Quoted(String),
     Int(i64),
+    Float(f64),
     Bool(bool),
     /// A list of strings, written in flow style: `[a, b]`.
     List(Vec<String>),
@@ -89,6 +90,7 @@ impl FmValue {
         match self {
             FmValue::Str(s) | FmValue::Quoted(s) => Value::String(s.clone()),
             FmValue::Int(n) => Value::Number((*n).into()),
+            FmValue::Float(n) => Value::Number((*n).into()),
             FmValue::Bool(b) => Value::Bool(*b),
             FmValue::List(items) => {
                 Value::Sequence(items.iter().map(|s| Value::String(s.clone())).collect())
@@ -101,6 +103,7 @@ impl FmValue {
             FmValue::Str(s) => scalar(s, false),
             FmValue::Quoted(s) => quoted(s),
             FmValue::Int(n) => n.to_string(),
+            FmValue::Float(n) => format!("{n:?}"),
             FmValue::Bool(b) => b.to_string(),
             FmValue::List(items) => {
                 let items: Vec<String> = items.iter().map(|s| scalar(s, true)).collect();

@@ -3,8 +3,12 @@
 //! Synchronous, and knows nothing of HTTP, JSON wire shapes, async runtimes or the desktop shell.
 
 pub mod frontmatter;
+pub mod links;
+pub mod markdown;
 pub mod model;
 pub mod page;
+pub mod render;
 pub mod slug;
+pub mod templates;
 
 pub use model::*;
