@@ -2,13 +2,23 @@
 //!
 //! Synchronous, and knows nothing of HTTP, JSON wire shapes, async runtimes or the desktop shell.
 
+pub mod cache;
+pub mod catalog;
+pub mod diff;
+pub mod error;
 pub mod frontmatter;
+pub mod history;
 pub mod links;
 pub mod markdown;
 pub mod model;
 pub mod page;
 pub mod render;
 pub mod slug;
+pub mod space;
+pub mod store;
 pub mod templates;
 
 pub use model::*;
+
+pub use error::SpaceError;
+pub use space::{Backlink, BrokenLink, MoveTarget, NewPage, PageDiff, PageUpdate, Saved, Space};

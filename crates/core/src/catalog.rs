@@ -1,0 +1,500 @@
+//! The page tree in memory: every page and folder of a space by id and by path, with children
+//! in sibling order. Built from cached file rows and kept current by small updates, so a save
+//! never rebuilds it.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use crate::cache::FileRow;
+use crate::model::{NodeKind, PageId, PageSummary, TreeNode};
+
+/// A page or folder of the tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub id: PageId,
+    pub title: String,
+    pub kind: NodeKind,
+    /// The path without the `.md`: `a/b`. Children live in the folder of the same path.
+    pub stem: String,
+    /// The file, for pages: `a/b.md`.
+    pub file: Option<String>,
+    pub labels: Vec<String>,
+    pub position: Option<i64>,
+    pub id_assigned: bool,
+    pub diagnostics: bool,
+}
+
+/// All nodes of a space.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    nodes: HashMap<PageId, Node>,
+    by_stem: HashMap<String, PageId>,
+    children: HashMap<String, Vec<PageId>>,
+}
+
+/// The stem of a page file: its path without the Markdown extension.
+pub fn stem_of(path: &str) -> &str {
+    for ext in [".md", ".markdown", ".MD", ".Md", ".mD"] {
+        if let Some(stem) = path.strip_suffix(ext) {
+            return stem;
+        }
+    }
+    path
+}
+
+/// Whether a file name is a Markdown page.
+pub fn is_markdown(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".md") || lower.ends_with(".markdown")
+}
+
+fn parent_stem(stem: &str) -> &str {
+    stem.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+fn last_component(stem: &str) -> &str {
+    stem.rsplit_once('/').map_or(stem, |(_, n)| n)
+}
+
+fn folder_id(stem: &str) -> PageId {
+    PageId::derived(&format!("{stem}/"))
+}
+
+impl Catalog {
+    /// Builds the tree from file rows (in any order; the result does not depend on it).
+    pub fn build<'a>(rows: impl IntoIterator<Item = &'a FileRow>) -> Catalog {
+        let mut rows: Vec<&FileRow> = rows.into_iter().collect();
+        rows.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut catalog = Catalog::default();
+        for row in rows {
+            catalog.upsert(row);
+        }
+        catalog
+    }
+
+    /// Adds or updates the page of a file row.
+    pub fn upsert(&mut self, row: &FileRow) {
+        let stem = stem_of(&row.path).to_owned();
+        let existing = self.by_stem.get(&stem).and_then(|id| self.nodes.get(id)).cloned();
+        if let Some(node) = &existing {
+            if node.kind == NodeKind::Page && node.file.as_deref() != Some(row.path.as_str()) {
+                return; // `a.md` and `a.markdown` both exist: the first one owns the stem.
+            }
+        }
+        let explicit = row.id.as_deref().and_then(PageId::parse);
+        let keep = existing.as_ref().map(|n| n.id.clone());
+        let mut diagnostics = row.diagnostics;
+        let id = match &explicit {
+            Some(id) if self.free_for(id, keep.as_ref()) => id.clone(),
+            Some(_) => {
+                diagnostics = true; // a copied file carries another page's id
+                self.unique_derived(&row.path)
+            }
+            None => match existing.as_ref() {
+                Some(n) if n.kind == NodeKind::Page => n.id.clone(),
+                _ => self.unique_derived(&row.path),
+            },
+        };
+        if let Some(old) = existing {
+            self.detach(&old.id);
+        }
+        let node = Node {
+            id: id.clone(),
+            title: row.title.clone(),
+            kind: NodeKind::Page,
+            stem: stem.clone(),
+            file: Some(row.path.clone()),
+            labels: row.labels.clone(),
+            position: row.position,
+            id_assigned: explicit.as_ref() == Some(&id),
+            diagnostics,
+        };
+        self.attach(node);
+        self.ensure_ancestors(&stem);
+    }
+
+    /// Removes the page of a file; its folder stays in the tree while it has children.
+    pub fn remove_file(&mut self, path: &str) {
+        let stem = stem_of(path);
+        let Some(id) = self.by_stem.get(stem).cloned() else { return };
+        if self.nodes.get(&id).and_then(|n| n.file.as_deref()) != Some(path) {
+            return;
+        }
+        self.detach(&id);
+        let has_children = self.children.get(stem).is_some_and(|c| !c.is_empty());
+        if has_children {
+            self.attach(folder(stem));
+        } else {
+            self.prune(parent_stem(stem).to_owned());
+        }
+    }
+
+    fn free_for(&self, id: &PageId, owner: Option<&PageId>) -> bool {
+        !self.nodes.contains_key(id) || owner == Some(id)
+    }
+
+    fn unique_derived(&self, path: &str) -> PageId {
+        let mut id = PageId::derived(path);
+        let mut n = 1;
+        while self.nodes.contains_key(&id) {
+            id = PageId::derived(&format!("{path}#{n}"));
+            n += 1;
+        }
+        id
+    }
+
+    fn attach(&mut self, node: Node) {
+        self.by_stem.insert(node.stem.clone(), node.id.clone());
+        if !node.stem.is_empty() {
+            self.children.entry(parent_stem(&node.stem).to_owned()).or_default().push(node.id.clone());
+        }
+        self.nodes.insert(node.id.clone(), node);
+    }
+
+    fn detach(&mut self, id: &PageId) {
+        if let Some(node) = self.nodes.remove(id) {
+            self.by_stem.remove(&node.stem);
+            if let Some(siblings) = self.children.get_mut(parent_stem(&node.stem)) {
+                siblings.retain(|s| s != id);
+            }
+        }
+    }
+
+    fn ensure_ancestors(&mut self, stem: &str) {
+        let mut parent = parent_stem(stem);
+        while !parent.is_empty() && !self.by_stem.contains_key(parent) {
+            self.attach(folder(parent));
+            parent = parent_stem(parent);
+        }
+    }
+
+    /// Removes folder nodes left without children, walking up from `stem`.
+    fn prune(&mut self, mut stem: String) {
+        while !stem.is_empty() {
+            let Some(id) = self.by_stem.get(&stem).cloned() else { return };
+            let empty = self.children.get(&stem).is_none_or(Vec::is_empty);
+            if !(empty && self.nodes.get(&id).is_some_and(|n| n.kind == NodeKind::Folder)) {
+                return;
+            }
+            self.detach(&id);
+            self.children.remove(&stem);
+            stem = parent_stem(&stem).to_owned();
+        }
+    }
+
+    /// A node by id.
+    pub fn get(&self, id: &PageId) -> Option<&Node> {
+        self.nodes.get(id)
+    }
+
+    /// A node by stem (`a/b`).
+    pub fn by_stem(&self, stem: &str) -> Option<&Node> {
+        self.by_stem.get(stem).and_then(|id| self.nodes.get(id))
+    }
+
+    /// Every node, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
+    /// How many nodes there are.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the space has no pages.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The parent of a node, `None` at the top level.
+    pub fn parent(&self, id: &PageId) -> Option<&Node> {
+        let node = self.nodes.get(id)?;
+        let parent = parent_stem(&node.stem);
+        if parent.is_empty() { None } else { self.by_stem(parent) }
+    }
+
+    /// The children of a node (or of the top level with `None`) in sibling order.
+    pub fn children(&self, id: Option<&PageId>) -> Vec<&Node> {
+        let stem = match id {
+            Some(id) => match self.nodes.get(id) {
+                Some(n) => n.stem.as_str(),
+                None => return Vec::new(),
+            },
+            None => "",
+        };
+        self.children_of_stem(stem)
+    }
+
+    /// The children of the folder at `stem` in sibling order.
+    pub fn children_of_stem(&self, stem: &str) -> Vec<&Node> {
+        let mut out: Vec<&Node> = self
+            .children
+            .get(stem)
+            .map(|ids| ids.iter().filter_map(|id| self.nodes.get(id)).collect())
+            .unwrap_or_default();
+        out.sort_by(|a, b| sibling_order(a, b));
+        out
+    }
+
+    /// The ancestors of a node, top-level first.
+    pub fn breadcrumbs(&self, id: &PageId) -> Vec<&Node> {
+        let mut out = Vec::new();
+        let mut current = self.parent(id);
+        while let Some(node) = current {
+            out.push(node);
+            current = self.parent(&node.id);
+        }
+        out.reverse();
+        out
+    }
+
+    /// A node and everything below it.
+    pub fn subtree(&self, id: &PageId) -> Vec<&Node> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Node> = self.nodes.get(id).into_iter().collect();
+        while let Some(node) = stack.pop() {
+            out.push(node);
+            if let Some(ids) = self.children.get(&node.stem) {
+                stack.extend(ids.iter().filter_map(|c| self.nodes.get(c)));
+            }
+        }
+        out
+    }
+
+    /// The whole ordered tree.
+    pub fn tree(&self) -> Vec<TreeNode> {
+        self.tree_of_stem("")
+    }
+
+    fn tree_of_stem(&self, stem: &str) -> Vec<TreeNode> {
+        self.children_of_stem(stem)
+            .into_iter()
+            .map(|n| TreeNode {
+                id: n.id.clone(),
+                title: n.title.clone(),
+                kind: n.kind,
+                path: n.file.clone().unwrap_or_else(|| n.stem.clone()),
+                children: self.tree_of_stem(&n.stem),
+            })
+            .collect()
+    }
+
+    /// Pages whose title is `title`, ignoring case.
+    pub fn find_title(&self, title: &str) -> Vec<&Node> {
+        let want = title.trim().to_lowercase();
+        let mut out: Vec<&Node> = self.nodes.values().filter(|n| n.title.to_lowercase() == want).collect();
+        out.sort_by(|a, b| a.stem.cmp(&b.stem));
+        out
+    }
+
+    /// The summary the API hands out for a node.
+    pub fn summary(&self, node: &Node) -> PageSummary {
+        PageSummary {
+            id: node.id.clone(),
+            title: node.title.clone(),
+            kind: node.kind,
+            path: node.file.clone().unwrap_or_else(|| node.stem.clone()),
+            parent: self.parent(&node.id).map(|p| p.id.clone()),
+            labels: node.labels.clone(),
+            position: node.position,
+            id_assigned: node.id_assigned,
+            has_diagnostics: node.diagnostics,
+        }
+    }
+}
+
+fn folder(stem: &str) -> Node {
+    Node {
+        id: folder_id(stem),
+        title: last_component(stem).to_owned(),
+        kind: NodeKind::Folder,
+        stem: stem.to_owned(),
+        file: None,
+        labels: Vec::new(),
+        position: None,
+        id_assigned: false,
+        diagnostics: false,
+    }
+}
+
+/// Siblings sort by `position:` where set, then by title in natural order ("ADR 2" < "ADR 10").
+pub fn sibling_order(a: &Node, b: &Node) -> Ordering {
+    let by_position = match (a.position, b.position) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    by_position.then_with(|| natural(&a.title, &b.title)).then_with(|| a.stem.cmp(&b.stem))
+}
+
+/// Compares strings case-insensitively, with runs of digits compared as numbers.
+pub fn natural(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (x.peek().copied(), y.peek().copied()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let take = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                    let mut s = String::new();
+                    while let Some(c) = it.peek().copied().filter(char::is_ascii_digit) {
+                        s.push(c);
+                        it.next();
+                    }
+                    s
+                };
+                let (m, n) = (take(&mut x), take(&mut y));
+                let (m, n) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
+                let ord = m.len().cmp(&n.len()).then_with(|| m.cmp(n));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            (Some(c), Some(d)) => {
+                let ord = c.to_lowercase().cmp(d.to_lowercase());
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                x.next();
+                y.next();
+            }
+        }
+    }
+}
+
+/// New `position:` values that put `moved` at index `at` among `siblings` (in current order,
+/// without `moved`). Changes one page when there is room between its neighbours, else
+/// renumbers the siblings in steps of 1024.
+pub fn plan_positions(siblings: &[(PageId, Option<i64>)], moved: &PageId, at: usize) -> Vec<(PageId, i64)> {
+    const STEP: i64 = 1024;
+    let at = at.min(siblings.len());
+    let before_ok = siblings[..at].iter().all(|(_, p)| p.is_some());
+    if before_ok {
+        let lo = if at == 0 { None } else { siblings[at - 1].1 };
+        let hi = siblings.get(at).and_then(|(_, p)| *p);
+        let pick = match (lo, hi) {
+            (None, None) => Some(STEP),
+            (Some(lo), None) => Some(lo + STEP),
+            (None, Some(hi)) => Some(hi - STEP),
+            (Some(lo), Some(hi)) if hi - lo > 1 => Some(lo + (hi - lo) / 2),
+            _ => None,
+        };
+        if let Some(p) = pick {
+            return vec![(moved.clone(), p)];
+        }
+    }
+    let mut order: Vec<(PageId, Option<i64>)> = siblings.to_vec();
+    order.insert(at, (moved.clone(), None));
+    order
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, (id, old))| {
+            let new = (i as i64 + 1) * STEP;
+            (old != Some(new) || &id == moved).then_some((id, new))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(path: &str, id: Option<&str>, title: &str, position: Option<i64>) -> FileRow {
+        FileRow {
+            path: path.into(),
+            mtime: 0,
+            size: 0,
+            id: id.map(Into::into),
+            title: title.into(),
+            position,
+            labels: vec![],
+            diagnostics: false,
+            links_fresh: false,
+        }
+    }
+
+    fn shape(c: &Catalog) -> String {
+        fn walk(nodes: &[TreeNode], depth: usize, out: &mut String) {
+            for n in nodes {
+                let kind = if n.kind == NodeKind::Folder { "/" } else { "" };
+                out.push_str(&format!("{}{}{kind}\n", "  ".repeat(depth), n.title));
+                walk(&n.children, depth + 1, out);
+            }
+        }
+        let mut out = String::new();
+        walk(&c.tree(), 0, &mut out);
+        out
+    }
+
+    #[test]
+    fn builds_ordered_tree_with_folders() {
+        let rows = [
+            row("arch.md", Some("1"), "Architecture", None),
+            row("arch/auth.md", Some("2"), "Auth", Some(2)),
+            row("arch/db.md", Some("3"), "Databases", Some(1)),
+            row("adr/adr-10.md", None, "ADR 10", None),
+            row("adr/adr-2.md", None, "ADR 2", None),
+            row("zeta.md", None, "alpha", None),
+        ];
+        let c = Catalog::build(&rows);
+        assert_eq!(shape(&c), "adr/\n  ADR 2\n  ADR 10\nalpha\nArchitecture\n  Databases\n  Auth\n");
+        let auth = PageId::parse("2").expect("id");
+        assert_eq!(c.breadcrumbs(&auth).iter().map(|n| n.title.as_str()).collect::<Vec<_>>(), ["Architecture"]);
+        assert_eq!(c.parent(&auth).map(|n| n.id.as_str()), Some("1"));
+        // Id-less pages get ids derived from their paths: the same on every build.
+        let again = Catalog::build(&rows);
+        assert_eq!(c.find_title("adr 2")[0].id, again.find_title("ADR 2")[0].id);
+    }
+
+    #[test]
+    fn removing_a_parent_page_leaves_a_folder_and_empty_folders_vanish() {
+        let mut c = Catalog::build(&[row("a.md", Some("1"), "A", None), row("a/b.md", Some("2"), "B", None)]);
+        c.remove_file("a.md");
+        assert_eq!(shape(&c), "a/\n  B\n");
+        c.remove_file("a/b.md");
+        assert_eq!(shape(&c), "");
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn duplicate_ids_do_not_collide() {
+        let c = Catalog::build(&[row("a.md", Some("7"), "A", None), row("copy.md", Some("7"), "Copy", None)]);
+        assert_eq!(c.len(), 2);
+        let copy = c.find_title("Copy")[0];
+        assert_ne!(copy.id.as_str(), "7");
+        assert!(copy.diagnostics && !copy.id_assigned);
+    }
+
+    #[test]
+    fn upsert_updates_in_place() {
+        let mut c = Catalog::build(&[row("a.md", Some("1"), "A", None)]);
+        c.upsert(&row("a.md", Some("1"), "A renamed", None));
+        assert_eq!(shape(&c), "A renamed\n");
+        c.upsert(&row("x/y/z.md", Some("9"), "Z", None));
+        assert_eq!(shape(&c), "A renamed\nx/\n  y/\n    Z\n");
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["ADR 10", "adr 2", "ADR 1", "Beta", "alpha", "ADR 02"];
+        v.sort_by(|a, b| natural(a, b));
+        assert_eq!(v, ["ADR 1", "adr 2", "ADR 02", "ADR 10", "alpha", "Beta"]);
+    }
+
+    #[test]
+    fn positions_change_one_page_when_there_is_room() {
+        let id = |s: &str| PageId::parse(s).expect("id");
+        let sibs = vec![(id("1"), Some(1024)), (id("2"), Some(2048)), (id("3"), None)];
+        assert_eq!(plan_positions(&sibs, &id("9"), 1), [(id("9"), 1536)]);
+        assert_eq!(plan_positions(&sibs, &id("9"), 0), [(id("9"), 0)]);
+        assert_eq!(plan_positions(&sibs, &id("9"), 2), [(id("9"), 3072)]);
+        // After an unpositioned sibling: everyone gets a position.
+        let plan = plan_positions(&sibs, &id("9"), 3);
+        assert_eq!(plan, [(id("3"), 3072), (id("9"), 4096)]);
+        let tight = vec![(id("1"), Some(1)), (id("2"), Some(2))];
+        assert_eq!(plan_positions(&tight, &id("9"), 1), [(id("1"), 1024), (id("9"), 2048), (id("2"), 3072)]);
+    }
+}

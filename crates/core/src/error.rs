@@ -1,0 +1,46 @@
+//! What can go wrong in a space operation, each with what to do next.
+
+use std::path::PathBuf;
+
+use crate::cache::CacheError;
+use crate::page::EditError;
+use crate::store::StoreError;
+use crate::templates::TemplateError;
+
+/// An error from a space operation.
+#[derive(Debug, thiserror::Error)]
+pub enum SpaceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("no page with id {0} in this space (`tree` lists the pages; `page trash` lists deleted ones)")]
+    PageNotFound(String),
+    #[error("page {id} has no version {version}; its versions are 1 to {latest}")]
+    NoSuchVersion { id: String, version: u32, latest: u32 },
+    #[error("page \"{title}\" ({id}) cannot be changed: {source}")]
+    Edit { id: String, title: String, source: EditError },
+    #[error("a page titled \"{title}\" already exists in this space (id {id}); choose another title")]
+    TitleTaken { title: String, id: String },
+    #[error("page {0} is deleted; bring it back first with `page restore {0}`")]
+    Deleted(String),
+    #[error("page {0} is not deleted; give `--version N` to restore an older version")]
+    NotDeleted(String),
+    #[error("no template `{0}` in this space (`template list` shows them)")]
+    TemplateNotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("space.yaml: {0}")]
+    SpaceFile(String),
+}
+
+impl SpaceError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SpaceError {
+        let path = path.into();
+        move |source| SpaceError::Io { path, source }
+    }
+}

@@ -1,0 +1,187 @@
+//! The per-page history index: which commits changed which page, following renames and moves by
+//! page id (not by path), derived from git and kept in the cache.
+//!
+//! Version N of a page is the Nth commit that changed its content, as Confluence numbers them;
+//! a move that leaves the content alone is not a version. The index catches up incrementally
+//! from the commit it last saw; if history was rewritten it is rebuilt from scratch.
+
+use std::collections::HashMap;
+
+use git2::{Delta, DiffOptions, Oid, Sort};
+
+use crate::cache::{Cache, CommitRow, VersionRow};
+use crate::catalog::{is_markdown, stem_of};
+use crate::error::SpaceError;
+use crate::model::PageId;
+use crate::page::{PageFile, first_heading};
+use crate::store::{Store, StoreError};
+
+fn git(context: &str) -> impl FnOnce(git2::Error) -> SpaceError + '_ {
+    move |source| SpaceError::Store(StoreError::Git { context: context.to_owned(), source })
+}
+
+/// Folders at the top of a space that do not hold pages.
+pub const RESERVED_DIRS: &[&str] = &["_templates", "_comments", "_attachments"];
+
+/// Whether a space-relative path is a page file (not a template, attachment or hidden file).
+pub fn is_page_path(path: &str) -> bool {
+    if !is_markdown(path) {
+        return false;
+    }
+    let mut parts = path.split('/');
+    if let Some(first) = parts.clone().next() {
+        if RESERVED_DIRS.contains(&first) {
+            return false;
+        }
+    }
+    !parts.any(|p| p.starts_with('.') || p.ends_with(".attachments") || p == "node_modules")
+}
+
+/// The title a page shows: its `title:`, else its first `# heading`, else its file name.
+pub fn effective_title(file: &PageFile, path: &str) -> String {
+    file.meta
+        .title
+        .clone()
+        .or_else(|| first_heading(file.body()))
+        .unwrap_or_else(|| stem_of(path).rsplit('/').next().unwrap_or(path).to_owned())
+}
+
+/// Brings the history index up to HEAD.
+pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
+    let Some(head) = store.head_id()? else {
+        cache.transaction(|tx| tx.clear_history())?;
+        return Ok(());
+    };
+    let known = cache.query(|tx| tx.meta("history_head"))?.and_then(|s| Oid::from_str(&s).ok());
+    if known == Some(head) {
+        return Ok(());
+    }
+    let repo = store.repo();
+    let mut walk = repo.revwalk().map_err(git("walk history"))?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE).map_err(git("walk history"))?;
+    walk.push(head).map_err(git("walk history"))?;
+    let mut rebuild = true;
+    if let Some(old) = known {
+        if repo.graph_descendant_of(head, old).unwrap_or(false) {
+            walk.hide(old).map_err(git("walk history"))?;
+            rebuild = false;
+        }
+    }
+    if rebuild {
+        cache.transaction(|tx| tx.clear_history())?;
+    }
+    let mut seq = cache.query(|tx| tx.next_commit_seq())?;
+    let mut last: HashMap<String, Option<(String, bool)>> = HashMap::new();
+    let mut commits = Vec::new();
+    let mut versions = Vec::new();
+    for oid in walk {
+        let oid = oid.map_err(git("walk history"))?;
+        let commit = repo.find_commit(oid).map_err(git("read commit"))?;
+        let deltas = changed_pages(store, &commit)?;
+        let author = commit.author();
+        commits.push(CommitRow {
+            seq,
+            oid: oid.to_string(),
+            name: author.name().unwrap_or_default().to_owned(),
+            email: author.email().unwrap_or_default().to_owned(),
+            time: author.when().seconds(),
+            offset: author.when().offset_minutes(),
+            message: commit.message().unwrap_or_default().trim_end().to_owned(),
+        });
+        let mut present: HashMap<String, VersionRow> = HashMap::new();
+        let mut gone: Vec<VersionRow> = Vec::new();
+        for (path, old, new) in deltas {
+            if let Some(new) = new {
+                let file = PageFile::parse(&store.blob(new)?);
+                let id = file.meta.id.clone().unwrap_or_else(|| PageId::derived(&path));
+                let title = effective_title(&file, &path);
+                let row = VersionRow { id: id.to_string(), seq, path, blob: new.to_string(), deleted: false, title };
+                present.insert(row.id.clone(), row);
+            } else if let Some(old) = old {
+                let file = PageFile::parse(&store.blob(old)?);
+                let id = file.meta.id.clone().unwrap_or_else(|| PageId::derived(&path));
+                let title = effective_title(&file, &path);
+                gone.push(VersionRow { id: id.to_string(), seq, path, blob: old.to_string(), deleted: true, title });
+            }
+        }
+        for row in gone {
+            if !present.contains_key(&row.id) {
+                last.insert(row.id.clone(), Some((row.blob.clone(), true)));
+                versions.push(row);
+            }
+        }
+        let mut rows: Vec<VersionRow> = present.into_values().collect();
+        rows.sort_by(|a, b| a.path.cmp(&b.path));
+        for row in rows {
+            let previous = match last.get(&row.id) {
+                Some(p) => p.clone(),
+                None => cache.query(|tx| tx.last_version(&row.id))?.map(|v| (v.blob, v.deleted)),
+            };
+            // A pure move (same content, new path) is not a new version.
+            let is_version = match &previous {
+                Some((blob, deleted)) => *deleted || *blob != row.blob,
+                None => true,
+            };
+            last.insert(row.id.clone(), Some((row.blob.clone(), false)));
+            if is_version {
+                versions.push(row);
+            }
+        }
+        seq += 1;
+    }
+    let head = head.to_string();
+    cache.transaction(|tx| {
+        for c in &commits {
+            tx.put_commit(c)?;
+        }
+        for v in &versions {
+            tx.put_version(v)?;
+        }
+        tx.set_meta("history_head", &head)
+    })?;
+    Ok(())
+}
+
+/// Page files a commit changed: `(space path, old blob, new blob)`. For a merge, only what
+/// differs from every parent (what the merge itself decided).
+fn changed_pages(store: &Store, commit: &git2::Commit<'_>) -> Result<Vec<(String, Option<Oid>, Option<Oid>)>, SpaceError> {
+    let repo = store.repo();
+    let tree = commit.tree().map_err(git("read tree"))?;
+    let prefix = store.prefix();
+    let diff_with = |parent: Option<&git2::Tree<'_>>| -> Result<HashMap<String, (Option<Oid>, Option<Oid>)>, SpaceError> {
+        let mut options = DiffOptions::new();
+        options.skip_binary_check(true).include_typechange(true);
+        if !prefix.is_empty() {
+            options.pathspec(prefix);
+        }
+        let diff = repo.diff_tree_to_tree(parent, Some(&tree), Some(&mut options)).map_err(git("diff"))?;
+        let mut out = HashMap::new();
+        for delta in diff.deltas() {
+            let (old, new) = (delta.old_file(), delta.new_file());
+            let full = new.path().or(old.path()).and_then(|p| p.to_str()).unwrap_or_default();
+            let Some(path) = full.strip_prefix(prefix) else { continue };
+            if !is_page_path(path) {
+                continue;
+            }
+            let side = |f: &git2::DiffFile<'_>| (!f.id().is_zero()).then(|| f.id());
+            let (old_id, new_id) = match delta.status() {
+                Delta::Deleted => (side(&old), None),
+                Delta::Added => (None, side(&new)),
+                _ => (side(&old), side(&new)),
+            };
+            out.insert(path.to_owned(), (old_id, new_id));
+        }
+        Ok(out)
+    };
+    let parents: Vec<git2::Commit<'_>> = commit.parents().collect();
+    let first_tree = parents.first().map(|p| p.tree()).transpose().map_err(git("read tree"))?;
+    let mut changes = diff_with(first_tree.as_ref())?;
+    for other in parents.iter().skip(1) {
+        let other_tree = other.tree().map_err(git("read tree"))?;
+        let theirs = diff_with(Some(&other_tree))?;
+        changes.retain(|path, _| theirs.contains_key(path));
+    }
+    let mut out: Vec<_> = changes.into_iter().map(|(p, (o, n))| (p, o, n)).collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}

@@ -1,0 +1,214 @@
+//! Keeping the catalog in step with the files: a full scan (stat every page, re-read only those
+//! whose size or mtime changed since the cache saw them) and targeted refreshes of a few paths
+//! after a save or a change seen by the watcher.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::Space;
+use crate::cache::FileRow;
+use crate::catalog::Catalog;
+use crate::error::SpaceError;
+use crate::history::{effective_title, is_page_path};
+use crate::page::{MAX_PAGE_BYTES, PageFile};
+
+/// A file's mtime this close to now may still change within the clock's granularity without
+/// its mtime changing, so it is not trusted by the next scan (git calls this "racy").
+const RACY_NANOS: i64 = 3_000_000_000;
+
+impl Space {
+    /// Re-reads the space from disk: every page's stat, and the content of changed ones.
+    pub fn refresh(&mut self) -> Result<(), SpaceError> {
+        let head = self.store.head_id()?;
+        let root = self.store.root().to_path_buf();
+        let found = walk(&root)?;
+        let cached: HashMap<String, FileRow> = self.cache.query(|tx| tx.files())?.into_iter().map(|r| (r.path.clone(), r)).collect();
+        let mut rows = Vec::with_capacity(found.len());
+        let mut changed = Vec::new();
+        for (path, mtime, size) in found {
+            match cached.get(&path) {
+                Some(row) if row.mtime == mtime && row.size == size && mtime >= 0 => rows.push(row.clone()),
+                _ => {
+                    let row = read_row(&root, &path, mtime, size);
+                    changed.push(row.clone());
+                    rows.push(row);
+                }
+            }
+        }
+        let gone: Vec<&String> = {
+            let present: std::collections::HashSet<&str> = rows.iter().map(|r| r.path.as_str()).collect();
+            cached.keys().filter(|p| !present.contains(p.as_str())).collect()
+        };
+        if !changed.is_empty() || !gone.is_empty() {
+            let now = now_nanos();
+            self.cache.transaction(|tx| {
+                for row in &changed {
+                    tx.put_file(&cache_row(row, now))?;
+                }
+                for path in &gone {
+                    tx.remove_file(path)?;
+                }
+                Ok(())
+            })?;
+        }
+        self.catalog = Some(Catalog::build(&rows));
+        self.seen_head = head;
+        Ok(())
+    }
+
+    /// Re-reads a few paths (files or folders, relative to the space root) after they changed.
+    pub fn refresh_paths(&mut self, paths: &[String]) -> Result<(), SpaceError> {
+        if self.catalog.is_none() {
+            return self.refresh();
+        }
+        let root = self.store.root().to_path_buf();
+        let mut upserts = Vec::new();
+        let mut removed = Vec::new();
+        for path in paths {
+            let path = path.trim_matches('/');
+            let full = root.join(path);
+            let prefix = format!("{path}/");
+            let cached: Vec<String> = match self.cache.query(|tx| tx.file(path))? {
+                Some(row) => vec![row.path],
+                None => Vec::new(),
+            };
+            let under: Vec<String> = self
+                .catalog
+                .as_ref()
+                .map(|c| c.nodes().filter_map(|n| n.file.clone()).filter(|f| f.starts_with(&prefix)).collect())
+                .unwrap_or_default();
+            let mut present = Vec::new();
+            match std::fs::symlink_metadata(&full) {
+                Ok(meta) if meta.is_dir() => {
+                    for (p, mtime, size) in walk(&full)? {
+                        let p = format!("{path}/{p}");
+                        if is_page_path(&p) {
+                            upserts.push(read_row(&root, &p, mtime, size));
+                            present.push(p);
+                        }
+                    }
+                }
+                Ok(meta) if meta.is_file() && is_page_path(path) => {
+                    let (mtime, size) = stat(&meta);
+                    present.push(path.to_owned());
+                    upserts.push(read_row(&root, path, mtime, size));
+                }
+                _ => {}
+            }
+            for old in cached.into_iter().chain(under) {
+                if !present.contains(&old) {
+                    removed.push(old);
+                }
+            }
+        }
+        let now = now_nanos();
+        self.cache.transaction(|tx| {
+            for path in &removed {
+                tx.remove_file(path)?;
+            }
+            for row in &upserts {
+                tx.put_file(&cache_row(row, now))?;
+            }
+            Ok(())
+        })?;
+        if let Some(catalog) = self.catalog.as_mut() {
+            // Deepest first, so parents become folders only when their children remain.
+            removed.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+            for path in &removed {
+                catalog.remove_file(path);
+            }
+            upserts.sort_by(|a, b| a.path.cmp(&b.path));
+            for row in &upserts {
+                catalog.upsert(row);
+            }
+        }
+        self.seen_head = self.store.head_id()?;
+        Ok(())
+    }
+
+    /// Re-reads the space if another process committed since the catalog was built.
+    pub(crate) fn sync_with_head(&mut self) -> Result<(), SpaceError> {
+        if self.catalog.is_none() || self.store.head_id()? != self.seen_head {
+            self.refresh()?;
+        }
+        Ok(())
+    }
+}
+
+/// What the cache keeps of a row: racy mtimes are stored as unknown so the next scan re-reads.
+fn cache_row(row: &FileRow, now: i64) -> FileRow {
+    let mut row = row.clone();
+    if now - row.mtime < RACY_NANOS {
+        row.mtime = -1;
+    }
+    row
+}
+
+fn now_nanos() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+fn stat(meta: &std::fs::Metadata) -> (i64, i64) {
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
+    (mtime, meta.len() as i64)
+}
+
+/// Reads one page file into a cache row; never fails (problems become a diagnostic flag).
+pub(crate) fn read_row(root: &Path, path: &str, mtime: i64, size: i64) -> FileRow {
+    let fallback_title = crate::catalog::stem_of(path).rsplit('/').next().unwrap_or(path).to_owned();
+    let mut row = FileRow {
+        path: path.to_owned(),
+        mtime,
+        size,
+        id: None,
+        title: fallback_title,
+        position: None,
+        labels: Vec::new(),
+        diagnostics: true,
+        links_fresh: false,
+    };
+    if size as u64 > MAX_PAGE_BYTES {
+        row.links_fresh = true; // too large to open, so no links either
+        return row;
+    }
+    let Ok(bytes) = std::fs::read(root.join(path)) else { return row };
+    let file = PageFile::parse(&bytes);
+    row.id = file.meta.id.as_ref().map(|id| id.to_string());
+    row.title = effective_title(&file, path);
+    row.position = file.meta.position;
+    row.labels = file.meta.labels.clone();
+    row.diagnostics = !file.diagnostics.is_empty();
+    row
+}
+
+/// Every page file below `dir`: `(path relative to dir, mtime in ns, size)`. Symbolic links are
+/// not followed, so a space never shows files from outside itself.
+pub(crate) fn walk(dir: &Path) -> Result<Vec<(String, i64, i64)>, SpaceError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((abs, rel)) = stack.pop() {
+        let entries = match std::fs::read_dir(&abs) {
+            Ok(entries) => entries,
+            Err(e) if abs == dir => return Err(SpaceError::io(&abs)(e)),
+            Err(_) => continue, // a folder removed while scanning, or unreadable: skip it
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let path = if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") };
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                if is_page_path(&format!("{path}/x.md")) {
+                    stack.push((entry.path(), path));
+                }
+            } else if kind.is_file() && is_page_path(&path) {
+                if let Ok(meta) = entry.metadata() {
+                    let (mtime, size) = stat(&meta);
+                    out.push((path, mtime, size));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

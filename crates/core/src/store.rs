@@ -1,0 +1,459 @@
+//! The git side of a space: one repository (the space may be a folder inside it), commits built
+//! with tree edits, and the git index kept in step without rewriting it on every save.
+//!
+//! A save writes the files (atomically), builds the new tree from the old one with
+//! [`tree_edit`], commits, and moves the branch with a compare-and-swap. The paths it touched
+//! go into a small journal in the git directory; [`Store::flush_index`] brings the git index up
+//! to date for those paths later (after a burst of saves, and always before a process ends), so
+//! that `git status` stays clean for people who use git themselves, without an O(files) index
+//! rewrite on every save. A journal left by a crash is flushed on the next open.
+
+pub mod lock;
+pub mod tree_edit;
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use git2::{ErrorCode, ObjectType, Oid, Repository, RepositoryInitOptions, Signature, Tree};
+
+use crate::model::Author;
+pub use lock::WriteLock;
+use tree_edit::{Edit, FILE_MODE};
+
+/// What went wrong in the git layer, with the path or ref it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("git: {context}: {source}")]
+    Git { context: String, source: git2::Error },
+    #[error("'{0}' is not inside a git repository with a working tree")]
+    NotARepository(PathBuf),
+    #[error("the space's repository is on a detached HEAD; check out a branch (git switch main) and try again")]
+    DetachedHead,
+    #[error("the space is busy: another confluence-do process ({holder}) is writing to it; try again in a moment (lock: {path})")]
+    Busy { path: PathBuf, holder: String },
+    #[error("the branch kept moving while saving (someone is committing at the same time); the files are written but not committed; try again")]
+    Contended,
+}
+
+fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Git { context, source }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
+}
+
+/// One change to a space, committed as one commit. Paths are relative to the space root.
+#[derive(Clone, Debug, Default)]
+pub struct Change {
+    pub message: String,
+    /// Files or folders renamed, applied first.
+    pub moves: Vec<(String, String)>,
+    /// Files or folders removed, applied second.
+    pub removes: Vec<String>,
+    /// Files written (created or replaced), applied last.
+    pub writes: Vec<(String, Vec<u8>)>,
+    /// Folders or files brought back from an older tree (undelete), written before `writes`.
+    pub restores: Vec<(String, Oid, i32)>,
+}
+
+/// The repository behind a space.
+pub struct Store {
+    repo: Repository,
+    /// The space root on disk.
+    root: PathBuf,
+    /// The space root's path inside the repository: `""` or `docs/`.
+    prefix: String,
+    lock_timeout: Duration,
+}
+
+impl Store {
+    /// Opens the repository that holds `root` (which may be a sub-folder of it).
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let root = fs::canonicalize(root).map_err(io(root))?;
+        let repo = Repository::discover(&root).map_err(|_| StoreError::NotARepository(root.clone()))?;
+        let workdir = repo.workdir().ok_or_else(|| StoreError::NotARepository(root.clone()))?;
+        let workdir = fs::canonicalize(workdir).map_err(io(workdir))?;
+        let rel = root.strip_prefix(&workdir).map_err(|_| StoreError::NotARepository(root.clone()))?;
+        let mut prefix = rel.to_string_lossy().replace('\\', "/");
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        let store = Store { repo, root, prefix, lock_timeout: Duration::from_secs(10) };
+        store.flush_index()?;
+        Ok(store)
+    }
+
+    /// Creates a repository at `root` on branch `main`.
+    pub fn init(root: &Path) -> Result<Store, StoreError> {
+        fs::create_dir_all(root).map_err(io(root))?;
+        let mut options = RepositoryInitOptions::new();
+        options.initial_head("main");
+        Repository::init_opts(root, &options).map_err(git("git init"))?;
+        Store::open(root)
+    }
+
+    /// The underlying repository.
+    pub fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// The space root on disk.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The space root's path inside the repository (`""` when they are the same).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// How long a write waits for another process's write to finish.
+    pub fn set_lock_timeout(&mut self, timeout: Duration) {
+        self.lock_timeout = timeout;
+    }
+
+    /// Takes the space's write lock.
+    pub fn lock(&self) -> Result<WriteLock, StoreError> {
+        WriteLock::acquire(&WriteLock::path_in(self.repo.path()), self.lock_timeout)
+    }
+
+    /// The commit the branch points at, if any.
+    pub fn head(&self) -> Result<Option<git2::Commit<'_>>, StoreError> {
+        match self.repo.head() {
+            Ok(head) => head.peel_to_commit().map(Some).map_err(git("read HEAD")),
+            Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(git("read HEAD")(e)),
+        }
+    }
+
+    /// The id of the commit the branch points at.
+    pub fn head_id(&self) -> Result<Option<Oid>, StoreError> {
+        Ok(self.head()?.map(|c| c.id()))
+    }
+
+    /// The tree of the space at a commit (the sub-tree at the prefix).
+    pub fn space_tree<'r>(&'r self, commit: &git2::Commit<'r>) -> Result<Option<Tree<'r>>, StoreError> {
+        let tree = commit.tree().map_err(git("read tree"))?;
+        if self.prefix.is_empty() {
+            return Ok(Some(tree));
+        }
+        match tree.get_path(Path::new(self.prefix.trim_end_matches('/'))) {
+            Ok(entry) => Ok(entry.to_object(&self.repo).ok().and_then(|o| o.into_tree().ok())),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The entry at a space path in a commit: blob or tree id and mode.
+    pub fn entry_at(&self, commit: &git2::Commit<'_>, path: &str) -> Result<Option<(Oid, i32)>, StoreError> {
+        let tree = commit.tree().map_err(git("read tree"))?;
+        let full = format!("{}{}", self.prefix, path.trim_end_matches('/'));
+        Ok(tree.get_path(Path::new(&full)).ok().map(|e| (e.id(), e.filemode())))
+    }
+
+    /// The content of a blob.
+    pub fn blob(&self, oid: Oid) -> Result<Vec<u8>, StoreError> {
+        let blob = self.repo.find_blob(oid).map_err(git(format!("read blob {oid}")))?;
+        Ok(blob.content().to_vec())
+    }
+
+    /// The branch HEAD points at (`refs/heads/main`).
+    fn branch(&self) -> Result<String, StoreError> {
+        let head = self.repo.find_reference("HEAD").map_err(git("read HEAD"))?;
+        match head.symbolic_target() {
+            Ok(Some(target)) => Ok(target.to_owned()),
+            _ => Err(StoreError::DetachedHead),
+        }
+    }
+
+    /// Applies a change to the working tree and commits it; the caller holds the write lock.
+    /// Returns `None` when nothing changed.
+    pub fn commit(&self, change: &Change, author: &Author) -> Result<Option<Oid>, StoreError> {
+        let branch = self.branch()?;
+        let sig = signature(author)?;
+        let mut blobs = Vec::with_capacity(change.writes.len());
+        for (path, bytes) in &change.writes {
+            blobs.push((path.as_str(), self.repo.blob(bytes).map_err(git(format!("store {path}")))?));
+        }
+        let build = |head: Option<&git2::Commit<'_>>| -> Result<Option<Oid>, StoreError> {
+            let base = head.map(|c| c.tree()).transpose().map_err(git("read tree"))?;
+            let mut edits = Vec::new();
+            for (from, to) in &change.moves {
+                let entry = match &base {
+                    Some(tree) => tree.get_path(Path::new(&self.full(from))).ok(),
+                    None => None,
+                };
+                if let Some(entry) = entry {
+                    edits.push(Edit::Remove { path: self.full(from) });
+                    edits.push(Edit::Upsert { path: self.full(to), oid: entry.id(), mode: entry.filemode() });
+                }
+            }
+            for path in &change.removes {
+                edits.push(Edit::Remove { path: self.full(path) });
+            }
+            for (path, oid, mode) in &change.restores {
+                edits.push(Edit::Upsert { path: self.full(path), oid: *oid, mode: *mode });
+            }
+            for (path, oid) in &blobs {
+                let mode = base
+                    .as_ref()
+                    .and_then(|t| t.get_path(Path::new(&self.full(path))).ok())
+                    .map(|e| e.filemode())
+                    .filter(|m| *m == 0o100_755)
+                    .unwrap_or(FILE_MODE);
+                edits.push(Edit::Upsert { path: self.full(path), oid: *oid, mode });
+            }
+            let tree_id = tree_edit::apply(&self.repo, base.as_ref(), &edits).map_err(git("build tree"))?;
+            if base.as_ref().map(|t| t.id()) == Some(tree_id) {
+                return Ok(None);
+            }
+            let tree = self.repo.find_tree(tree_id).map_err(git("read new tree"))?;
+            let parents: Vec<&git2::Commit<'_>> = head.into_iter().collect();
+            let oid = self
+                .repo
+                .commit(None, &sig, &sig, &change.message, &tree, &parents)
+                .map_err(git("create commit"))?;
+            Ok(Some(oid))
+        };
+        let head = self.head()?;
+        let Some(mut commit) = build(head.as_ref())? else {
+            self.apply_worktree(change)?;
+            return Ok(None);
+        };
+        self.apply_worktree(change)?;
+        self.journal(change)?;
+        let mut expected = head.as_ref().map(|c| c.id());
+        for _ in 0..5 {
+            let moved = match expected {
+                Some(old) => self.repo.reference_matching(&branch, commit, true, old, &change.message),
+                None => self.repo.reference(&branch, commit, false, &change.message),
+            };
+            match moved {
+                Ok(_) => return Ok(Some(commit)),
+                Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
+                    // Someone committed with git in between: rebuild on top of their commit.
+                    let head = self.head()?;
+                    expected = head.as_ref().map(|c| c.id());
+                    match build(head.as_ref())? {
+                        Some(c) => commit = c,
+                        None => return Ok(None),
+                    }
+                }
+                Err(e) => return Err(git(format!("update {branch}"))(e)),
+            }
+        }
+        Err(StoreError::Contended)
+    }
+
+    fn full(&self, path: &str) -> String {
+        format!("{}{}", self.prefix, path)
+    }
+
+    fn apply_worktree(&self, change: &Change) -> Result<(), StoreError> {
+        for (from, to) in &change.moves {
+            let (from, to) = (self.root.join(from), self.root.join(to));
+            if from.exists() {
+                if let Some(parent) = to.parent() {
+                    fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                fs::rename(&from, &to).map_err(io(&from))?;
+                self.prune_empty_dirs(&from);
+            }
+        }
+        for path in &change.removes {
+            let full = self.root.join(path);
+            let removed = match fs::symlink_metadata(&full) {
+                Ok(meta) if meta.is_dir() => fs::remove_dir_all(&full),
+                Ok(_) => fs::remove_file(&full),
+                Err(_) => Ok(()),
+            };
+            removed.map_err(io(&full))?;
+            self.prune_empty_dirs(&full);
+        }
+        for (path, oid, _) in &change.restores {
+            self.checkout(path, *oid)?;
+        }
+        for (path, bytes) in &change.writes {
+            write_atomic(&self.root.join(path), bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a blob or a whole tree from the object store to the working tree.
+    fn checkout(&self, path: &str, oid: Oid) -> Result<(), StoreError> {
+        let object = self.repo.find_object(oid, None).map_err(git(format!("read {path}")))?;
+        match object.kind() {
+            Some(ObjectType::Tree) => {
+                let tree = object.peel_to_tree().map_err(git(format!("read {path}")))?;
+                for entry in tree.iter() {
+                    let name = entry.name().unwrap_or_default();
+                    self.checkout(&format!("{path}/{name}"), entry.id())?;
+                }
+                Ok(())
+            }
+            _ => write_atomic(&self.root.join(path), &self.blob(oid)?),
+        }
+    }
+
+    /// Removes folders left empty by a move or delete, up to the space root.
+    fn prune_empty_dirs(&self, removed: &Path) {
+        let mut dir = removed.parent();
+        while let Some(d) = dir {
+            if d == self.root || !d.starts_with(&self.root) || fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.repo.path().join("confluence-do").join("index-pending")
+    }
+
+    /// Records which paths the git index must catch up on (before the branch moves).
+    fn journal(&self, change: &Change) -> Result<(), StoreError> {
+        let path = self.journal_path();
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let mut lines = String::new();
+        let paths = change
+            .moves
+            .iter()
+            .flat_map(|(a, b)| [a, b])
+            .chain(&change.removes)
+            .chain(change.restores.iter().map(|(p, _, _)| p))
+            .chain(change.writes.iter().map(|(p, _)| p));
+        for p in paths {
+            lines.push_str(&self.full(p));
+            lines.push('\n');
+        }
+        let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+        file.write_all(lines.as_bytes()).map_err(io(&path))
+    }
+
+    /// Whether saves are waiting for the git index to catch up.
+    pub fn index_pending(&self) -> bool {
+        fs::metadata(self.journal_path()).map(|m| m.len() > 0).unwrap_or(false)
+    }
+
+    /// Brings the git index in line with HEAD for every journaled path (one index write).
+    pub fn flush_index(&self) -> Result<(), StoreError> {
+        let journal = self.journal_path();
+        let Ok(text) = fs::read_to_string(&journal) else { return Ok(()) };
+        if text.is_empty() {
+            return Ok(());
+        }
+        let _lock = self.lock()?;
+        let text = fs::read_to_string(&journal).unwrap_or_default();
+        let Some(head) = self.head()? else { return Ok(()) };
+        let tree = head.tree().map_err(git("read tree"))?;
+        let mut index = self.repo.index().map_err(git("read the git index"))?;
+        let workdir = self.repo.workdir().map(Path::to_path_buf).unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        for path in text.lines().filter(|l| !l.is_empty()) {
+            if !seen.insert(path) {
+                continue;
+            }
+            let _ = index.remove_dir(Path::new(path), 0);
+            let _ = index.remove_path(Path::new(path));
+            let Ok(entry) = tree.get_path(Path::new(path)) else { continue };
+            let mut files = Vec::new();
+            if entry.kind() == Some(ObjectType::Tree) {
+                let sub = self.repo.find_tree(entry.id()).map_err(git(format!("read {path}")))?;
+                sub.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+                    if e.kind() == Some(ObjectType::Blob) {
+                        files.push((format!("{path}/{dir}{}", e.name().unwrap_or_default()), e.id(), e.filemode()));
+                    }
+                    git2::TreeWalkResult::Ok
+                })
+                .map_err(git(format!("walk {path}")))?;
+            } else {
+                files.push((path.to_owned(), entry.id(), entry.filemode()));
+            }
+            for (file, oid, mode) in files {
+                index.add(&index_entry(&workdir, &file, oid, mode)).map_err(git(format!("index {file}")))?;
+            }
+        }
+        index.write().map_err(git("write the git index (is another git command running?)"))?;
+        fs::write(&journal, b"").map_err(io(&journal))
+    }
+}
+
+/// An index entry for a committed file, with the file's stat data when the file on disk holds
+/// exactly that content, and zeroed stat data otherwise so git looks at the file again.
+fn index_entry(workdir: &Path, path: &str, oid: Oid, mode: i32) -> git2::IndexEntry {
+    let full = workdir.join(path);
+    let mut entry = git2::IndexEntry {
+        ctime: git2::IndexTime::new(0, 0),
+        mtime: git2::IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode: mode as u32,
+        uid: 0,
+        gid: 0,
+        file_size: 0,
+        id: oid,
+        flags: path.len().min(0xfff) as u16,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    };
+    let same = git2::Oid::hash_file(ObjectType::Blob, &full).map(|h| h == oid).unwrap_or(false);
+    if let (true, Ok(meta)) = (same, fs::metadata(&full)) {
+        fill_stat(&mut entry, &meta);
+    }
+    entry
+}
+
+#[cfg(unix)]
+fn fill_stat(entry: &mut git2::IndexEntry, meta: &fs::Metadata) {
+    use std::os::unix::fs::MetadataExt;
+    entry.ctime = git2::IndexTime::new(meta.ctime() as i32, meta.ctime_nsec() as u32);
+    entry.mtime = git2::IndexTime::new(meta.mtime() as i32, meta.mtime_nsec() as u32);
+    entry.dev = meta.dev() as u32;
+    entry.ino = meta.ino() as u32;
+    entry.uid = meta.uid();
+    entry.gid = meta.gid();
+    entry.file_size = meta.size() as u32;
+}
+
+#[cfg(not(unix))]
+fn fill_stat(entry: &mut git2::IndexEntry, meta: &fs::Metadata) {
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    if let Some(d) = mtime {
+        entry.mtime = git2::IndexTime::new(d.as_secs() as i32, d.subsec_nanos());
+        entry.ctime = entry.mtime;
+    }
+    entry.file_size = meta.len() as u32;
+}
+
+/// A signature for `author` at the current time and local offset.
+fn signature(author: &Author) -> Result<Signature<'static>, StoreError> {
+    let now = jiff::ZonedDateTime::now();
+    let offset = now.offset().seconds() / 60;
+    let time = git2::Time::new(now.timestamp().as_second(), offset);
+    Signature::new(&author.name, &author.email, &time).map_err(git(format!("author {author}")))
+}
+
+/// Writes a file so that readers see the old or the new content, never half of it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", fastrand::u32(..)));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io(path))
+}

@@ -1,0 +1,234 @@
+//! Space operations against real git repositories in temporary folders.
+
+use std::path::Path;
+
+use cdo_core::model::{Author, NodeKind, PageId, SpaceInfo, SpaceKey, TreeNode};
+use cdo_core::{MoveTarget, NewPage, PageUpdate, Space};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    cache: std::path::PathBuf,
+    space: Space,
+}
+
+fn alice() -> Author {
+    Author { name: "Alice Liddell".into(), email: "alice@example.com".into() }
+}
+
+fn bob() -> Author {
+    Author { name: "Bob Builder".into(), email: "bob@example.com".into() }
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("ENG");
+    let cache = dir.path().join("cache.sqlite");
+    let info = SpaceInfo { key: SpaceKey::parse("ENG").expect("key"), name: "Engineering".into(), description: None, homepage: None };
+    let space = Space::create(&root, &cache, &info, &alice()).expect("create space");
+    Fixture { _dir: dir, root, cache, space }
+}
+
+fn page(title: &str) -> NewPage {
+    NewPage { title: Some(title.into()), body: format!("# {title}\n"), ..NewPage::default() }
+}
+
+/// The tree as indented titles.
+fn shape(nodes: &[TreeNode]) -> String {
+    fn walk(nodes: &[TreeNode], depth: usize, out: &mut String) {
+        for n in nodes {
+            let folder = if n.kind == NodeKind::Folder { "/" } else { "" };
+            out.push_str(&format!("{}{}{folder}\n", "  ".repeat(depth), n.title));
+            walk(&n.children, depth + 1, out);
+        }
+    }
+    let mut out = String::new();
+    walk(nodes, 0, &mut out);
+    out
+}
+
+fn git_log(root: &Path) -> Vec<(String, String)> {
+    let repo = git2::Repository::open(root).expect("repo");
+    let mut walk = repo.revwalk().expect("walk");
+    walk.push_head().expect("head");
+    walk.map(|oid| {
+        let c = repo.find_commit(oid.expect("oid")).expect("commit");
+        (c.summary().ok().flatten().unwrap_or_default().to_owned(), c.author().email().unwrap_or_default().to_owned())
+    })
+    .collect()
+}
+
+fn assert_clean(space: &Space) {
+    space.flush_index().expect("flush index");
+    let repo = git2::Repository::open(space.root()).expect("repo");
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true);
+    let statuses = repo.statuses(Some(&mut opts)).expect("status");
+    let dirty: Vec<String> = statuses.iter().map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or_default())).collect();
+    assert!(dirty.is_empty(), "git status is not clean: {dirty:?}");
+}
+
+#[test]
+fn create_pages_under_parents_with_labels_and_templates() {
+    let mut f = fixture();
+    let arch = f.space.create_page(&NewPage { labels: vec!["Architecture".into()], ..page("Architecture") }, &alice()).expect("create");
+    let auth = f.space.create_page(&NewPage { parent: Some(arch.summary.id.clone()), ..page("Authentication") }, &bob()).expect("create child");
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("number".to_owned(), "1".to_owned());
+    fields.insert("decision".to_owned(), "Use JWT".to_owned());
+    let adr = f
+        .space
+        .create_page(&NewPage { template: Some("adr".into()), fields, parent: Some(arch.summary.id.clone()), ..NewPage::default() }, &alice())
+        .expect("from template");
+    assert_eq!(adr.summary.title, "ADR 1: Use JWT");
+    assert_eq!(shape(&f.space.tree().expect("tree")), "Architecture\n  ADR 1: Use JWT\n  Authentication\n");
+    assert_eq!(auth.summary.parent, Some(arch.summary.id.clone()));
+    assert_eq!(f.space.summary(&arch.summary.id).expect("summary").labels, ["architecture"]);
+    let adr_page = f.space.page(&adr.summary.id).expect("page");
+    assert!(adr_page.fields.contains(&("status".to_owned(), "Proposed".to_owned())), "{:?}", adr_page.fields);
+    assert!(adr_page.summary.labels.contains(&"adr".to_owned()));
+    let log = git_log(&f.root);
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log[1], ("Create \"Authentication\"".to_owned(), "bob@example.com".to_owned()));
+    assert_clean(&f.space);
+    assert!(f.root.join("architecture/authentication.md").exists());
+}
+
+#[test]
+fn rename_and_move_rewrite_links_in_the_same_commit() {
+    let mut f = fixture();
+    let guide = f.space.create_page(&page("Deploy Guide"), &alice()).expect("create");
+    let ops = f.space.create_page(&page("Operations"), &alice()).expect("create");
+    let linker = f
+        .space
+        .create_page(
+            &NewPage {
+                body: "See [the guide](deploy-guide.md#rollback), [[Deploy Guide]] and ![img](deploy-guide.attachments/a.png).\n".into(),
+                ..page("Home")
+            },
+            &alice(),
+        )
+        .expect("create");
+    f.space.update_page(&guide.summary.id, &PageUpdate { body: Some("Link back to [home](home.md).\n".into()), ..Default::default() }, &alice()).expect("v2");
+    let before = git_log(&f.root).len();
+    // Rename: the file follows the title; every link follows the file.
+    f.space.update_page(&guide.summary.id, &PageUpdate { title: Some("Release Guide".into()), ..Default::default() }, &bob()).expect("rename");
+    assert_eq!(git_log(&f.root).len(), before + 1);
+    let home = f.space.page(&linker.summary.id).expect("home").body;
+    assert_eq!(home, "See [the guide](release-guide.md#rollback), [[Release Guide]] and ![img](release-guide.attachments/a.png).\n");
+    // Move under Operations: links from and to it are rewritten; the id stays.
+    let moved = f.space.move_page(&guide.summary.id, &MoveTarget::Under(ops.summary.id.clone()), None, &bob()).expect("move");
+    assert_eq!(moved.summary.id, guide.summary.id);
+    assert_eq!(moved.summary.path, "operations/release-guide.md");
+    let home = f.space.page(&linker.summary.id).expect("home").body;
+    assert!(home.starts_with("See [the guide](operations/release-guide.md#rollback)"), "{home}");
+    let guide_body = f.space.page(&guide.summary.id).expect("guide").body;
+    assert_eq!(guide_body, "Link back to [home](../home.md).\n");
+    let history = f.space.history(&guide.summary.id).expect("history");
+    let messages: Vec<&str> = history.iter().map(|v| v.message.as_str()).collect();
+    // The move rewrote the guide's own link, so it is a version of the guide.
+    assert_eq!(
+        messages,
+        ["Create \"Deploy Guide\"", "Update \"Deploy Guide\"", "Rename \"Deploy Guide\" to \"Release Guide\"", "Move \"Release Guide\" under \"Operations\""]
+    );
+    assert_eq!(history[0].path, "deploy-guide.md");
+    assert!(f.space.broken_links().expect("broken").iter().all(|b| !b.url.contains("guide.md")));
+    assert_eq!(f.space.backlinks(&guide.summary.id).expect("backlinks").len(), 1);
+    // A move that changes no content is not a version.
+    let plain = f.space.create_page(&NewPage { body: "No links.\n".into(), ..page("Plain") }, &alice()).expect("create");
+    f.space.move_page(&plain.summary.id, &MoveTarget::Under(ops.summary.id.clone()), None, &alice()).expect("move");
+    assert_eq!(f.space.history(&plain.summary.id).expect("history").len(), 1);
+    assert_clean(&f.space);
+}
+
+#[test]
+fn restore_version_one_as_version_four() {
+    let mut f = fixture();
+    let p = f.space.create_page(&NewPage { body: "one\n".into(), ..page("Runbook") }, &alice()).expect("v1");
+    for body in ["two\n", "three\n"] {
+        f.space.update_page(&p.summary.id, &PageUpdate { body: Some(body.into()), ..Default::default() }, &alice()).expect("update");
+    }
+    f.space.restore_page(&p.summary.id, Some(1), &bob()).expect("restore");
+    let now = f.space.page(&p.summary.id).expect("page");
+    assert_eq!(now.body, "one\n");
+    assert_eq!(now.version, 4);
+    assert_eq!(f.space.history(&p.summary.id).expect("history")[3].message, "Restore \"Runbook\" to version 1");
+    let diff = f.space.diff(&p.summary.id, 1, 3).expect("diff");
+    assert!(diff.unified.contains("-one") && diff.unified.contains("+three"), "{}", diff.unified);
+    assert_clean(&f.space);
+}
+
+#[test]
+fn delete_and_undelete_with_children() {
+    let mut f = fixture();
+    let parent = f.space.create_page(&page("Parent"), &alice()).expect("create");
+    let child = f.space.create_page(&NewPage { parent: Some(parent.summary.id.clone()), ..page("Child") }, &alice()).expect("create");
+    f.space.delete_page(&parent.summary.id, &bob()).expect("delete");
+    assert_eq!(shape(&f.space.tree().expect("tree")), "");
+    assert!(f.space.page(&child.summary.id).is_err());
+    let trash = f.space.trash().expect("trash");
+    assert!(trash.iter().any(|t| t.title == "Parent"), "{trash:?}");
+    f.space.restore_page(&parent.summary.id, None, &bob()).expect("undelete");
+    assert_eq!(shape(&f.space.tree().expect("tree")), "Parent\n  Child\n");
+    assert_eq!(f.space.summary(&child.summary.id).expect("child").parent, Some(parent.summary.id.clone()));
+    assert_clean(&f.space);
+}
+
+#[test]
+fn hostile_titles_stay_inside_and_round_trip() {
+    let mut f = fixture();
+    let long = "x".repeat(300);
+    for title in ["../../etc/passwd", "con", long.as_str(), "🚀 Launch 🎉", "a/b:c", "..", "C:\\Windows"] {
+        let saved = f.space.create_page(&page(title), &alice()).expect("create");
+        let full = f.root.join(&saved.summary.path);
+        assert!(full.starts_with(&f.root) && full.exists(), "{title:?} -> {}", saved.summary.path);
+        assert!(!saved.summary.path.contains(".."), "{}", saved.summary.path);
+        assert_eq!(f.space.page(&saved.summary.id).expect("page").summary.title, title);
+    }
+    assert!(f.space.create_page(&page("line\nbreak"), &alice()).is_err());
+    assert!(f.space.create_page(&page("CON"), &alice()).is_err(), "titles are unique ignoring case");
+    assert_clean(&f.space);
+}
+
+#[test]
+fn broken_frontmatter_still_opens_and_is_never_rewritten() {
+    let mut f = fixture();
+    let text = "---\ntitle: [unclosed\n---\n# Broken\nThe body.\n";
+    std::fs::write(f.root.join("broken.md"), text).expect("write");
+    f.space.refresh().expect("refresh");
+    let tree = f.space.tree().expect("tree");
+    let node = tree.iter().find(|n| n.path == "broken.md").expect("listed");
+    let page = f.space.page(&node.id).expect("opens");
+    assert_eq!(page.body, "# Broken\nThe body.\n");
+    assert!(page.diagnostics.iter().any(|d| d.message.contains("not valid YAML")), "{:?}", page.diagnostics);
+    let err = f.space.update_page(&node.id, &PageUpdate { title: Some("Fixed".into()), ..Default::default() }, &alice());
+    assert!(err.is_err());
+    assert_eq!(std::fs::read_to_string(f.root.join("broken.md")).expect("read"), text);
+}
+
+#[test]
+fn reorder_with_positions() {
+    let mut f = fixture();
+    let ids: Vec<PageId> = ["A", "B", "C"].iter().map(|t| f.space.create_page(&page(t), &alice()).expect("create").summary.id).collect();
+    f.space.move_page(&ids[2], &MoveTarget::Root, Some(0), &alice()).expect("reorder");
+    assert_eq!(shape(&f.space.tree().expect("tree")), "C\nA\nB\n");
+    f.space.move_page(&ids[0], &MoveTarget::Root, Some(2), &alice()).expect("reorder");
+    assert_eq!(shape(&f.space.tree().expect("tree")), "C\nB\nA\n");
+    assert!(f.space.move_page(&ids[0], &MoveTarget::Under(ids[0].clone()), None, &alice()).is_err());
+    assert_clean(&f.space);
+}
+
+#[test]
+fn reopening_gives_the_same_tree_and_ids() {
+    let mut f = fixture();
+    let a = f.space.create_page(&page("Alpha"), &alice()).expect("create");
+    f.space.create_page(&NewPage { parent: Some(a.summary.id.clone()), ..page("Beta") }, &alice()).expect("create");
+    let tree = f.space.tree().expect("tree");
+    drop(f.space);
+    let mut again = Space::open(&f.root, &f.cache, None).expect("reopen");
+    assert_eq!(again.tree().expect("tree"), tree);
+    std::fs::remove_file(&f.cache).expect("drop the cache");
+    let mut rebuilt = Space::open(&f.root, &f.cache, None).expect("reopen without cache");
+    assert_eq!(rebuilt.tree().expect("tree"), tree);
+    assert_eq!(rebuilt.history(&a.summary.id).expect("history").len(), 1);
+}
