@@ -41,6 +41,14 @@ pub struct Space {
     seen_head: Option<Oid>,
 }
 
+impl Drop for Space {
+    /// Saves leave the git index to be caught up later; make sure that happens before the
+    /// space is closed (a crash is covered by the journal, replayed on the next open).
+    fn drop(&mut self) {
+        let _ = self.store.flush_index();
+    }
+}
+
 /// A page that links to another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backlink {

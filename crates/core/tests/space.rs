@@ -60,7 +60,7 @@ fn git_log(root: &Path) -> Vec<(String, String)> {
 
 fn assert_clean(space: &Space) {
     space.flush_index().expect("flush index");
-    let repo = git2::Repository::open(space.root()).expect("repo");
+    let repo = git2::Repository::discover(space.root()).expect("repo");
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true);
     let statuses = repo.statuses(Some(&mut opts)).expect("status");
@@ -231,4 +231,81 @@ fn reopening_gives_the_same_tree_and_ids() {
     let mut rebuilt = Space::open(&f.root, &f.cache, None).expect("reopen without cache");
     assert_eq!(rebuilt.tree().expect("tree"), tree);
     assert_eq!(rebuilt.history(&a.summary.id).expect("history").len(), 1);
+}
+
+fn info(key: &str) -> SpaceInfo {
+    SpaceInfo { key: SpaceKey::parse(key).expect("key"), name: key.into(), description: None, homepage: None }
+}
+
+fn sh(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git").args(args).current_dir(dir).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn pages_from_other_tools_get_ids_without_a_rewrite() {
+    // A project's docs/ folder inside its own repository, written without confluence.do.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("docs/guide")).expect("mkdir");
+    std::fs::write(project.join("README.md"), "# Project\n").expect("write");
+    std::fs::write(project.join("docs/Getting Started.md"), "---\ntags: [x]\n---\n# Getting Started\nSee [[Install]].\n").expect("write");
+    std::fs::write(project.join("docs/guide/Install.md"), "Plain text, no heading.\n").expect("write");
+    sh(&project, &["init", "-q", "-b", "main"]);
+    sh(&project, &["-c", "user.name=T", "-c", "user.email=t@e", "add", "."]);
+    sh(&project, &["-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "docs"]);
+    let cache = dir.path().join("cache.sqlite");
+    let mut space = Space::open(&project.join("docs"), &cache, Some(info("DOCS"))).expect("open a folder without space.yaml");
+    assert_eq!(shape(&space.tree().expect("tree")), "Getting Started\nguide/\n  Install\n");
+    let tree = space.tree().expect("tree");
+    let install = tree[1].children[0].id.clone();
+    assert_eq!(space.backlinks(&install).expect("backlinks").len(), 1);
+    // Opening wrote nothing.
+    let repo = git2::Repository::open(&project).expect("repo");
+    assert!(repo.statuses(None).expect("status").is_empty());
+    // The first edit writes the id the page already had, so links and history carry on.
+    space.update_page(&install, &PageUpdate { body: Some("Edited.\n".into()), ..Default::default() }, &alice()).expect("edit");
+    let text = std::fs::read_to_string(project.join("docs/guide/Install.md")).expect("read");
+    // Only the id is added: the file name stays the title, as in the tool that wrote it.
+    assert_eq!(text, format!("---\nid: \"{install}\"\n---\nEdited.\n"));
+    assert_eq!(space.history(&install).expect("history").len(), 2);
+    assert_eq!(space.tree().expect("tree"), tree);
+    // The project's own files are untouched and the commit only touched docs/.
+    assert_eq!(std::fs::read_to_string(project.join("README.md")).expect("read"), "# Project\n");
+    assert_clean(&space);
+    // Ids for every page in one commit, on request.
+    let (count, skipped) = space.assign_ids(&alice()).expect("assign");
+    assert_eq!((count, skipped.len()), (1, 0));
+    let gs = std::fs::read_to_string(project.join("docs/Getting Started.md")).expect("read");
+    assert!(gs.starts_with("---\ntags: [x]\nid: \""), "other tools' keys stay first: {gs}");
+    assert_eq!(space.tree().expect("tree")[0].id, tree[0].id);
+    assert_clean(&space);
+}
+
+#[test]
+fn folders_without_pages_become_pages_on_first_edit() {
+    let mut f = fixture();
+    std::fs::create_dir_all(f.root.join("runbooks")).expect("mkdir");
+    std::fs::write(f.root.join("runbooks/db.md"), "# DB failover\n").expect("write");
+    f.space.refresh().expect("refresh");
+    let folder = f.space.tree().expect("tree")[0].clone();
+    assert_eq!((folder.kind, folder.title.as_str()), (NodeKind::Folder, "runbooks"));
+    f.space.update_page(&folder.id, &PageUpdate { title: Some("Runbooks".into()), body: Some("All runbooks.\n".into()), ..Default::default() }, &alice()).expect("materialise");
+    let page = f.space.page(&folder.id).expect("same id");
+    assert_eq!((page.summary.kind, page.summary.path.as_str(), page.body.as_str()), (NodeKind::Page, "runbooks.md", "All runbooks.\n"));
+    assert_eq!(f.space.children(Some(&folder.id)).expect("children").len(), 1);
+}
+
+#[test]
+fn writers_in_two_handles_both_land() {
+    let f = fixture();
+    let mut a = Space::open(&f.root, &f.cache, None).expect("open");
+    let mut b = Space::open(&f.root, &f.cache.with_extension("b"), None).expect("open");
+    let pa = a.create_page(&page("From A"), &alice()).expect("a");
+    let pb = b.create_page(&page("From B"), &bob()).expect("b sees a's commit and builds on it");
+    a.update_page(&pb.summary.id, &PageUpdate { body: Some("A edits B's page\n".into()), ..Default::default() }, &alice()).expect("a sees b's page");
+    assert_eq!(b.page(&pb.summary.id).expect("page").body, "A edits B's page\n");
+    assert_eq!(shape(&b.tree().expect("tree")), "From A\nFrom B\n");
+    assert!(a.page(&pa.summary.id).is_ok());
+    assert_clean(&a);
 }
