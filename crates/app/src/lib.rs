@@ -1,1 +1,11 @@
-//! placeholder
+//! The one API the shells (CLI, server, desktop) use: the wiki home, its registered spaces, who
+//! is editing, the file watcher and the demo.
+
+pub mod demo;
+pub mod home;
+pub mod identity;
+pub mod watch;
+pub mod wiki;
+
+pub use home::Home;
+pub use wiki::{PageRef, SpaceEntry, Wiki, WikiError};
