@@ -23,6 +23,13 @@ pub fn write_to(dir: &Path) -> Result<(), WikiError> {
         }
         std::fs::write(&full, bytes).map_err(WikiError::io(&full))?;
     }
+    for (name, text) in cdo_core::templates::BUILTIN {
+        let full = dir.join(cdo_core::templates::TEMPLATE_DIR).join(format!("{name}.md"));
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(WikiError::io(parent))?;
+        }
+        std::fs::write(&full, text).map_err(WikiError::io(&full))?;
+    }
     let git = |e: git2::Error| WikiError::Git(e.message().to_owned());
     let mut options = git2::RepositoryInitOptions::new();
     options.initial_head("main");

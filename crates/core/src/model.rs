@@ -225,6 +225,20 @@ pub struct VersionInfo {
     pub path: String,
 }
 
+impl VersionInfo {
+    /// The date as RFC 3339 in the author's offset: `2024-01-15T10:30:00+01:00`.
+    pub fn date(&self) -> String {
+        format_time(self.time, self.offset_minutes)
+    }
+}
+
+/// Seconds since the epoch at an offset, as RFC 3339.
+pub fn format_time(seconds: i64, offset_minutes: i32) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(seconds) else { return seconds.to_string() };
+    let offset = jiff::tz::Offset::from_seconds(offset_minutes.saturating_mul(60)).unwrap_or(jiff::tz::Offset::UTC);
+    ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(offset)).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
 /// A page that was deleted and can be restored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrashEntry {
@@ -259,6 +273,12 @@ mod tests {
         let n: u64 = a.as_str().parse().expect("digits");
         assert!((ID_MIN..ID_MIN + ID_SPAN).contains(&n));
         assert!(n < 1 << 53);
+    }
+
+    #[test]
+    fn times_format_in_the_authors_offset() {
+        assert_eq!(format_time(1_705_314_600, 60), "2024-01-15T11:30:00+01:00");
+        assert_eq!(format_time(0, 0), "1970-01-01T00:00:00+00:00");
     }
 
     #[test]

@@ -1,0 +1,241 @@
+//! The command line, as clap parses it. The contract is in the README and `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// confluence.do: a team wiki of Markdown pages in git.
+#[derive(Parser, Debug)]
+#[command(name = "confluence-do", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// The wiki home (spaces, config, cache) [env: CONFLUENCE_DO_HOME] [default: the OS data folder]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Who is editing, as "Name <email>" [env: CONFLUENCE_DO_USER] [default: the wiki's config, then git's user.name/user.email]
+    #[arg(long, global = true, value_name = "USER")]
+    pub user: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create, list, add, clone and remove spaces
+    #[command(subcommand)]
+    Space(SpaceCmd),
+    /// Create, show, edit, move, delete and restore pages; history and diffs
+    #[command(subcommand)]
+    Page(PageCmd),
+    /// The page tree of a space
+    Tree {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The templates of a space
+    #[command(subcommand)]
+    Template(TemplateCmd),
+    /// Links that lead nowhere
+    #[command(subcommand)]
+    Links(LinksCmd),
+    /// Set up the built-in demo space (Engineering) and show it
+    Demo {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SpaceCmd {
+    /// Create a new space (a git repository with space.yaml and templates)
+    Create {
+        key: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// Where to create it [default: HOME/spaces/KEY]
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the registered spaces
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register an existing space, or any folder of Markdown pages (a git clone, a project's docs/, a vault)
+    Add {
+        path: PathBuf,
+        #[arg(long)]
+        key: Option<String>,
+        /// The name to show when the folder has no space.yaml
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clone a space from a git URL and register it
+    Clone {
+        url: String,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unregister a space; its files stay where they are
+    Remove { key: String },
+    /// Write ids into every page that has none, in one commit
+    AssignIds { key: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PageCmd {
+    /// Create a page (the body from --file, or - for standard input)
+    Create {
+        key: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// Parent page: an id or KEY:Title
+        #[arg(long, value_name = "PAGE")]
+        parent: Option<String>,
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+        #[arg(long, value_name = "NAME")]
+        template: Option<String>,
+        /// A template field value, name=value (repeat for each field)
+        #[arg(long = "field", value_name = "NAME=VALUE", requires = "template")]
+        fields: Vec<String>,
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Position among its siblings (0 = first)
+        #[arg(long)]
+        position: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a page (by id or KEY:Title)
+    Show {
+        page: String,
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+        #[arg(long)]
+        version: Option<u32>,
+        /// Same as --format json
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a page's title (renames its file, rewrites links), body or labels
+    Update {
+        page: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The page's labels (replaces them; repeat for each label)
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+        /// Remove every label
+        #[arg(long, conflicts_with = "labels")]
+        clear_labels: bool,
+        /// Refuse the edit if the page is no longer at this version
+        #[arg(long, value_name = "N")]
+        base_version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a page (and its children) under another page, to the top level, or to a position
+    Move {
+        page: String,
+        #[arg(long, value_name = "PAGE", conflicts_with = "root")]
+        parent: Option<String>,
+        #[arg(long)]
+        root: bool,
+        #[arg(long)]
+        position: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a page and the pages below it (restore brings them back)
+    Delete { page: String },
+    /// Bring back a deleted page, or with --version N make version N the newest
+    Restore {
+        page: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The versions of a page, newest first
+    History {
+        page: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two versions of a page
+    Diff {
+        page: String,
+        #[arg(long)]
+        from: u32,
+        #[arg(long)]
+        to: u32,
+        /// Word-level changes instead of a unified diff
+        #[arg(long)]
+        words: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pages that link to a page
+    Backlinks {
+        page: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The children of a page
+    Children {
+        page: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The ancestors of a page
+    Breadcrumbs {
+        page: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deleted pages of a space that can be restored
+    Trash {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplateCmd {
+    /// List templates with their fields
+    List {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LinksCmd {
+    /// Relative links to missing files and [[titles]] no page has
+    Broken {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Md,
+    Html,
+    Json,
+}
+
