@@ -1,1 +1,9 @@
-//! End-to-end tests.
+//! End-to-end tests: the real `confluence-do` binary, real git repositories, real processes.
+//!
+//! One test binary (see `crates/cli/Cargo.toml`); each module is one area.
+
+mod support;
+
+mod acceptance;
+mod concurrency;
+mod spaces;

@@ -118,9 +118,50 @@ impl Store {
         self.lock_timeout = timeout;
     }
 
-    /// Takes the space's write lock.
+    /// Takes the space's write lock, and sweeps temporary files a killed writer left behind.
     pub fn lock(&self) -> Result<WriteLock, StoreError> {
-        WriteLock::acquire(&WriteLock::path_in(self.repo.path()), self.lock_timeout)
+        let lock = WriteLock::acquire(&WriteLock::path_in(self.repo.path()), self.lock_timeout)?;
+        if let Some(since) = lock.died_holding {
+            self.clear_stale_git_locks(since);
+        }
+        if let Ok(entries) = fs::read_dir(self.tmp_dir()) {
+            for entry in entries.flatten() {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(lock)
+    }
+
+    /// Removes the lock files git (libgit2) makes while writing the index or moving a ref, when a
+    /// writer of ours died after `since` and left them: otherwise no commit could ever be made
+    /// again. Lock files older than that writer belong to someone else and stay.
+    fn clear_stale_git_locks(&self, since: std::time::SystemTime) {
+        let git_dir = self.repo.path();
+        let mut candidates = vec![git_dir.join("index.lock"), git_dir.join("HEAD.lock"), git_dir.join("packed-refs.lock")];
+        let mut dirs = vec![git_dir.join("refs").join("heads")];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "lock") {
+                    candidates.push(path);
+                }
+            }
+        }
+        let slack = std::time::Duration::from_secs(1);
+        for path in candidates {
+            let made = fs::metadata(&path).and_then(|m| m.modified());
+            if made.is_ok_and(|t| t + slack >= since) {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+
+    /// Where files are written before they are renamed into place: inside the git folder, so
+    /// an interrupted write never leaves a stray file in the working tree.
+    fn tmp_dir(&self) -> PathBuf {
+        self.repo.path().join("confluence-do").join("tmp")
     }
 
     /// The commit the branch points at, if any.
@@ -279,7 +320,7 @@ impl Store {
             self.checkout(path, *oid)?;
         }
         for (path, bytes) in &change.writes {
-            write_atomic(&self.root.join(path), bytes)?;
+            write_via(&self.root.join(path), bytes, Some(&self.tmp_dir()))?;
         }
         Ok(())
     }
@@ -296,7 +337,7 @@ impl Store {
                 }
                 Ok(())
             }
-            _ => write_atomic(&self.root.join(path), &self.blob(oid)?),
+            _ => write_via(&self.root.join(path), &self.blob(oid)?, Some(&self.tmp_dir())),
         }
     }
 
@@ -442,18 +483,33 @@ fn signature(author: &Author) -> Result<Signature<'static>, StoreError> {
 
 /// Writes a file so that readers see the old or the new content, never half of it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_via(path, bytes, None)
+}
+
+/// Writes `bytes` to a temporary file (in `tmp_dir`, else beside `path`), flushes it to disk,
+/// and renames it over `path`.
+fn write_via(path: &Path, bytes: &[u8], tmp_dir: Option<&Path>) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(dir))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", fastrand::u32(..)));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_data()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let tmp_name = format!(".{name}.{}.tmp", fastrand::u32(..));
+    let attempt = |tmp: &Path| -> std::io::Result<()> {
+        let result = (|| {
+            let mut file = fs::File::create(tmp)?;
+            file.write_all(bytes)?;
+            file.sync_data()?;
+            fs::rename(tmp, path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(tmp);
+        }
+        result
+    };
+    if let Some(tmp_dir) = tmp_dir {
+        if fs::create_dir_all(tmp_dir).is_ok() && attempt(&tmp_dir.join(&tmp_name)).is_ok() {
+            return Ok(());
+        }
+        // Another file system (a linked worktree, say): fall back to a temporary file beside it.
     }
-    result.map_err(io(path))
+    attempt(&dir.join(&tmp_name)).map_err(io(path))
 }

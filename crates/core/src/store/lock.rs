@@ -12,6 +12,8 @@ use super::StoreError;
 /// A held write lock; released on drop.
 pub struct WriteLock {
     file: File,
+    /// When the previous holder took the lock, if it died holding it (killed, crashed).
+    pub died_holding: Option<std::time::SystemTime>,
 }
 
 impl WriteLock {
@@ -40,10 +42,15 @@ impl WriteLock {
                 Err(TryLockError::Error(source)) => return Err(io(source)),
             }
         }
+        // A clean release empties the file; a note left in it means its writer died holding it.
+        let mut previous = String::new();
+        let _ = file.read_to_string(&mut previous);
+        let died_holding = if previous.trim().is_empty() { None } else { file.metadata().and_then(|m| m.modified()).ok() };
         let _ = file.set_len(0);
         let _ = file.seek(SeekFrom::Start(0));
         let _ = write!(file, "pid {}", std::process::id());
-        Ok(WriteLock { file })
+        let _ = file.sync_data();
+        Ok(WriteLock { file, died_holding })
     }
 
     /// Where a repository's lock lives.

@@ -1,0 +1,58 @@
+//! Spaces from elsewhere: folders of pages written by other tools, the demo, unregistering.
+
+use crate::support::{Env, assert_repo_clean, git, shape};
+
+#[test]
+fn a_plain_folder_of_markdown_becomes_a_space_without_rewriting_files() {
+    let env = Env::new();
+    let vault = env.dir.path().join("vault");
+    std::fs::create_dir_all(vault.join("Projects")).expect("mkdir");
+    let note = "---\naliases: [home]\ncustom:   { keep: 'me' }\n---\n# My Notes\nSee [[Roadmap]].\n";
+    std::fs::write(vault.join("My Notes.md"), note).expect("write");
+    std::fs::write(vault.join("Projects/Roadmap.md"), "No frontmatter here.\n").expect("write");
+    let added = env.json(&["space", "add", vault.to_str().expect("utf-8"), "--json"]);
+    assert_eq!(added["key"], "VAULT");
+    assert_eq!(shape(&env.json(&["tree", "VAULT", "--json"])), "My Notes\nProjects\n  Roadmap\n");
+    assert_eq!(std::fs::read_to_string(vault.join("My Notes.md")).expect("read"), note, "adding rewrote nothing");
+    assert_eq!(git(&vault, &["log", "--format=%s"]), "Add existing pages\n");
+    assert!(env.ok(&["links", "broken", "VAULT"]).contains("No broken links"));
+
+    let tree_before = env.json(&["tree", "VAULT", "--json"]);
+    env.ok(&["space", "assign-ids", "VAULT"]);
+    assert_eq!(env.json(&["tree", "VAULT", "--json"]), tree_before, "ids are the ones the pages already showed");
+    let text = std::fs::read_to_string(vault.join("My Notes.md")).expect("read");
+    assert!(text.starts_with("---\naliases: [home]\ncustom:   { keep: 'me' }\nid: \""), "other keys kept byte for byte:\n{text}");
+    assert_eq!(git(&vault, &["log", "-1", "--format=%s"]), "Assign page ids to 2 pages\n");
+    assert_repo_clean(&vault);
+}
+
+#[test]
+fn the_demo_space_is_ready_to_use() {
+    let env = Env::new();
+    let demo = env.json(&["demo", "--json"]);
+    assert_eq!(demo["key"], "ENG");
+    let tree = shape(&demo["tree"]);
+    assert!(tree.starts_with("Engineering Home\nArchitecture\n  Authentication Architecture\n  Decisions\n"), "{tree}");
+    assert!(env.ok(&["links", "broken", "ENG"]).contains("No broken links"));
+    let html = env.ok(&["page", "show", "ENG:Authentication Architecture", "--format", "html"]);
+    assert!(html.contains("<pre class=\"mermaid\">") && html.contains("<table>") && html.contains("markdown-alert-warning"), "{html}");
+    let templates = env.json(&["template", "list", "ENG", "--json"]);
+    let names: Vec<&str> = templates.as_array().expect("list").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["adr", "how-to", "incident-runbook", "meeting-notes"]);
+    // Running it again reuses the space.
+    assert_eq!(env.json(&["demo", "--json"])["path"], demo["path"]);
+    assert_repo_clean(&env.space_path("ENG"));
+}
+
+#[test]
+fn removing_a_space_keeps_its_files() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let root = env.space_path("ENG");
+    env.create("ENG", "Keep me", "x\n", &[]);
+    env.ok(&["space", "remove", "ENG"]);
+    assert!(root.join("keep-me.md").exists());
+    assert_eq!(env.json(&["space", "list", "--json"]), serde_json::json!([]));
+    env.ok(&["space", "add", root.to_str().expect("utf-8")]);
+    assert_eq!(shape(&env.json(&["tree", "ENG", "--json"])), "Keep me\n");
+}
