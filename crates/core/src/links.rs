@@ -61,7 +61,9 @@ pub fn extract(body: &str) -> Vec<Link> {
         let pos = data.sourcepos;
         let start = lines.offset(pos.start.line, pos.start.column);
         let end = lines.offset(pos.end.line, pos.end.column + 1);
-        if start < end {
+        // Positions can drift (comrak skips some characters, such as a stray U+FEFF): a span
+        // that does not fall on character boundaries is not one we can edit safely.
+        if start < end && body.is_char_boundary(start) && body.is_char_boundary(end) {
             out.push(Link { kind, url, span: start..end, line: pos.start.line });
         }
     }
@@ -218,7 +220,9 @@ fn destination_range(span: &str, url: &str) -> Option<std::ops::Range<usize>> {
     };
     let found = &span[start..start + len];
     let plain = found.trim_start_matches('<').trim_end_matches('>');
-    (!plain.is_empty() || url.is_empty()).then_some(start..start + len)
+    // Only edit what is recognisably this link's destination (escapes and entities aside).
+    let same = plain == url || plain.contains(['\\', '&', '%']);
+    (same && (!plain.is_empty() || url.is_empty())).then_some(start..start + len)
 }
 
 /// The target part of `[[target#anchor|alias]]` (without the anchor and alias).
@@ -408,6 +412,16 @@ mod tests {
             out,
             "A [link](new/place.md#part \"title\") and [ref][r], <x> [[New Title#h|alias]] ![img](new/place.md)\n\n[r]: <new/place.md>\n"
         );
+    }
+
+    #[test]
+    fn regression_bom_in_the_middle_of_a_body_does_not_break_rewrites() {
+        let body = "[ref][r]\n\n[r]: <a b.md>\n\u{feff}[x](a.md) [y](b.md)\n";
+        let out = rewrite(body, |l| Some(format!("{}x", l.url)));
+        assert!(out.contains("\u{feff}"));
+        for link in extract(body) {
+            assert!(body.get(link.span.clone()).is_some());
+        }
     }
 
     #[test]

@@ -309,3 +309,29 @@ fn writers_in_two_handles_both_land() {
     assert!(a.page(&pa.summary.id).is_ok());
     assert_clean(&a);
 }
+
+#[test]
+fn a_writer_killed_holding_git_locks_does_not_block_the_next_one() {
+    let mut f = fixture();
+    let p = f.space.create_page(&page("Page"), &alice()).expect("create");
+    let git_dir = f.root.join(".git");
+    // What a writer killed inside libgit2 leaves: its note in our lock file, git's lock files.
+    std::fs::write(git_dir.join("confluence-do/write.lock"), "pid 4194303").expect("write");
+    std::fs::write(git_dir.join("index.lock"), "").expect("write");
+    std::fs::write(git_dir.join("refs/heads/main.lock"), "").expect("write");
+    f.space.update_page(&p.summary.id, &PageUpdate { body: Some("after the crash\n".into()), ..Default::default() }, &alice()).expect("save");
+    assert!(!git_dir.join("index.lock").exists() && !git_dir.join("refs/heads/main.lock").exists());
+    assert_clean(&f.space);
+}
+
+#[test]
+fn a_git_lock_held_by_someone_else_is_left_alone() {
+    let mut f = fixture();
+    let p = f.space.create_page(&page("Page"), &alice()).expect("create");
+    let git_dir = f.root.join(".git");
+    // A user's `git commit` in progress: no dead writer of ours, so its lock is not ours to remove.
+    std::fs::write(git_dir.join("refs/heads/main.lock"), "").expect("write");
+    let err = f.space.update_page(&p.summary.id, &PageUpdate { body: Some("x\n".into()), ..Default::default() }, &alice());
+    assert!(err.is_err());
+    assert!(git_dir.join("refs/heads/main.lock").exists());
+}
