@@ -1,1 +1,286 @@
-fn main() {}
+//! `cdo-bench`: measures confluence.do and prints figures for docs/BENCHMARKS.md.
+//!
+//! `cdo-bench core` measures the core (open + tree, save, history, render) on generated spaces
+//! and on a real documentation set, beside `git add` + `git commit` of the same change.
+
+mod corpus;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use cdo_core::model::{Author, PageId, SpaceInfo, SpaceKey};
+use cdo_core::{PageUpdate, Space};
+use clap::{Parser, Subcommand};
+
+use stats::Samples;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks for confluence.do; figures go in docs/BENCHMARKS.md")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Spaces: open + tree, save, history, render
+    Core {
+        /// Sizes of generated spaces
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        pages: Vec<usize>,
+        /// A real documentation set to add as a space (e.g. ../shared/testdata/msvc-docs/pages)
+        #[arg(long)]
+        docs: Option<PathBuf>,
+        /// Saves measured per space
+        #[arg(long, default_value_t = 300)]
+        saves: usize,
+        /// `git add` + `git commit` runs measured per space
+        #[arg(long, default_value_t = 30)]
+        git_saves: usize,
+        /// Versions of the page whose history is measured
+        #[arg(long, default_value_t = 1000)]
+        versions: usize,
+        /// Where to build the spaces (default: a temporary folder)
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Core { pages, docs, saves, git_saves, versions, workdir } => {
+            let tmp = tempfile::tempdir()?;
+            let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
+            std::fs::create_dir_all(&work)?;
+            println!("# confluence.do core benchmark\n");
+            println!("{}\n", stats::machine());
+            if let Some(docs) = docs {
+                let dir = work.join("docs-space");
+                copy_dir(&docs, &dir).with_context(|| format!("copying {}", docs.display()))?;
+                let n = corpus::count_pages(&dir);
+                git_commit_all(&dir)?;
+                bench_space(&format!("Real documentation set ({n} pages, {})", docs.display()), &dir, &work, saves, git_saves, versions, true)?;
+            }
+            for n in pages {
+                let dir = work.join(format!("generated-{n}"));
+                let started = Instant::now();
+                corpus::generate(&dir, n)?;
+                git_commit_all(&dir)?;
+                eprintln!("generated {n} pages in {:.1} s", started.elapsed().as_secs_f64());
+                bench_space(&format!("Generated space, {n} pages"), &dir, &work, saves, git_saves, versions, false)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn author() -> Author {
+    Author { name: "Bench".into(), email: "bench@example.com".into() }
+}
+
+fn bench_space(title: &str, dir: &Path, work: &Path, saves: usize, git_saves: usize, versions: usize, render: bool) -> Result<()> {
+    println!("## {title}\n");
+    println!("| measure | figure |\n|---|---|");
+    let info = SpaceInfo { key: SpaceKey::parse("BENCH").context("key")?, name: "Bench".into(), description: None, homepage: None };
+    let cache = work.join(format!("{}.sqlite", dir.file_name().and_then(|n| n.to_str()).unwrap_or("space")));
+    let _ = std::fs::remove_file(&cache);
+
+    // Open + tree, cold (no cache: every file is read) and warm (stat only).
+    let t = Instant::now();
+    let mut space = Space::open(dir, &cache, Some(info.clone()))?;
+    let tree = space.tree()?;
+    let cold = t.elapsed();
+    let count = space.len()?;
+    drop(space);
+    let mut warm = Samples::default();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut space = Space::open(dir, &cache, Some(info.clone()))?;
+        let again = space.tree()?;
+        warm.push(t.elapsed());
+        if again.len() != tree.len() {
+            bail!("the tree changed between opens");
+        }
+    }
+    row("open + tree, cold (no cache)", &format!("{} ({count} nodes)", stats::ms(cold)));
+    row("open + tree, warm", &format!("p50 {}", warm.p50()));
+
+    let mut space = Space::open(dir, &cache, Some(info))?;
+    let pages: Vec<PageId> = space.catalog()?.nodes().filter(|n| n.file.is_some()).map(|n| n.id.clone()).collect();
+    let mut rng = fastrand::Rng::with_seed(7);
+
+    // Saves of random pages: each one commit, as a user's edit.
+    let mut samples = Samples::default();
+    for i in 0..saves {
+        let id = &pages[rng.usize(..pages.len())];
+        let body = format!("{}\nEdit {i}.\n", space.page(id)?.body);
+        let t = Instant::now();
+        space.update_page(id, &PageUpdate { body: Some(body), ..PageUpdate::default() }, &author())?;
+        samples.push(t.elapsed());
+    }
+    let t = Instant::now();
+    space.flush_index()?;
+    let flush = t.elapsed();
+    row(&format!("save (one commit), {saves} random pages"), &format!("p50 {}, p99 {}", samples.p50(), samples.p99()));
+    row("git index catch-up after the burst (once)", &stats::ms(flush));
+
+    // The same kind of change through the git CLI.
+    let mut git = Samples::default();
+    for i in 0..git_saves {
+        let id = &pages[rng.usize(..pages.len())];
+        let path = space.summary(id)?.path;
+        let full = dir.join(&path);
+        let mut text = std::fs::read_to_string(&full)?;
+        text.push_str(&format!("\nGit edit {i}.\n"));
+        std::fs::write(&full, text)?;
+        let t = Instant::now();
+        run_git(dir, &["add", "--", &path])?;
+        run_git(dir, &["commit", "-q", "-m", &format!("Update {path}")])?;
+        git.push(t.elapsed());
+    }
+    row(&format!("`git add` + `git commit` of one page, {git_saves} runs"), &format!("p50 {}, p99 {}", git.p50(), git.p99()));
+    row("save speed-up over git CLI (p50)", &format!("{:.0}x", git.p50_secs() / samples.p50_secs().max(1e-9)));
+
+    // A page with `versions` versions.
+    space.refresh()?;
+    let hot = pages[0].clone();
+    let t = Instant::now();
+    for i in 0..versions {
+        space.update_page(&hot, &PageUpdate { body: Some(format!("Version {i}\n")), ..PageUpdate::default() }, &author())?;
+    }
+    let building = t.elapsed();
+    space.flush_index()?;
+    let t = Instant::now();
+    let history = space.history(&hot)?;
+    let catch_up = t.elapsed();
+    let mut warm_history = Samples::default();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let h = space.history(&hot)?;
+        warm_history.push(t.elapsed());
+        if h.len() != history.len() {
+            bail!("history changed");
+        }
+    }
+    drop(space);
+    let _ = std::fs::remove_file(&cache);
+    let t = Instant::now();
+    let mut space = Space::open(dir, &cache, None).or_else(|_| {
+        Space::open(dir, &cache, Some(SpaceInfo { key: SpaceKey::parse("BENCH").expect("key"), name: "Bench".into(), description: None, homepage: None }))
+    })?;
+    let rebuilt = space.history(&hot)?;
+    let cold_history = t.elapsed();
+    if rebuilt.len() != history.len() {
+        bail!("the rebuilt history differs: {} vs {}", rebuilt.len(), history.len());
+    }
+    row(&format!("{versions} saves to one page"), &format!("{} total, {:.2} ms each", stats::ms(building), building.as_secs_f64() * 1e3 / versions as f64));
+    row(&format!("history of a {}-version page, warm", history.len()), &format!("p50 {}", warm_history.p50()));
+    row("history, first call after those saves (index catch-up)", &stats::ms(catch_up));
+    row("history, cache deleted (rebuilt from git)", &stats::ms(cold_history));
+
+    if render {
+        let (bytes, elapsed) = render_all(dir)?;
+        row("render (comrak + sanitiser), all pages", &format!("{:.1} MB in {}, {:.1} MB/s", bytes as f64 / 1e6, stats::ms(elapsed), bytes as f64 / 1e6 / elapsed.as_secs_f64()));
+    }
+    println!();
+    Ok(())
+}
+
+fn row(measure: &str, figure: &str) {
+    println!("| {measure} | {figure} |");
+}
+
+fn render_all(dir: &Path) -> Result<(usize, Duration)> {
+    let mut bodies = Vec::new();
+    corpus::for_each_page(dir, &mut |_, text| bodies.push(cdo_core::page::PageFile::parse(text.as_bytes()).body().to_owned()));
+    let bytes = bodies.iter().map(String::len).sum();
+    let t = Instant::now();
+    for body in &bodies {
+        std::hint::black_box(cdo_core::render::render(body));
+    }
+    Ok((bytes, t.elapsed()))
+}
+
+fn run_git(dir: &Path, args: &[&str]) -> Result<()> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .output()?;
+    if !out.status.success() {
+        bail!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// Commits a folder as one packed repository, as a clone would arrive: `git fast-import`
+/// writes the pack directly (adding loose objects and repacking would delete tens of thousands
+/// of files just before the measurements, which slows the file system down for a while).
+/// Automatic `git gc` is off so no background repacking disturbs either side.
+fn git_commit_all(dir: &Path) -> Result<()> {
+    use std::io::Write as _;
+    run_git(dir, &["init", "-q", "-b", "main"])?;
+    run_git(dir, &["config", "gc.auto", "0"])?;
+    let mut files = Vec::new();
+    collect_files(dir, dir, &mut files)?;
+    files.sort();
+    let mut child = Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()?;
+    {
+        let mut input = std::io::BufWriter::new(child.stdin.take().context("stdin")?);
+        writeln!(input, "commit refs/heads/main\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata 6\nImport")?;
+        for path in &files {
+            let bytes = std::fs::read(dir.join(path))?;
+            let quoted = format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""));
+            writeln!(input, "M 100644 inline {quoted}\ndata {}", bytes.len())?;
+            input.write_all(&bytes)?;
+            writeln!(input)?;
+        }
+        writeln!(input)?;
+    }
+    if !child.wait()?.success() {
+        bail!("git fast-import failed");
+    }
+    run_git(dir, &["reset", "-q"])?;
+    run_git(dir, &["update-index", "-q", "--refresh"])
+}
+
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == ".git" {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect_files(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}

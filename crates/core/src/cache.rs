@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Bumped whenever the schema or what it derives changes; a mismatch rebuilds the cache.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// What went wrong with the cache database.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +117,7 @@ impl Cache {
                    id TEXT, title TEXT NOT NULL, position INTEGER, labels TEXT NOT NULL,
                    diagnostics INTEGER NOT NULL, links_fresh INTEGER NOT NULL);
                  CREATE INDEX files_id ON files(id);
+                 CREATE INDEX files_stale ON files(path) WHERE links_fresh = 0;
                  CREATE TABLE links(src TEXT NOT NULL, target TEXT NOT NULL, line INTEGER NOT NULL, url TEXT NOT NULL);
                  CREATE INDEX links_target ON links(target);
                  CREATE INDEX links_src ON links(src);
@@ -170,6 +171,13 @@ impl Tx<'_> {
             "SELECT path, mtime, size, id, title, position, labels, diagnostics, links_fresh FROM files",
         )?;
         let rows = stmt.query_map([], file_row)?;
+        rows.collect()
+    }
+
+    /// Files whose outgoing links are not computed yet.
+    pub fn stale_link_paths(&self) -> Result<Vec<String>, rusqlite::Error> {
+        let mut stmt = self.tx.prepare_cached("SELECT path FROM files WHERE links_fresh = 0")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
         rows.collect()
     }
 

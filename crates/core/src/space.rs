@@ -417,7 +417,7 @@ impl Space {
 
     /// Computes the outgoing links of every file whose links are not cached yet.
     fn ensure_links(&mut self) -> Result<(), SpaceError> {
-        let stale: Vec<String> = self.cache.query(|tx| tx.files())?.into_iter().filter(|r| !r.links_fresh).map(|r| r.path).collect();
+        let stale = self.cache.query(|tx| tx.stale_link_paths())?;
         if stale.is_empty() {
             return Ok(());
         }

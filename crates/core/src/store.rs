@@ -75,6 +75,9 @@ pub struct Store {
 impl Store {
     /// Opens the repository that holds `root` (which may be a sub-folder of it).
     pub fn open(root: &Path) -> Result<Store, StoreError> {
+        // Every object a commit refers to was just written or read by us: libgit2's check that
+        // each one exists costs a file lookup per tree entry on every save.
+        git2::opts::strict_object_creation(false);
         let root = fs::canonicalize(root).map_err(io(root))?;
         let repo = Repository::discover(&root).map_err(|_| StoreError::NotARepository(root.clone()))?;
         let workdir = repo.workdir().ok_or_else(|| StoreError::NotARepository(root.clone()))?;
@@ -122,11 +125,12 @@ impl Store {
     pub fn lock(&self) -> Result<WriteLock, StoreError> {
         let lock = WriteLock::acquire(&WriteLock::path_in(self.repo.path()), self.lock_timeout)?;
         if let Some(since) = lock.died_holding {
+            // Only a writer that died can have left temporary files or git lock files behind.
             self.clear_stale_git_locks(since);
-        }
-        if let Ok(entries) = fs::read_dir(self.tmp_dir()) {
-            for entry in entries.flatten() {
-                let _ = fs::remove_file(entry.path());
+            if let Ok(entries) = fs::read_dir(self.tmp_dir()) {
+                for entry in entries.flatten() {
+                    let _ = fs::remove_file(entry.path());
+                }
             }
         }
         Ok(lock)
@@ -358,10 +362,8 @@ impl Store {
 
     /// Records which paths the git index must catch up on (before the branch moves).
     fn journal(&self, change: &Change) -> Result<(), StoreError> {
+        // The folder exists: taking the write lock created it.
         let path = self.journal_path();
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io(dir))?;
-        }
         let mut lines = String::new();
         let paths = change
             .moves
@@ -395,6 +397,8 @@ impl Store {
         let Some(head) = self.head()? else { return Ok(()) };
         let tree = head.tree().map_err(git("read tree"))?;
         let mut index = self.repo.index().map_err(git("read the git index"))?;
+        // libgit2 keeps the index in memory; someone may have run git since: read it again.
+        index.read(true).map_err(git("read the git index"))?;
         let workdir = self.repo.workdir().map(Path::to_path_buf).unwrap_or_default();
         let mut seen = std::collections::HashSet::new();
         for path in text.lines().filter(|l| !l.is_empty()) {
@@ -490,14 +494,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 /// and renames it over `path`.
 fn write_via(path: &Path, bytes: &[u8], tmp_dir: Option<&Path>) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(dir))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp_name = format!(".{name}.{}.tmp", fastrand::u32(..));
+    // No fsync: a killed process can never leave half a file (the rename is atomic); surviving
+    // a power cut is left to the file system, as git does for its objects by default.
     let attempt = |tmp: &Path| -> std::io::Result<()> {
         let result = (|| {
             let mut file = fs::File::create(tmp)?;
             file.write_all(bytes)?;
-            file.sync_data()?;
+            drop(file);
             fs::rename(tmp, path)
         })();
         if result.is_err() {
@@ -505,11 +510,22 @@ fn write_via(path: &Path, bytes: &[u8], tmp_dir: Option<&Path>) -> Result<(), St
         }
         result
     };
+    let retry_in = |folder: &Path| -> std::io::Result<()> {
+        let tmp = folder.join(&tmp_name);
+        match attempt(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(folder)?;
+                fs::create_dir_all(dir)?;
+                attempt(&tmp)
+            }
+            other => other,
+        }
+    };
     if let Some(tmp_dir) = tmp_dir {
-        if fs::create_dir_all(tmp_dir).is_ok() && attempt(&tmp_dir.join(&tmp_name)).is_ok() {
+        if retry_in(tmp_dir).is_ok() {
             return Ok(());
         }
         // Another file system (a linked worktree, say): fall back to a temporary file beside it.
     }
-    attempt(&dir.join(&tmp_name)).map_err(io(path))
+    retry_in(dir).map_err(io(path))
 }

@@ -335,3 +335,17 @@ fn a_git_lock_held_by_someone_else_is_left_alone() {
     assert!(err.is_err());
     assert!(git_dir.join("refs/heads/main.lock").exists());
 }
+
+#[test]
+fn regression_a_users_own_git_commit_is_not_reverted_by_the_index_catch_up() {
+    let mut f = fixture();
+    let a = f.space.create_page(&page("A"), &alice()).expect("create");
+    f.space.create_page(&page("B"), &alice()).expect("create");
+    f.space.flush_index().expect("flush");
+    // The user edits B and commits it with git, outside confluence.do.
+    std::fs::write(f.root.join("b.md"), "edited by hand\n").expect("write");
+    sh(&f.root, &["-c", "user.name=U", "-c", "user.email=u@e", "commit", "-qam", "by hand"]);
+    // confluence.do saves A; the index catch-up must keep the user's staged B.
+    f.space.update_page(&a.summary.id, &PageUpdate { body: Some("x\n".into()), ..Default::default() }, &alice()).expect("save");
+    assert_clean(&f.space);
+}

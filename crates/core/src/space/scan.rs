@@ -15,7 +15,7 @@ use crate::page::{MAX_PAGE_BYTES, PageFile};
 
 /// A file's mtime this close to now may still change within the clock's granularity without
 /// its mtime changing, so it is not trusted by the next scan (git calls this "racy").
-const RACY_NANOS: i64 = 3_000_000_000;
+const RACY_NANOS: i64 = 100_000_000;
 
 impl Space {
     /// Re-reads the space from disk: every page's stat, and the content of changed ones.
@@ -73,11 +73,11 @@ impl Space {
                 Some(row) => vec![row.path],
                 None => Vec::new(),
             };
-            let under: Vec<String> = self
-                .catalog
-                .as_ref()
-                .map(|c| c.nodes().filter_map(|n| n.file.clone()).filter(|f| f.starts_with(&prefix)).collect())
-                .unwrap_or_default();
+            // Pages that were below this path, when it is (or was) a folder: O(subtree).
+            let under: Vec<String> = match self.catalog.as_ref().and_then(|c| c.by_stem(path).map(|n| (c, n.id.clone()))) {
+                Some((catalog, id)) => catalog.subtree(&id).into_iter().filter_map(|n| n.file.clone()).filter(|f| f.starts_with(&prefix)).collect(),
+                None => Vec::new(),
+            };
             let mut present = Vec::new();
             match std::fs::symlink_metadata(&full) {
                 Ok(meta) if meta.is_dir() => {
@@ -123,7 +123,6 @@ impl Space {
                 catalog.upsert(row);
             }
         }
-        self.seen_head = self.store.head_id()?;
         Ok(())
     }
 

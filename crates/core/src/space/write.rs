@@ -144,6 +144,9 @@ impl Space {
         touched.extend(change.restores.iter().map(|(p, _, _)| p.clone()));
         touched.extend(change.writes.iter().map(|(p, _)| p.clone()));
         self.refresh_paths(&touched)?;
+        if let Some(commit) = commit {
+            self.seen_head = Some(commit);
+        }
         Ok(commit)
     }
 
@@ -554,6 +557,13 @@ impl Space {
         retitle: Option<&(String, String)>,
         own: Option<(String, PageFile)>,
     ) -> Result<(), SpaceError> {
+        if moves.is_empty() && retitle.is_none() {
+            // Nothing moves and no title changes: no other page's links can be affected.
+            if let Some((path, file)) = own {
+                draft.files.insert(path, file);
+            }
+            return Ok(());
+        }
         self.ensure_links()?;
         let map = |path: &str| -> Option<String> {
             for (old, new) in moves {

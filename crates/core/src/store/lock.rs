@@ -49,7 +49,6 @@ impl WriteLock {
         let _ = file.set_len(0);
         let _ = file.seek(SeekFrom::Start(0));
         let _ = write!(file, "pid {}", std::process::id());
-        let _ = file.sync_data();
         Ok(WriteLock { file, died_holding })
     }
 
