@@ -10,8 +10,20 @@ fn a_space_with_parents_children_labels_and_a_template_page() {
     let bob = ["--user", "Bob Builder <bob@example.com>"];
     env.create("ENG", "Authentication", "# Auth\n", &[&["--parent", &parent][..], &bob].concat());
     let adr = env.json(&[
-        "page", "create", "ENG", "--template", "adr", "--field", "number=1", "--field", "decision=Use JWT",
-        "--field", "status=accepted", "--parent", "ENG:Architecture", "--json",
+        "page",
+        "create",
+        "ENG",
+        "--template",
+        "adr",
+        "--field",
+        "number=1",
+        "--field",
+        "decision=Use JWT",
+        "--field",
+        "status=accepted",
+        "--parent",
+        "ENG:Architecture",
+        "--json",
     ]);
     assert_eq!(adr["title"], "ADR 1: Use JWT");
     assert_eq!(adr["version"], 1);
@@ -71,12 +83,15 @@ fn renaming_and_moving_a_linked_page_rewrites_links_in_the_same_commit() {
         .iter()
         .map(|v| (v["version"].as_u64().expect("n"), v["path"].as_str().expect("path").to_owned()))
         .collect();
-    assert_eq!(versions, [
-        (4, "operations/release-guide.md".to_owned()),
-        (3, "release-guide.md".to_owned()),
-        (2, "deploy-guide.md".to_owned()),
-        (1, "deploy-guide.md".to_owned()),
-    ]);
+    assert_eq!(
+        versions,
+        [
+            (4, "operations/release-guide.md".to_owned()),
+            (3, "release-guide.md".to_owned()),
+            (2, "deploy-guide.md".to_owned()),
+            (1, "deploy-guide.md".to_owned()),
+        ]
+    );
     assert_eq!(env.ok(&["page", "show", &guide, "--version", "1"]), "# Deploy\nv1\n");
     assert!(env.ok(&["links", "broken", "ENG"]).contains("No broken links"));
     let backlinks = env.json(&["page", "backlinks", &guide, "--json"]);
@@ -100,7 +115,13 @@ fn restoring_version_one_of_three_makes_version_four() {
     let diff = env.ok(&["page", "diff", &page, "--from", "3", "--to", "4"]);
     assert!(diff.contains("-third") && diff.contains("+first"), "{diff}");
     let words = env.json(&["page", "diff", &page, "--from", "1", "--to", "2", "--json"]);
-    assert!(words["words"].as_array().expect("words").iter().any(|w| w["op"] == "insert" && w["text"].as_str().unwrap_or("").contains("second")));
+    assert!(
+        words["words"]
+            .as_array()
+            .expect("words")
+            .iter()
+            .any(|w| w["op"] == "insert" && w["text"].as_str().unwrap_or("").contains("second"))
+    );
     assert_repo_clean(&env.space_path("ENG"));
 }
 
@@ -113,7 +134,10 @@ fn a_git_clone_added_to_another_home_has_the_same_tree_and_ids() {
     let tree = env.json(&["tree", "ENG", "--json"]);
 
     let clone_dir = env.dir.path().join("elsewhere");
-    git(env.dir.path(), &["clone", "-q", env.space_path("ENG").to_str().expect("utf-8"), clone_dir.to_str().expect("utf-8")]);
+    git(
+        env.dir.path(),
+        &["clone", "-q", env.space_path("ENG").to_str().expect("utf-8"), clone_dir.to_str().expect("utf-8")],
+    );
     let other = env.other_home("second-home");
     other.ok(&["space", "add", clone_dir.to_str().expect("utf-8")]);
     assert_eq!(other.json(&["tree", "ENG", "--json"]), tree);
@@ -184,7 +208,13 @@ fn errors_say_what_to_do_next() {
     env.create("ENG", "Taken", "x\n", &[]);
     let err = env.fails(&["page", "create", "ENG", "--title", "taken"]);
     assert!(err.contains("already exists"), "{err}");
-    let err = env.cmd(&["space", "create", "OTHER", "--name", "O"]).env_remove("CONFLUENCE_DO_USER").env("HOME", env.dir.path()).env("GIT_CONFIG_NOSYSTEM", "1").output().expect("runs");
+    let err = env
+        .cmd(&["space", "create", "OTHER", "--name", "O"])
+        .env_remove("CONFLUENCE_DO_USER")
+        .env("HOME", env.dir.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("runs");
     assert!(!err.status.success());
     assert!(String::from_utf8_lossy(&err.stderr).contains("who is editing?"));
 }

@@ -43,7 +43,11 @@ fn two_processes_saving_into_one_space_both_land() {
     let root = env.space_path("ENG");
     let log = git(&root, &["log", "--format=%ae"]);
     for tag in ["a", "b", "c"] {
-        assert_eq!(log.lines().filter(|l| *l == format!("{tag}@example.com")).count(), 12, "every save of {tag} is a commit:\n{log}");
+        assert_eq!(
+            log.lines().filter(|l| *l == format!("{tag}@example.com")).count(),
+            12,
+            "every save of {tag} is a commit:\n{log}"
+        );
     }
     assert_eq!(env.json(&["page", "history", &b, "--json"]).as_array().map(Vec::len), Some(13));
     assert_repo_clean(&root);
@@ -76,7 +80,10 @@ fn kill_9_in_a_save_loop_loses_no_acknowledged_save() {
         assert_fsck(&root);
         let patches = git(&root, &["log", "-p", "--format=", "--", &path]);
         for n in 1..=acked {
-            assert!(patches.contains(&format!("+k{round} save {n}\n")), "acknowledged save {n} of round {round} is missing");
+            assert!(
+                patches.contains(&format!("+k{round} save {n}\n")),
+                "acknowledged save {n} of round {round} is missing"
+            );
         }
         // The space still takes writes, and ends clean.
         env.update_body(&page, &format!("after round {round}\n"));

@@ -21,7 +21,10 @@ fn a_plain_folder_of_markdown_becomes_a_space_without_rewriting_files() {
     env.ok(&["space", "assign-ids", "VAULT"]);
     assert_eq!(env.json(&["tree", "VAULT", "--json"]), tree_before, "ids are the ones the pages already showed");
     let text = std::fs::read_to_string(vault.join("My Notes.md")).expect("read");
-    assert!(text.starts_with("---\naliases: [home]\ncustom:   { keep: 'me' }\nid: \""), "other keys kept byte for byte:\n{text}");
+    assert!(
+        text.starts_with("---\naliases: [home]\ncustom:   { keep: 'me' }\nid: \""),
+        "other keys kept byte for byte:\n{text}"
+    );
     assert_eq!(git(&vault, &["log", "-1", "--format=%s"]), "Assign page ids to 2 pages\n");
     assert_repo_clean(&vault);
 }
@@ -35,7 +38,10 @@ fn the_demo_space_is_ready_to_use() {
     assert!(tree.starts_with("Engineering Home\nArchitecture\n  Authentication Architecture\n  Decisions\n"), "{tree}");
     assert!(env.ok(&["links", "broken", "ENG"]).contains("No broken links"));
     let html = env.ok(&["page", "show", "ENG:Authentication Architecture", "--format", "html"]);
-    assert!(html.contains("<pre class=\"mermaid\">") && html.contains("<table>") && html.contains("markdown-alert-warning"), "{html}");
+    assert!(
+        html.contains("<pre class=\"mermaid\">") && html.contains("<table>") && html.contains("markdown-alert-warning"),
+        "{html}"
+    );
     let templates = env.json(&["template", "list", "ENG", "--json"]);
     let names: Vec<&str> = templates.as_array().expect("list").iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(names, ["adr", "how-to", "incident-runbook", "meeting-notes"]);

@@ -60,7 +60,8 @@ impl Env {
     pub fn create(&self, key: &str, title: &str, body: &str, extra: &[&str]) -> String {
         let file = self.dir.path().join(format!("body-{}.md", fastrand_name()));
         std::fs::write(&file, body).expect("write body");
-        let mut args = vec!["page", "create", key, "--title", title, "--file", file.to_str().expect("utf-8 path"), "--json"];
+        let mut args =
+            vec!["page", "create", key, "--title", title, "--file", file.to_str().expect("utf-8 path"), "--json"];
         args.extend_from_slice(extra);
         self.json(&args)["id"].as_str().expect("an id").to_owned()
     }

@@ -54,9 +54,9 @@ impl Home {
             Some(dir) => dir.to_path_buf(),
             None => match std::env::var_os(HOME_ENV).filter(|v| !v.is_empty()) {
                 Some(dir) => PathBuf::from(dir),
-                None => dirs::data_dir()
-                    .map(|d| d.join("confluence-do"))
-                    .ok_or_else(|| WikiError::Invalid(format!("no data folder on this system; pass --home DIR or set {HOME_ENV}")))?,
+                None => dirs::data_dir().map(|d| d.join("confluence-do")).ok_or_else(|| {
+                    WikiError::Invalid(format!("no data folder on this system; pass --home DIR or set {HOME_ENV}"))
+                })?,
             },
         };
         Ok(Home { dir })
@@ -74,7 +74,10 @@ impl Home {
 
     /// The cache database of the space at `path`.
     pub fn cache_file(&self, key: &str, path: &Path) -> PathBuf {
-        let hash = path.to_string_lossy().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let hash = path
+            .to_string_lossy()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
         self.dir.join("cache").join("spaces").join(format!("{key}-{hash:016x}.sqlite"))
     }
 
@@ -114,7 +117,8 @@ impl Home {
 fn read_yaml<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T, WikiError> {
     match std::fs::read_to_string(path) {
         Ok(text) if text.trim().is_empty() => Ok(T::default()),
-        Ok(text) => yaml_serde::from_str(&text).map_err(|e| WikiError::Invalid(format!("{}: {e}; fix or delete the file", path.display()))),
+        Ok(text) => yaml_serde::from_str(&text)
+            .map_err(|e| WikiError::Invalid(format!("{}: {e}; fix or delete the file", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
         Err(e) => Err(WikiError::io(path)(e)),
     }

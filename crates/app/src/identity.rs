@@ -23,12 +23,11 @@ pub fn resolve(explicit: Option<&str>, home: &Home) -> Result<Author, WikiError>
     if let Some(user) = home.config()?.user {
         return Ok(Author { name: user.name, email: user.email });
     }
-    if let Ok(config) = git2::Config::open_default() {
-        if let (Ok(name), Ok(email)) = (config.get_string("user.name"), config.get_string("user.email")) {
-            if !email.trim().is_empty() {
-                return Ok(Author { name, email });
-            }
-        }
+    if let Ok(config) = git2::Config::open_default()
+        && let (Ok(name), Ok(email)) = (config.get_string("user.name"), config.get_string("user.email"))
+        && !email.trim().is_empty()
+    {
+        return Ok(Author { name, email });
     }
     Err(WikiError::Invalid(format!(
         "who is editing? pass --user \"Name <email>\", set {USER_ENV}, or run `git config --global user.email you@example.com`"

@@ -46,7 +46,8 @@ impl SpaceWatcher {
         })
         .map_err(|e| WikiError::Invalid(format!("cannot watch {}: {e}", root.display())))?;
         let watch = |w: &mut RecommendedWatcher, p: &Path| {
-            w.watch(p, RecursiveMode::Recursive).map_err(|e| WikiError::Invalid(format!("cannot watch {}: {e}", p.display())))
+            w.watch(p, RecursiveMode::Recursive)
+                .map_err(|e| WikiError::Invalid(format!("cannot watch {}: {e}", p.display())))
         };
         watch(&mut watcher, &root)?;
         if !git_dir.starts_with(&root) {
@@ -66,7 +67,12 @@ impl SpaceWatcher {
     }
 }
 
-fn batch_loop(raw: &Receiver<Result<Vec<PathBuf>, String>>, out: &mpsc::Sender<SpaceEvent>, root: &Path, git_dir: &Path) {
+fn batch_loop(
+    raw: &Receiver<Result<Vec<PathBuf>, String>>,
+    out: &mpsc::Sender<SpaceEvent>,
+    root: &Path,
+    git_dir: &Path,
+) {
     while let Ok(first) = raw.recv() {
         let started = Instant::now();
         let mut batch = vec![first];
@@ -119,7 +125,8 @@ fn interesting(rel: &str) -> bool {
         return false;
     }
     let is_dir_like = !name.contains('.');
-    (cdo_core::catalog::is_markdown(name) || is_dir_like) && cdo_core::history::is_page_path(&format!("{rel}.md").replace(".md.md", ".md"))
+    (cdo_core::catalog::is_markdown(name) || is_dir_like)
+        && cdo_core::history::is_page_path(&format!("{rel}.md").replace(".md.md", ".md"))
 }
 
 #[cfg(test)]

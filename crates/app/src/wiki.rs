@@ -17,7 +17,9 @@ pub enum WikiError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Invalid(String),
-    #[error("no space {0} in this wiki; `space list` shows the spaces, `space create`, `space add` and `space clone` add one")]
+    #[error(
+        "no space {0} in this wiki; `space list` shows the spaces, `space create`, `space add` and `space clone` add one"
+    )]
     UnknownSpace(String),
     #[error("no page {0} in any space; `tree KEY` lists the pages of a space")]
     PageNotFound(String),
@@ -128,7 +130,13 @@ impl Wiki {
     /// Registers an existing space repository, or a folder of Markdown pages from another tool
     /// (inside a repository or not: a plain folder becomes a repository with one commit of
     /// its files as they are).
-    pub fn add_space(&self, path: &Path, key: Option<&str>, name: Option<&str>, author: &Author) -> Result<SpaceEntry, WikiError> {
+    pub fn add_space(
+        &self,
+        path: &Path,
+        key: Option<&str>,
+        name: Option<&str>,
+        author: &Author,
+    ) -> Result<SpaceEntry, WikiError> {
         let path = absolute(path)?;
         if !path.is_dir() {
             return Err(WikiError::Invalid(format!("{} is not a folder", path.display())));
@@ -164,7 +172,8 @@ impl Wiki {
     /// Clones a space from a git URL (https, ssh, a path or `file://`) into the home and
     /// registers it.
     pub fn clone_space(&self, url: &str, key: Option<&str>) -> Result<SpaceEntry, WikiError> {
-        let guess = url.trim_end_matches('/').trim_end_matches(".git").rsplit(['/', ':', '\\']).next().unwrap_or("space");
+        let guess =
+            url.trim_end_matches('/').trim_end_matches(".git").rsplit(['/', ':', '\\']).next().unwrap_or("space");
         let base = key.map(str::to_owned).unwrap_or_else(|| guess.to_owned());
         let spaces = self.home.spaces_dir();
         std::fs::create_dir_all(&spaces).map_err(WikiError::io(&spaces))?;
@@ -179,7 +188,9 @@ impl Wiki {
         callbacks.credentials(move |url, username, allowed| {
             attempts += 1;
             if attempts > 3 {
-                return Err(git2::Error::from_str("authentication failed; check your ssh agent or git credential helper"));
+                return Err(git2::Error::from_str(
+                    "authentication failed; check your ssh agent or git credential helper",
+                ));
             }
             if allowed.contains(git2::CredentialType::SSH_KEY) {
                 git2::Cred::ssh_key_from_agent(username.unwrap_or("git"))
@@ -210,7 +221,11 @@ impl Wiki {
     pub fn remove_space(&self, key: &str) -> Result<SpaceEntry, WikiError> {
         let key = key.to_ascii_uppercase();
         let removed = self.home.update_registry(|registry| {
-            let at = registry.spaces.iter().position(|s| s.key == key).ok_or_else(|| WikiError::UnknownSpace(key.clone()))?;
+            let at = registry
+                .spaces
+                .iter()
+                .position(|s| s.key == key)
+                .ok_or_else(|| WikiError::UnknownSpace(key.clone()))?;
             Ok(registry.spaces.remove(at))
         })?;
         let cache = self.home.cache_file(&removed.key, &removed.path);
@@ -223,29 +238,32 @@ impl Wiki {
     /// Finds a page by id (in any space, also among deleted pages) or by `KEY:Title`.
     pub fn resolve(&self, reference: &str) -> Result<(Space, PageId), WikiError> {
         let reference = reference.trim();
-        if let Some((key, title)) = reference.split_once(':') {
-            if SpaceKey::parse(key).is_some() && PageId::parse(reference).is_none() {
-                let mut space = self.open_space(key)?;
-                let found = space.find_title(title)?;
-                return match found.as_slice() {
-                    [] => Err(WikiError::PageNotFound(reference.to_owned())),
-                    [one] => {
-                        let id = one.id.clone();
-                        Ok((space, id))
-                    }
-                    many => Err(WikiError::Invalid(format!(
-                        "{} pages are titled \"{title}\" in {key}: {}; use an id",
-                        many.len(),
-                        many.iter().map(|p| format!("{} ({})", p.id, p.path)).collect::<Vec<_>>().join(", ")
-                    ))),
-                };
-            }
+        if let Some((key, title)) = reference.split_once(':')
+            && SpaceKey::parse(key).is_some()
+            && PageId::parse(reference).is_none()
+        {
+            let mut space = self.open_space(key)?;
+            let found = space.find_title(title)?;
+            return match found.as_slice() {
+                [] => Err(WikiError::PageNotFound(reference.to_owned())),
+                [one] => {
+                    let id = one.id.clone();
+                    Ok((space, id))
+                }
+                many => Err(WikiError::Invalid(format!(
+                    "{} pages are titled \"{title}\" in {key}: {}; use an id",
+                    many.len(),
+                    many.iter().map(|p| format!("{} ({})", p.id, p.path)).collect::<Vec<_>>().join(", ")
+                ))),
+            };
         }
         let id = PageId::parse(reference)
             .ok_or_else(|| WikiError::Invalid(format!("`{reference}` is neither a page id (digits) nor KEY:Title")))?;
         let mut deleted_in = None;
         for entry in self.spaces()? {
-            let Ok(mut space) = self.open_space(&entry.key) else { continue };
+            let Ok(mut space) = self.open_space(&entry.key) else {
+                continue;
+            };
             if space.catalog()?.get(&id).is_some() {
                 return Ok((space, id));
             }
@@ -280,7 +298,9 @@ fn fallback_info(reg: &Registered) -> Option<SpaceInfo> {
 }
 
 fn bad_key(key: &str) -> WikiError {
-    WikiError::Invalid(format!("`{key}` is not a space key: use letters, digits and _, starting with a letter (like ENG)"))
+    WikiError::Invalid(format!(
+        "`{key}` is not a space key: use letters, digits and _, starting with a letter (like ENG)"
+    ))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, WikiError> {
@@ -295,7 +315,9 @@ fn absolute(path: &Path) -> Result<PathBuf, WikiError> {
 fn key_from_folder(path: &Path) -> SpaceKey {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let key: String = name.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
-    SpaceKey::parse(&key).or_else(|| SpaceKey::parse(&format!("S{key}"))).unwrap_or_else(|| SpaceKey::parse("SPACE").expect("SPACE is a valid key"))
+    SpaceKey::parse(&key)
+        .or_else(|| SpaceKey::parse(&format!("S{key}")))
+        .unwrap_or_else(|| SpaceKey::parse("SPACE").expect("SPACE is a valid key"))
 }
 
 /// Turns a plain folder into a repository whose first commit holds its files as they are.

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use cdo_app::watch::{SpaceEvent, SpaceWatcher};
-use cdo_core::model::{Author, SpaceInfo, SpaceKey};
 use cdo_core::Space;
+use cdo_core::model::{Author, SpaceInfo, SpaceKey};
 
 /// Waits for an event matching `want`, up to a deadline (events that do not match are skipped).
 fn wait_for(watcher: &SpaceWatcher, want: impl Fn(&SpaceEvent) -> bool) -> SpaceEvent {
@@ -22,7 +22,12 @@ fn wait_for(watcher: &SpaceWatcher, want: impl Fn(&SpaceEvent) -> bool) -> Space
 fn outside_edits_and_commits_are_seen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("ENG");
-    let info = SpaceInfo { key: SpaceKey::parse("ENG").expect("key"), name: "Engineering".into(), description: None, homepage: None };
+    let info = SpaceInfo {
+        key: SpaceKey::parse("ENG").expect("key"),
+        name: "Engineering".into(),
+        description: None,
+        homepage: None,
+    };
     let author = Author { name: "A".into(), email: "a@example.com".into() };
     let mut space = Space::create(&root, &dir.path().join("cache.sqlite"), &info, &author).expect("create");
     space.tree().expect("tree");

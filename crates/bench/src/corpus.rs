@@ -6,13 +6,89 @@ use std::path::Path;
 use anyhow::Result;
 
 const WORDS: &[&str] = &[
-    "service", "deploy", "token", "request", "latency", "database", "replica", "cache", "queue", "event", "schema",
-    "migration", "rollback", "incident", "alert", "dashboard", "owner", "team", "release", "feature", "flag", "config",
-    "secret", "vault", "cluster", "node", "region", "backup", "restore", "index", "search", "query", "page", "client",
-    "server", "gateway", "route", "limit", "retry", "timeout", "budget", "error", "metric", "trace", "log", "storage",
-    "bucket", "policy", "access", "review", "design", "decision", "option", "trade-off", "consistency", "throughput",
-    "the", "a", "we", "when", "then", "must", "should", "never", "always", "before", "after", "each", "every", "with",
-    "without", "because", "so", "that", "this", "our", "their", "is", "are", "runs", "stores", "sends", "checks",
+    "service",
+    "deploy",
+    "token",
+    "request",
+    "latency",
+    "database",
+    "replica",
+    "cache",
+    "queue",
+    "event",
+    "schema",
+    "migration",
+    "rollback",
+    "incident",
+    "alert",
+    "dashboard",
+    "owner",
+    "team",
+    "release",
+    "feature",
+    "flag",
+    "config",
+    "secret",
+    "vault",
+    "cluster",
+    "node",
+    "region",
+    "backup",
+    "restore",
+    "index",
+    "search",
+    "query",
+    "page",
+    "client",
+    "server",
+    "gateway",
+    "route",
+    "limit",
+    "retry",
+    "timeout",
+    "budget",
+    "error",
+    "metric",
+    "trace",
+    "log",
+    "storage",
+    "bucket",
+    "policy",
+    "access",
+    "review",
+    "design",
+    "decision",
+    "option",
+    "trade-off",
+    "consistency",
+    "throughput",
+    "the",
+    "a",
+    "we",
+    "when",
+    "then",
+    "must",
+    "should",
+    "never",
+    "always",
+    "before",
+    "after",
+    "each",
+    "every",
+    "with",
+    "without",
+    "because",
+    "so",
+    "that",
+    "this",
+    "our",
+    "their",
+    "is",
+    "are",
+    "runs",
+    "stores",
+    "sends",
+    "checks",
 ];
 
 fn sentence(rng: &mut fastrand::Rng) -> String {
@@ -41,7 +117,10 @@ pub fn generate(dir: &Path, n: usize) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("space.yaml"), "key: BENCH\nname: Bench\n")?;
     for a in 0..12 {
-        std::fs::write(dir.join(format!("area-{a}.md")), format!("---\ntitle: Area {a}\n---\n# Area {a}\n\n{}\n", sentence(&mut rng)))?;
+        std::fs::write(
+            dir.join(format!("area-{a}.md")),
+            format!("---\ntitle: Area {a}\n---\n# Area {a}\n\n{}\n", sentence(&mut rng)),
+        )?;
         for t in 0..12 {
             let p = dir.join(format!("area-{a}/topic-{t}.md"));
             std::fs::create_dir_all(p.parent().unwrap_or(dir))?;
@@ -54,7 +133,11 @@ pub fn generate(dir: &Path, n: usize) -> Result<()> {
         if let Some(parent) = full.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut body = format!("---\nid: \"{}\"\ntitle: Page {i}\nlabels: [area-{}, generated]\n---\n# Page {i}\n\n", 1_000_000_000_000u64 + i as u64, (i / 40) % 12);
+        let mut body = format!(
+            "---\nid: \"{}\"\ntitle: Page {i}\nlabels: [area-{}, generated]\n---\n# Page {i}\n\n",
+            1_000_000_000_000u64 + i as u64,
+            (i / 40) % 12
+        );
         let sections = rng.usize(3..7);
         for s in 0..sections {
             body.push_str(&format!("## Section {s}\n\n"));
@@ -93,7 +176,9 @@ pub fn count_pages(dir: &Path) -> usize {
 
 /// Calls `f` with every Markdown file below `dir` and its text.
 pub fn for_each_page(dir: &Path, f: &mut dyn FnMut(&Path, &str)) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
@@ -102,10 +187,10 @@ pub fn for_each_page(dir: &Path, f: &mut dyn FnMut(&Path, &str)) {
         }
         if path.is_dir() {
             for_each_page(&path, f);
-        } else if path.extension().is_some_and(|e| e == "md") {
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                f(&path, &text);
-            }
+        } else if path.extension().is_some_and(|e| e == "md")
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            f(&path, &text);
         }
     }
 }

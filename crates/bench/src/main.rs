@@ -62,7 +62,15 @@ fn main() -> Result<()> {
                 copy_dir(&docs, &dir).with_context(|| format!("copying {}", docs.display()))?;
                 let n = corpus::count_pages(&dir);
                 git_commit_all(&dir)?;
-                bench_space(&format!("Real documentation set ({n} pages, {})", docs.display()), &dir, &work, saves, git_saves, versions, true)?;
+                bench_space(
+                    &format!("Real documentation set ({n} pages, {})", docs.display()),
+                    &dir,
+                    &work,
+                    saves,
+                    git_saves,
+                    versions,
+                    true,
+                )?;
             }
             for n in pages {
                 let dir = work.join(format!("generated-{n}"));
@@ -81,10 +89,23 @@ fn author() -> Author {
     Author { name: "Bench".into(), email: "bench@example.com".into() }
 }
 
-fn bench_space(title: &str, dir: &Path, work: &Path, saves: usize, git_saves: usize, versions: usize, render: bool) -> Result<()> {
+fn bench_space(
+    title: &str,
+    dir: &Path,
+    work: &Path,
+    saves: usize,
+    git_saves: usize,
+    versions: usize,
+    render: bool,
+) -> Result<()> {
     println!("## {title}\n");
     println!("| measure | figure |\n|---|---|");
-    let info = SpaceInfo { key: SpaceKey::parse("BENCH").context("key")?, name: "Bench".into(), description: None, homepage: None };
+    let info = SpaceInfo {
+        key: SpaceKey::parse("BENCH").context("key")?,
+        name: "Bench".into(),
+        description: None,
+        homepage: None,
+    };
     let cache = work.join(format!("{}.sqlite", dir.file_name().and_then(|n| n.to_str()).unwrap_or("space")));
     let _ = std::fs::remove_file(&cache);
 
@@ -141,7 +162,10 @@ fn bench_space(title: &str, dir: &Path, work: &Path, saves: usize, git_saves: us
         run_git(dir, &["commit", "-q", "-m", &format!("Update {path}")])?;
         git.push(t.elapsed());
     }
-    row(&format!("`git add` + `git commit` of one page, {git_saves} runs"), &format!("p50 {}, p99 {}", git.p50(), git.p99()));
+    row(
+        &format!("`git add` + `git commit` of one page, {git_saves} runs"),
+        &format!("p50 {}, p99 {}", git.p50(), git.p99()),
+    );
     row("save speed-up over git CLI (p50)", &format!("{:.0}x", git.p50_secs() / samples.p50_secs().max(1e-9)));
 
     // A page with `versions` versions.
@@ -149,7 +173,11 @@ fn bench_space(title: &str, dir: &Path, work: &Path, saves: usize, git_saves: us
     let hot = pages[0].clone();
     let t = Instant::now();
     for i in 0..versions {
-        space.update_page(&hot, &PageUpdate { body: Some(format!("Version {i}\n")), ..PageUpdate::default() }, &author())?;
+        space.update_page(
+            &hot,
+            &PageUpdate { body: Some(format!("Version {i}\n")), ..PageUpdate::default() },
+            &author(),
+        )?;
     }
     let building = t.elapsed();
     space.flush_index()?;
@@ -169,21 +197,41 @@ fn bench_space(title: &str, dir: &Path, work: &Path, saves: usize, git_saves: us
     let _ = std::fs::remove_file(&cache);
     let t = Instant::now();
     let mut space = Space::open(dir, &cache, None).or_else(|_| {
-        Space::open(dir, &cache, Some(SpaceInfo { key: SpaceKey::parse("BENCH").expect("key"), name: "Bench".into(), description: None, homepage: None }))
+        Space::open(
+            dir,
+            &cache,
+            Some(SpaceInfo {
+                key: SpaceKey::parse("BENCH").expect("key"),
+                name: "Bench".into(),
+                description: None,
+                homepage: None,
+            }),
+        )
     })?;
     let rebuilt = space.history(&hot)?;
     let cold_history = t.elapsed();
     if rebuilt.len() != history.len() {
         bail!("the rebuilt history differs: {} vs {}", rebuilt.len(), history.len());
     }
-    row(&format!("{versions} saves to one page"), &format!("{} total, {:.2} ms each", stats::ms(building), building.as_secs_f64() * 1e3 / versions as f64));
+    row(
+        &format!("{versions} saves to one page"),
+        &format!("{} total, {:.2} ms each", stats::ms(building), building.as_secs_f64() * 1e3 / versions as f64),
+    );
     row(&format!("history of a {}-version page, warm", history.len()), &format!("p50 {}", warm_history.p50()));
     row("history, first call after those saves (index catch-up)", &stats::ms(catch_up));
     row("history, cache deleted (rebuilt from git)", &stats::ms(cold_history));
 
     if render {
         let (bytes, elapsed) = render_all(dir)?;
-        row("render (comrak + sanitiser), all pages", &format!("{:.1} MB in {}, {:.1} MB/s", bytes as f64 / 1e6, stats::ms(elapsed), bytes as f64 / 1e6 / elapsed.as_secs_f64()));
+        row(
+            "render (comrak + sanitiser), all pages",
+            &format!(
+                "{:.1} MB in {}, {:.1} MB/s",
+                bytes as f64 / 1e6,
+                stats::ms(elapsed),
+                bytes as f64 / 1e6 / elapsed.as_secs_f64()
+            ),
+        );
     }
     println!();
     Ok(())
@@ -195,7 +243,9 @@ fn row(measure: &str, figure: &str) {
 
 fn render_all(dir: &Path) -> Result<(usize, Duration)> {
     let mut bodies = Vec::new();
-    corpus::for_each_page(dir, &mut |_, text| bodies.push(cdo_core::page::PageFile::parse(text.as_bytes()).body().to_owned()));
+    corpus::for_each_page(dir, &mut |_, text| {
+        bodies.push(cdo_core::page::PageFile::parse(text.as_bytes()).body().to_owned())
+    });
     let bytes = bodies.iter().map(String::len).sum();
     let t = Instant::now();
     for body in &bodies {
@@ -237,7 +287,10 @@ fn git_commit_all(dir: &Path) -> Result<()> {
         .spawn()?;
     {
         let mut input = std::io::BufWriter::new(child.stdin.take().context("stdin")?);
-        writeln!(input, "commit refs/heads/main\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata 6\nImport")?;
+        writeln!(
+            input,
+            "commit refs/heads/main\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata 6\nImport"
+        )?;
         for path in &files {
             let bytes = std::fs::read(dir.join(path))?;
             let quoted = format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""));

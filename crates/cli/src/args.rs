@@ -238,4 +238,3 @@ pub enum Format {
     Html,
     Json,
 }
-

@@ -55,7 +55,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let mut space = ctx.space(&key)?;
             let broken = space.broken_links()?;
             if json {
-                print_json(&json!(broken.iter().map(|b| json!({"id": b.page, "title": b.title, "path": b.path, "line": b.line, "url": b.url})).collect::<Vec<_>>()));
+                print_json(&json!(
+                    broken
+                        .iter()
+                        .map(|b| json!({"id": b.page, "title": b.title, "path": b.path, "line": b.line, "url": b.url}))
+                        .collect::<Vec<_>>()
+                ));
             } else if broken.is_empty() {
                 println!("No broken links in {key}.");
             } else {
@@ -71,12 +76,16 @@ pub fn run(cli: Cli) -> Result<()> {
             let mut space = ctx.space(&entry.key)?;
             let tree = space.tree()?;
             if json {
-                print_json(&json!({"key": entry.key, "name": entry.name, "path": entry.path, "tree": output::tree_json(&tree)}));
+                print_json(
+                    &json!({"key": entry.key, "name": entry.name, "path": entry.path, "tree": output::tree_json(&tree)}),
+                );
             } else {
                 println!("The demo space {} ({}) is in {}\n", entry.name, entry.key, entry.path.display());
                 output::print_tree(&tree, 0);
                 let home = ctx.wiki.home().dir().display();
-                println!("\nTry:\n  confluence-do --home {home} page show \"ENG:Authentication Architecture\"\n  confluence-do --home {home} page history \"ENG:Deployment Guide\"\n  confluence-do --home {home} page create ENG --template adr --field number=4 --field \"decision=Use OpenTelemetry\" --user \"You <you@example.com>\"");
+                println!(
+                    "\nTry:\n  confluence-do --home {home} page show \"ENG:Authentication Architecture\"\n  confluence-do --home {home} page history \"ENG:Deployment Guide\"\n  confluence-do --home {home} page create ENG --template adr --field number=4 --field \"decision=Use OpenTelemetry\" --user \"You <you@example.com>\""
+                );
             }
             Ok(())
         }
@@ -86,7 +95,9 @@ pub fn run(cli: Cli) -> Result<()> {
 fn space(ctx: &Ctx, cmd: SpaceCmd) -> Result<()> {
     let show = |entry: &cdo_app::SpaceEntry, json: bool, verb: &str| {
         if json {
-            print_json(&json!({"key": entry.key, "name": entry.name, "path": entry.path, "description": entry.description}));
+            print_json(
+                &json!({"key": entry.key, "name": entry.name, "path": entry.path, "description": entry.description}),
+            );
         } else {
             println!("{verb} space {} ({}) at {}", entry.key, entry.name, entry.path.display());
         }
@@ -101,13 +112,19 @@ fn space(ctx: &Ctx, cmd: SpaceCmd) -> Result<()> {
             let mut rows = Vec::new();
             for entry in &spaces {
                 let pages = match ctx.space(&entry.key) {
-                    Ok(mut space) => Some(space.catalog()?.nodes().filter(|n| n.kind == cdo_core::model::NodeKind::Page).count()),
+                    Ok(mut space) => {
+                        Some(space.catalog()?.nodes().filter(|n| n.kind == cdo_core::model::NodeKind::Page).count())
+                    }
                     Err(_) => None,
                 };
                 rows.push((entry, pages));
             }
             if json {
-                print_json(&json!(rows.iter().map(|(e, pages)| json!({"key": e.key, "name": e.name, "path": e.path, "pages": pages})).collect::<Vec<_>>()));
+                print_json(&json!(
+                    rows.iter()
+                        .map(|(e, pages)| json!({"key": e.key, "name": e.name, "path": e.path, "pages": pages}))
+                        .collect::<Vec<_>>()
+                ));
             } else if rows.is_empty() {
                 println!("No spaces yet: `space create KEY --name NAME`, `space add PATH` or `demo`.");
             } else {
@@ -268,7 +285,14 @@ fn page(ctx: &Ctx, cmd: PageCmd) -> Result<()> {
                 print_json(&json!(versions.iter().map(output::version_json).collect::<Vec<_>>()));
             } else {
                 for v in &versions {
-                    println!("v{:<4} {}  {:<25} {}  {}", v.version, &v.commit[..v.commit.len().min(10)], v.author.name, v.date(), v.message);
+                    println!(
+                        "v{:<4} {}  {:<25} {}  {}",
+                        v.version,
+                        &v.commit[..v.commit.len().min(10)],
+                        v.author.name,
+                        v.date(),
+                        v.message
+                    );
                 }
             }
             Ok(())
@@ -296,7 +320,12 @@ fn page(ctx: &Ctx, cmd: PageCmd) -> Result<()> {
             let (mut space, id) = ctx.page(&page)?;
             let links = space.backlinks(&id)?;
             if json {
-                print_json(&json!(links.iter().map(|b| json!({"id": b.page.id, "title": b.page.title, "path": b.page.path, "line": b.line})).collect::<Vec<_>>()));
+                print_json(&json!(
+                    links
+                        .iter()
+                        .map(|b| json!({"id": b.page.id, "title": b.page.title, "path": b.page.path, "line": b.line}))
+                        .collect::<Vec<_>>()
+                ));
             } else {
                 for b in &links {
                     println!("{}  [{}]  {}:{}", b.page.title, b.page.id, b.page.path, b.line);
@@ -325,7 +354,13 @@ fn page(ctx: &Ctx, cmd: PageCmd) -> Result<()> {
                 println!("The trash of {key} is empty.");
             } else {
                 for t in &trash {
-                    println!("{}  [{}]  deleted by {} on {}", t.title, t.id, t.author.name, cdo_core::model::format_time(t.time, 0));
+                    println!(
+                        "{}  [{}]  deleted by {} on {}",
+                        t.title,
+                        t.id,
+                        t.author.name,
+                        cdo_core::model::format_time(t.time, 0)
+                    );
                 }
             }
             Ok(())
@@ -369,7 +404,8 @@ fn templates(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
                 println!("{}  {}", t.name, t.description.unwrap_or_default());
                 for f in &t.fields {
                     let required = if f.required { " (required)" } else { "" };
-                    let options = if f.options.is_empty() { String::new() } else { format!(": {}", f.options.join(" | ")) };
+                    let options =
+                        if f.options.is_empty() { String::new() } else { format!(": {}", f.options.join(" | ")) };
                     println!("    --field {}=...  {} [{}]{required}{options}", f.name, f.label, f.kind.name());
                 }
             }

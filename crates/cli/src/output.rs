@@ -16,7 +16,8 @@ pub fn saved_json(space: &str, s: &PageSummary, version: u32) -> Value {
 /// The JSON shape of `page show`.
 pub fn page_json(space: &str, page: &Page) -> Value {
     let s = &page.summary;
-    let fields: serde_json::Map<String, Value> = page.fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let fields: serde_json::Map<String, Value> =
+        page.fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     json!({
         "id": s.id,
         "title": s.title,
@@ -58,5 +59,9 @@ pub fn version_json(v: &VersionInfo) -> Value {
 
 /// Summaries as JSON.
 pub fn summaries_json(list: &[PageSummary]) -> Value {
-    Value::Array(list.iter().map(|s| json!({"id": s.id, "title": s.title, "path": s.path, "kind": s.kind, "labels": s.labels})).collect())
+    Value::Array(
+        list.iter()
+            .map(|s| json!({"id": s.id, "title": s.title, "path": s.path, "kind": s.kind, "labels": s.labels}))
+            .collect(),
+    )
 }

@@ -229,7 +229,11 @@ impl Tx<'_> {
     }
 
     /// Sources linking to any of `targets`, or to a path under `prefix/` when given.
-    pub fn links_to(&self, targets: &[String], prefix: Option<&str>) -> Result<Vec<(String, String, usize)>, rusqlite::Error> {
+    pub fn links_to(
+        &self,
+        targets: &[String],
+        prefix: Option<&str>,
+    ) -> Result<Vec<(String, String, usize)>, rusqlite::Error> {
         let mut out = Vec::new();
         let mut exact = self.tx.prepare_cached("SELECT src, target, line FROM links WHERE target = ?1")?;
         for t in targets {
@@ -241,7 +245,8 @@ impl Tx<'_> {
         if let Some(prefix) = prefix {
             let lo = format!("{prefix}/");
             let hi = format!("{prefix}0"); // '0' sorts right after '/'
-            let mut range = self.tx.prepare_cached("SELECT src, target, line FROM links WHERE target >= ?1 AND target < ?2")?;
+            let mut range =
+                self.tx.prepare_cached("SELECT src, target, line FROM links WHERE target >= ?1 AND target < ?2")?;
             let rows = range.query_map([lo, hi], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as usize)))?;
             for row in rows {
                 out.push(row?);

@@ -76,10 +76,11 @@ impl Catalog {
     pub fn upsert(&mut self, row: &FileRow) {
         let stem = stem_of(&row.path).to_owned();
         let existing = self.by_stem.get(&stem).and_then(|id| self.nodes.get(id)).cloned();
-        if let Some(node) = &existing {
-            if node.kind == NodeKind::Page && node.file.as_deref() != Some(row.path.as_str()) {
-                return; // `a.md` and `a.markdown` both exist: the first one owns the stem.
-            }
+        if let Some(node) = &existing
+            && node.kind == NodeKind::Page
+            && node.file.as_deref() != Some(row.path.as_str())
+        {
+            return; // `a.md` and `a.markdown` both exist: the first one owns the stem.
         }
         let explicit = row.id.as_deref().and_then(PageId::parse);
         let keep = existing.as_ref().map(|n| n.id.clone());
@@ -116,7 +117,9 @@ impl Catalog {
     /// Removes the page of a file; its folder stays in the tree while it has children.
     pub fn remove_file(&mut self, path: &str) {
         let stem = stem_of(path);
-        let Some(id) = self.by_stem.get(stem).cloned() else { return };
+        let Some(id) = self.by_stem.get(stem).cloned() else {
+            return;
+        };
         if self.nodes.get(&id).and_then(|n| n.file.as_deref()) != Some(path) {
             return;
         }
@@ -171,7 +174,9 @@ impl Catalog {
     /// Removes folder nodes left without children, walking up from `stem`.
     fn prune(&mut self, mut stem: String) {
         while !stem.is_empty() {
-            let Some(id) = self.by_stem.get(&stem).cloned() else { return };
+            let Some(id) = self.by_stem.get(&stem).cloned() else {
+                return;
+            };
             let empty = self.children.get(&stem).is_none_or(Vec::is_empty);
             if !(empty && self.nodes.get(&id).is_some_and(|n| n.kind == NodeKind::Folder)) {
                 return;

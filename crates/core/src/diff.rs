@@ -28,9 +28,7 @@ pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
 
 /// A word-level diff; adjacent runs with the same op are merged.
 pub fn words(old: &str, new: &str) -> Vec<WordChange> {
-    let diff = TextDiff::configure()
-        .timeout(std::time::Duration::from_secs(2))
-        .diff_unicode_words(old, new);
+    let diff = TextDiff::configure().timeout(std::time::Duration::from_secs(2)).diff_unicode_words(old, new);
     let mut out: Vec<WordChange> = Vec::new();
     for change in diff.iter_all_changes() {
         let op = match change.tag() {

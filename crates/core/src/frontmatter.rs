@@ -33,15 +33,8 @@ pub fn split(text: &str) -> Split<'_> {
         Some(rest) => (&text[..3], rest),
         None => ("", text),
     };
-    let no_frontmatter = |diagnostic| Split {
-        bom,
-        open: "",
-        yaml: None,
-        close: "",
-        body: rest,
-        yaml_line: 0,
-        diagnostic,
-    };
+    let no_frontmatter =
+        |diagnostic| Split { bom, open: "", yaml: None, close: "", body: rest, yaml_line: 0, diagnostic };
     let first_end = rest.find('\n').map_or(rest.len(), |i| i + 1);
     let first = &rest[..first_end];
     if first.trim_end() != "---" {
@@ -92,9 +85,7 @@ impl FmValue {
             FmValue::Int(n) => Value::Number((*n).into()),
             FmValue::Float(n) => Value::Number((*n).into()),
             FmValue::Bool(b) => Value::Bool(*b),
-            FmValue::List(items) => {
-                Value::Sequence(items.iter().map(|s| Value::String(s.clone())).collect())
-            }
+            FmValue::List(items) => Value::Sequence(items.iter().map(|s| Value::String(s.clone())).collect()),
         }
     }
 
@@ -247,9 +238,7 @@ fn find_block(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
                 if top_level_key(line).is_some() {
                     break;
                 }
-                let continuation = line.starts_with([' ', '\t'])
-                    || line.starts_with("- ")
-                    || line.trim_end() == "-";
+                let continuation = line.starts_with([' ', '\t']) || line.starts_with("- ") || line.trim_end() == "-";
                 if continuation {
                     end = line_end;
                 } else if !(line.trim().is_empty() || line.starts_with('#')) {
@@ -292,9 +281,7 @@ fn plain_ok(s: &str, in_flow: bool) -> bool {
         return false;
     };
     let lower = s.to_ascii_lowercase();
-    let special = [
-        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".nan", ".inf", "-.inf",
-    ];
+    let special = ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".nan", ".inf", "-.inf"];
     !(first.is_whitespace()
         || first.is_ascii_digit()
         || "-?:,[]{}#&*!|>'\"%@`.+".contains(first)

@@ -29,10 +29,10 @@ pub fn is_page_path(path: &str) -> bool {
         return false;
     }
     let mut parts = path.split('/');
-    if let Some(first) = parts.clone().next() {
-        if RESERVED_DIRS.contains(&first) {
-            return false;
-        }
+    if let Some(first) = parts.clone().next()
+        && RESERVED_DIRS.contains(&first)
+    {
+        return false;
     }
     !parts.any(|p| p.starts_with('.') || p.ends_with(".attachments") || p == "node_modules")
 }
@@ -45,6 +45,12 @@ pub fn effective_title(file: &PageFile, path: &str) -> String {
         .or_else(|| first_heading(file.body()))
         .unwrap_or_else(|| stem_of(path).rsplit('/').next().unwrap_or(path).to_owned())
 }
+
+/// A page file a commit changed: its space path, old blob and new blob.
+type PageChange = (String, Option<Oid>, Option<Oid>);
+
+/// The old and new blob of a changed path.
+type BlobPair = (Option<Oid>, Option<Oid>);
 
 /// Brings the history index up to HEAD.
 pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
@@ -61,20 +67,20 @@ pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE).map_err(git("walk history"))?;
     walk.push(head).map_err(git("walk history"))?;
     let mut rebuild = true;
-    if let Some(old) = known {
-        if repo.graph_descendant_of(head, old).unwrap_or(false) {
-            walk.hide(old).map_err(git("walk history"))?;
-            rebuild = false;
-        }
+    if let Some(old) = known
+        && repo.graph_descendant_of(head, old).unwrap_or(false)
+    {
+        walk.hide(old).map_err(git("walk history"))?;
+        rebuild = false;
     }
     if rebuild {
         cache.transaction(|tx| tx.clear_history())?;
     }
-    let mut seq = cache.query(|tx| tx.next_commit_seq())?;
+    let first_seq = cache.query(|tx| tx.next_commit_seq())?;
     let mut last: HashMap<String, Option<(String, bool)>> = HashMap::new();
     let mut commits = Vec::new();
     let mut versions = Vec::new();
-    for oid in walk {
+    for (seq, oid) in (first_seq..).zip(walk) {
         let oid = oid.map_err(git("walk history"))?;
         let commit = repo.find_commit(oid).map_err(git("read commit"))?;
         let deltas = changed_pages(store, &commit)?;
@@ -127,7 +133,6 @@ pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
                 versions.push(row);
             }
         }
-        seq += 1;
     }
     let head = head.to_string();
     cache.transaction(|tx| {
@@ -144,11 +149,11 @@ pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
 
 /// Page files a commit changed: `(space path, old blob, new blob)`. For a merge, only what
 /// differs from every parent (what the merge itself decided).
-fn changed_pages(store: &Store, commit: &git2::Commit<'_>) -> Result<Vec<(String, Option<Oid>, Option<Oid>)>, SpaceError> {
+fn changed_pages(store: &Store, commit: &git2::Commit<'_>) -> Result<Vec<PageChange>, SpaceError> {
     let repo = store.repo();
     let tree = commit.tree().map_err(git("read tree"))?;
     let prefix = store.prefix();
-    let diff_with = |parent: Option<&git2::Tree<'_>>| -> Result<HashMap<String, (Option<Oid>, Option<Oid>)>, SpaceError> {
+    let diff_with = |parent: Option<&git2::Tree<'_>>| -> Result<HashMap<String, BlobPair>, SpaceError> {
         let mut options = DiffOptions::new();
         options.skip_binary_check(true).include_typechange(true);
         if !prefix.is_empty() {

@@ -111,12 +111,8 @@ pub fn relative(from: &str, to: &str) -> String {
         None => Vec::new(),
     };
     let to_parts: Vec<&str> = to.split('/').collect();
-    let common = from_dir
-        .iter()
-        .zip(&to_parts)
-        .take_while(|(a, b)| a == b)
-        .count()
-        .min(to_parts.len().saturating_sub(1));
+    let common =
+        from_dir.iter().zip(&to_parts).take_while(|(a, b)| a == b).count().min(to_parts.len().saturating_sub(1));
     let mut parts: Vec<String> = vec!["..".to_owned(); from_dir.len() - common];
     parts.extend(to_parts[common..].iter().map(|p| percent_encode(p)));
     parts.join("/")
@@ -252,21 +248,23 @@ fn reference_definitions(body: &str) -> Vec<Definition> {
             fence = !fence;
         }
         let indent = line.len() - trimmed.len();
-        if !fence && indent <= 3 && trimmed.starts_with('[') {
-            if let Some(close) = trimmed.find("]:") {
-                let after = &trimmed[close + 2..];
-                let lead = after.len() - after.trim_start().len();
-                let dest_start = offset + indent + close + 2 + lead;
-                let rest = &body[dest_start..offset + line.len()];
-                let len = if rest.starts_with('<') {
-                    rest.find('>').map_or(0, |i| i + 1)
-                } else {
-                    rest.find(char::is_whitespace).unwrap_or(rest.len())
-                };
-                if len > 0 {
-                    let url = rest[..len].trim_start_matches('<').trim_end_matches('>').to_owned();
-                    out.push(Definition { url, range: dest_start..dest_start + len });
-                }
+        if !fence
+            && indent <= 3
+            && trimmed.starts_with('[')
+            && let Some(close) = trimmed.find("]:")
+        {
+            let after = &trimmed[close + 2..];
+            let lead = after.len() - after.trim_start().len();
+            let dest_start = offset + indent + close + 2 + lead;
+            let rest = &body[dest_start..offset + line.len()];
+            let len = if rest.starts_with('<') {
+                rest.find('>').map_or(0, |i| i + 1)
+            } else {
+                rest.find(char::is_whitespace).unwrap_or(rest.len())
+            };
+            if len > 0 {
+                let url = rest[..len].trim_start_matches('<').trim_end_matches('>').to_owned();
+                out.push(Definition { url, range: dest_start..dest_start + len });
             }
         }
         offset += line.len();
@@ -316,12 +314,13 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -396,13 +395,17 @@ mod tests {
         let body = "See [auth](auth.md), ![d](d.png) and [[Deploy Guide|the guide]].\n\n```\n[not](a-link.md)\n```\n`[nor](this.md)`\n";
         let links = extract(body);
         let urls: Vec<_> = links.iter().map(|l| (l.kind, l.url.as_str())).collect();
-        assert_eq!(urls, [(LinkKind::Markdown, "auth.md"), (LinkKind::Image, "d.png"), (LinkKind::Wiki, "Deploy Guide")]);
+        assert_eq!(
+            urls,
+            [(LinkKind::Markdown, "auth.md"), (LinkKind::Image, "d.png"), (LinkKind::Wiki, "Deploy Guide")]
+        );
         assert_eq!(&body[links[0].span.clone()], "[auth](auth.md)");
     }
 
     #[test]
     fn rewrites_only_destinations() {
-        let body = "A [link](old.md#part \"title\") and [ref][r], <x> [[Old Title#h|alias]] ![img](old.md)\n\n[r]: <old.md>\n";
+        let body =
+            "A [link](old.md#part \"title\") and [ref][r], <x> [[Old Title#h|alias]] ![img](old.md)\n\n[r]: <old.md>\n";
         let out = rewrite(body, |l| match (l.kind, l.url.as_str()) {
             (LinkKind::Wiki, "Old Title#h") => Some("New Title".into()),
             (_, u) if u.starts_with("old.md") => Some("new/place.md".into()),

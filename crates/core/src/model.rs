@@ -67,9 +67,8 @@ impl SpaceKey {
     pub fn parse(text: &str) -> Option<SpaceKey> {
         let mut chars = text.chars();
         let first = chars.next()?;
-        let ok = first.is_ascii_alphabetic()
-            && text.len() <= 64
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok =
+            first.is_ascii_alphabetic() && text.len() <= 64 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         ok.then(|| SpaceKey(text.to_ascii_uppercase()))
     }
 
@@ -105,10 +104,8 @@ impl Author {
                 email: email.to_owned(),
             })
         } else {
-            (text.contains('@') && !text.contains(char::is_whitespace)).then(|| Author {
-                name: text.to_owned(),
-                email: text.to_owned(),
-            })
+            (text.contains('@') && !text.contains(char::is_whitespace))
+                .then(|| Author { name: text.to_owned(), email: text.to_owned() })
         }
     }
 }
@@ -234,7 +231,9 @@ impl VersionInfo {
 
 /// Seconds since the epoch at an offset, as RFC 3339.
 pub fn format_time(seconds: i64, offset_minutes: i32) -> String {
-    let Ok(ts) = jiff::Timestamp::from_second(seconds) else { return seconds.to_string() };
+    let Ok(ts) = jiff::Timestamp::from_second(seconds) else {
+        return seconds.to_string();
+    };
     let offset = jiff::tz::Offset::from_seconds(offset_minutes.saturating_mul(60)).unwrap_or(jiff::tz::Offset::UTC);
     ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(offset)).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }

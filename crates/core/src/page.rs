@@ -160,15 +160,15 @@ impl PageFile {
 
     /// Sets the id, title, labels and position in one go.
     pub fn set_meta(&mut self, meta: &Meta) -> Result<(), EditError> {
-        if let Some(id) = &meta.id {
-            if self.meta.id.as_ref() != Some(id) {
-                self.set("id", Some(FmValue::Quoted(id.as_str().to_owned())))?;
-            }
+        if let Some(id) = &meta.id
+            && self.meta.id.as_ref() != Some(id)
+        {
+            self.set("id", Some(FmValue::Quoted(id.as_str().to_owned())))?;
         }
-        if let Some(title) = &meta.title {
-            if self.meta.title.as_ref() != Some(title) {
-                self.set("title", Some(FmValue::Str(title.clone())))?;
-            }
+        if let Some(title) = &meta.title
+            && self.meta.title.as_ref() != Some(title)
+        {
+            self.set("title", Some(FmValue::Str(title.clone())))?;
         }
         if self.meta.labels != meta.labels {
             let labels = (!meta.labels.is_empty()).then(|| FmValue::List(meta.labels.clone()));

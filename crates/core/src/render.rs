@@ -114,9 +114,7 @@ fn expand_callouts(body: &str) -> std::borrow::Cow<'_, str> {
     for line in body.split_inclusive('\n') {
         let trimmed = line.trim();
         if let Some((ch, len)) = fence {
-            if trimmed.chars().take_while(|&c| c == ch).count() >= len
-                && trimmed.chars().all(|c| c == ch)
-            {
+            if trimmed.chars().take_while(|&c| c == ch).count() >= len && trimmed.chars().all(|c| c == ch) {
                 fence = None;
             }
             out.push_str(line);
@@ -131,7 +129,10 @@ fn expand_callouts(body: &str) -> std::borrow::Cow<'_, str> {
             Some(Tag::Open { kind, title }) => {
                 let default = CALLOUTS.iter().find(|(k, _)| *k == kind).map_or(kind, |(_, t)| *t);
                 let title = title.unwrap_or(default);
-                let _ = write!(out, "\n<div class=\"markdown-alert markdown-alert-{kind}\">\n<p class=\"markdown-alert-title\">");
+                let _ = write!(
+                    out,
+                    "\n<div class=\"markdown-alert markdown-alert-{kind}\">\n<p class=\"markdown-alert-title\">"
+                );
                 let _ = comrak::html::escape(&mut out, title);
                 out.push_str("</p>\n\n");
                 open.push(kind);
@@ -170,10 +171,7 @@ fn parse_tag(trimmed: &str) -> Option<Tag<'_>> {
     let kind = CALLOUTS.iter().find(|(k, _)| *k == name)?.0;
     let args = args.trim();
     let args = args.strip_prefix("title=").unwrap_or(args).trim();
-    let title = args
-        .strip_prefix('"')
-        .and_then(|a| a.strip_suffix('"'))
-        .or_else(|| (!args.is_empty()).then_some(args));
+    let title = args.strip_prefix('"').and_then(|a| a.strip_suffix('"')).or_else(|| (!args.is_empty()).then_some(args));
     Some(Tag::Open { kind, title })
 }
 

@@ -8,9 +8,8 @@ const MAX_LEN: usize = 60;
 
 /// Names Windows reserves in every folder, with or without an extension.
 const RESERVED: &[&str] = &[
-    "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
-    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8",
-    "lpt9", "conin$", "conout$",
+    "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt0",
+    "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9", "conin$", "conout$",
 ];
 
 /// The file stem for a title: ASCII lower-case words joined by `-`, never empty, never reserved.

@@ -20,7 +20,9 @@ use crate::diff::{self, WordChange};
 use crate::error::SpaceError;
 use crate::history;
 use crate::links::{self, Target};
-use crate::model::{Author, NodeKind, Page, PageId, PageSummary, SpaceInfo, SpaceKey, TrashEntry, TreeNode, VersionInfo};
+use crate::model::{
+    Author, NodeKind, Page, PageId, PageSummary, SpaceInfo, SpaceKey, TrashEntry, TreeNode, VersionInfo,
+};
 use crate::page::{MAX_PAGE_BYTES, PageFile};
 use crate::render::{self, Rendered};
 use crate::store::Store;
@@ -107,7 +109,8 @@ impl Space {
         for (name, text) in crate::templates::BUILTIN {
             writes.push((format!("{TEMPLATE_DIR}/{name}.md"), text.as_bytes().to_vec()));
         }
-        let change = crate::store::Change { message: format!("Create space {}", info.key), writes, ..Default::default() };
+        let change =
+            crate::store::Change { message: format!("Create space {}", info.key), writes, ..Default::default() };
         {
             let _lock = store.lock()?;
             store.commit(&change, author)?;
@@ -278,10 +281,11 @@ impl Space {
             return Err(SpaceError::PageNotFound(id.to_string()));
         }
         let latest = versions.len() as u32;
-        let (v, _) = versions
-            .into_iter()
-            .nth((n as usize).wrapping_sub(1))
-            .ok_or(SpaceError::NoSuchVersion { id: id.to_string(), version: n, latest })?;
+        let (v, _) = versions.into_iter().nth((n as usize).wrapping_sub(1)).ok_or(SpaceError::NoSuchVersion {
+            id: id.to_string(),
+            version: n,
+            latest,
+        })?;
         let blob = Oid::from_str(&v.blob).map_err(|e| SpaceError::Invalid(format!("history index: {e}")))?;
         Ok((PageFile::parse(&self.store.blob(blob)?), v.path))
     }
@@ -301,7 +305,13 @@ impl Space {
             id_assigned: file.meta.id.is_some(),
             has_diagnostics: !file.diagnostics.is_empty(),
         };
-        Ok(Page { summary, body: file.body().to_owned(), version: n, diagnostics: file.diagnostics.clone(), fields: file.fields() })
+        Ok(Page {
+            summary,
+            body: file.body().to_owned(),
+            version: n,
+            diagnostics: file.diagnostics.clone(),
+            fields: file.fields(),
+        })
     }
 
     /// Compares two versions of a page (their whole files, so title and label changes show).
@@ -326,7 +336,7 @@ impl Space {
             .into_iter()
             .filter_map(|(v, c)| {
                 let id = PageId::parse(&v.id)?;
-                catalog.get(&id).is_none().then(|| TrashEntry {
+                catalog.get(&id).is_none().then_some(TrashEntry {
                     id,
                     title: v.title,
                     path: v.path,
@@ -341,7 +351,9 @@ impl Space {
     /// The templates of the space, each parsed or with what is wrong with it.
     pub fn templates(&self) -> Result<Vec<Result<Template, TemplateError>>, SpaceError> {
         let dir = self.store.root().join(TEMPLATE_DIR);
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
         let mut names: Vec<(String, PathBuf)> = entries
             .filter_map(Result::ok)
             .filter_map(|e| {
@@ -378,7 +390,9 @@ impl Space {
         let catalog = self.catalog()?;
         let mut out: Vec<Backlink> = Vec::new();
         for (src, _, line) in rows {
-            let Some(page) = catalog.by_stem(crate::catalog::stem_of(&src)) else { continue };
+            let Some(page) = catalog.by_stem(crate::catalog::stem_of(&src)) else {
+                continue;
+            };
             if page.id == node.id || out.iter().any(|b| b.page.id == page.id) {
                 continue;
             }
@@ -409,7 +423,9 @@ impl Space {
             if exists {
                 continue;
             }
-            let Some(page) = catalog.by_stem(crate::catalog::stem_of(&src)) else { continue };
+            let Some(page) = catalog.by_stem(crate::catalog::stem_of(&src)) else {
+                continue;
+            };
             out.push(BrokenLink { page: page.id.clone(), title: page.title.clone(), path: src, line, url });
         }
         Ok(out)
@@ -458,7 +474,9 @@ pub(crate) fn outgoing(path: &str, body: &str) -> Vec<(String, usize, String)> {
         .filter_map(|link| {
             let target = match links::resolve(&link, path) {
                 Target::Path { path, .. } => path,
-                Target::Wiki { title, .. } if !title.is_empty() => format!("wiki:{}", title.to_lowercase()),
+                Target::Wiki { title, .. } if !title.is_empty() => {
+                    format!("wiki:{}", title.to_lowercase())
+                }
                 _ => return None,
             };
             Some((target, link.line, link.url))
@@ -469,8 +487,11 @@ pub(crate) fn outgoing(path: &str, body: &str) -> Vec<(String, usize, String)> {
 /// Reads `space.yaml`, if there is one.
 pub fn read_space_file(root: &Path) -> Result<Option<SpaceInfo>, SpaceError> {
     let path = root.join(SPACE_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
-    let info: SpaceInfo = yaml_serde::from_str(&text).map_err(|e| SpaceError::SpaceFile(format!("{e}; fix {}", path.display())))?;
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let info: SpaceInfo =
+        yaml_serde::from_str(&text).map_err(|e| SpaceError::SpaceFile(format!("{e}; fix {}", path.display())))?;
     let key = SpaceKey::parse(info.key.as_str())
         .ok_or_else(|| SpaceError::SpaceFile(format!("`key: {}` is not a space key (letters, digits, _)", info.key)))?;
     Ok(Some(SpaceInfo { key, ..info }))

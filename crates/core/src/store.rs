@@ -33,9 +33,13 @@ pub enum StoreError {
     NotARepository(PathBuf),
     #[error("the space's repository is on a detached HEAD; check out a branch (git switch main) and try again")]
     DetachedHead,
-    #[error("the space is busy: another confluence-do process ({holder}) is writing to it; try again in a moment (lock: {path})")]
+    #[error(
+        "the space is busy: another confluence-do process ({holder}) is writing to it; try again in a moment (lock: {path})"
+    )]
     Busy { path: PathBuf, holder: String },
-    #[error("the branch kept moving while saving (someone is committing at the same time); the files are written but not committed; try again")]
+    #[error(
+        "the branch kept moving while saving (someone is committing at the same time); the files are written but not committed; try again"
+    )]
     Contended,
 }
 
@@ -141,7 +145,8 @@ impl Store {
     /// again. Lock files older than that writer belong to someone else and stay.
     fn clear_stale_git_locks(&self, since: std::time::SystemTime) {
         let git_dir = self.repo.path();
-        let mut candidates = vec![git_dir.join("index.lock"), git_dir.join("HEAD.lock"), git_dir.join("packed-refs.lock")];
+        let mut candidates =
+            vec![git_dir.join("index.lock"), git_dir.join("HEAD.lock"), git_dir.join("packed-refs.lock")];
         let mut dirs = vec![git_dir.join("refs").join("heads")];
         while let Some(dir) = dirs.pop() {
             for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -259,10 +264,8 @@ impl Store {
             }
             let tree = self.repo.find_tree(tree_id).map_err(git("read new tree"))?;
             let parents: Vec<&git2::Commit<'_>> = head.into_iter().collect();
-            let oid = self
-                .repo
-                .commit(None, &sig, &sig, &change.message, &tree, &parents)
-                .map_err(git("create commit"))?;
+            let oid =
+                self.repo.commit(None, &sig, &sig, &change.message, &tree, &parents).map_err(git("create commit"))?;
             Ok(Some(oid))
         };
         let head = self.head()?;
@@ -388,13 +391,17 @@ impl Store {
     /// Brings the git index in line with HEAD for every journaled path (one index write).
     pub fn flush_index(&self) -> Result<(), StoreError> {
         let journal = self.journal_path();
-        let Ok(text) = fs::read_to_string(&journal) else { return Ok(()) };
+        let Ok(text) = fs::read_to_string(&journal) else {
+            return Ok(());
+        };
         if text.is_empty() {
             return Ok(());
         }
         let _lock = self.lock()?;
         let text = fs::read_to_string(&journal).unwrap_or_default();
-        let Some(head) = self.head()? else { return Ok(()) };
+        let Some(head) = self.head()? else {
+            return Ok(());
+        };
         let tree = head.tree().map_err(git("read tree"))?;
         let mut index = self.repo.index().map_err(git("read the git index"))?;
         // libgit2 keeps the index in memory; someone may have run git since: read it again.
@@ -407,7 +414,9 @@ impl Store {
             }
             let _ = index.remove_dir(Path::new(path), 0);
             let _ = index.remove_path(Path::new(path));
-            let Ok(entry) = tree.get_path(Path::new(path)) else { continue };
+            let Ok(entry) = tree.get_path(Path::new(path)) else {
+                continue;
+            };
             let mut files = Vec::new();
             if entry.kind() == Some(ObjectType::Tree) {
                 let sub = self.repo.find_tree(entry.id()).map_err(git(format!("read {path}")))?;
@@ -521,11 +530,11 @@ fn write_via(path: &Path, bytes: &[u8], tmp_dir: Option<&Path>) -> Result<(), St
             other => other,
         }
     };
-    if let Some(tmp_dir) = tmp_dir {
-        if retry_in(tmp_dir).is_ok() {
-            return Ok(());
-        }
-        // Another file system (a linked worktree, say): fall back to a temporary file beside it.
+    if let Some(tmp_dir) = tmp_dir
+        && retry_in(tmp_dir).is_ok()
+    {
+        return Ok(());
     }
+    // Another file system (a linked worktree, say): fall back to a temporary file beside it.
     retry_in(dir).map_err(io(path))
 }

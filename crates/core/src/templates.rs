@@ -136,7 +136,9 @@ impl Template {
                 return Err(broken("`schema:` must map field names to their types".into()));
             };
             for (key, spec) in schema {
-                let Some(field_name) = key.as_str() else { continue };
+                let Some(field_name) = key.as_str() else {
+                    continue;
+                };
                 match parse_field(field_name, spec) {
                     Ok(field) => fields.push(field),
                     Err(problem) => problems.push(problem),
@@ -232,8 +234,9 @@ fn parse_field(name: &str, spec: &Value) -> Result<Field, String> {
         Value::Mapping(_) => get("type").unwrap_or_else(|| "text".to_owned()),
         _ => return Err(format!("field `{name}` needs a type")),
     };
-    let kind = FieldKind::parse(&kind_text)
-        .ok_or_else(|| format!("field `{name}` has unknown type `{kind_text}` (text, select, users, date, number, boolean, labels)"))?;
+    let kind = FieldKind::parse(&kind_text).ok_or_else(|| {
+        format!("field `{name}` has unknown type `{kind_text}` (text, select, users, date, number, boolean, labels)")
+    })?;
     let options: Vec<String> = match spec.get("options") {
         Some(Value::Sequence(items)) => items.iter().map(display_value).collect(),
         _ => Vec::new(),
@@ -351,7 +354,13 @@ mod tests {
     fn fills_title_body_and_fields() {
         let t = Template::parse("adr", ADR.as_bytes()).expect("valid template");
         assert_eq!(t.fields.len(), 7);
-        let v = values(&[("number", "7"), ("decision", "Use JWT"), ("status", "accepted"), ("deciders", "alice, bob"), ("tags", "Security")]);
+        let v = values(&[
+            ("number", "7"),
+            ("decision", "Use JWT"),
+            ("status", "accepted"),
+            ("deciders", "alice, bob"),
+            ("tags", "Security"),
+        ]);
         let page = t.instantiate(&v, &ctx()).expect("valid values");
         assert_eq!(page.title, "ADR 7: Use JWT");
         assert_eq!(
@@ -367,9 +376,22 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once() {
         let t = Template::parse("adr", ADR.as_bytes()).expect("valid template");
-        let v = values(&[("number", "seven"), ("status", "Done"), ("date", "31/01/2024"), ("reversible", "maybe"), ("nope", "x")]);
+        let v = values(&[
+            ("number", "seven"),
+            ("status", "Done"),
+            ("date", "31/01/2024"),
+            ("reversible", "maybe"),
+            ("nope", "x"),
+        ]);
         let err = t.instantiate(&v, &ctx()).expect_err("invalid").to_string();
-        for expected in ["no field `nope`", "`seven` is not a number", "`Done` is not one of Proposed", "not a date", "not yes or no", "`decision` (decision) is required"] {
+        for expected in [
+            "no field `nope`",
+            "`seven` is not a number",
+            "`Done` is not one of Proposed",
+            "not a date",
+            "not yes or no",
+            "`decision` (decision) is required",
+        ] {
             assert!(err.contains(expected), "missing {expected:?} in {err}");
         }
     }

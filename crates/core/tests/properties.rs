@@ -104,9 +104,10 @@ proptest! {
 
 /// Whether any real tag (not escaped text) carries an `on...=` attribute.
 fn has_event_handler(html: &str) -> bool {
-    html.split('<').skip(1).filter_map(|rest| rest.split_once('>').map(|(tag, _)| tag)).any(|tag| {
-        tag.split_whitespace().skip(1).any(|attr| attr.starts_with("on") && attr.contains('='))
-    })
+    html.split('<')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').map(|(tag, _)| tag))
+        .any(|tag| tag.split_whitespace().skip(1).any(|attr| attr.starts_with("on") && attr.contains('=')))
 }
 
 /// A double-quoted YAML string.

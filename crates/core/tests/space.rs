@@ -24,7 +24,12 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("ENG");
     let cache = dir.path().join("cache.sqlite");
-    let info = SpaceInfo { key: SpaceKey::parse("ENG").expect("key"), name: "Engineering".into(), description: None, homepage: None };
+    let info = SpaceInfo {
+        key: SpaceKey::parse("ENG").expect("key"),
+        name: "Engineering".into(),
+        description: None,
+        homepage: None,
+    };
     let space = Space::create(&root, &cache, &info, &alice()).expect("create space");
     Fixture { _dir: dir, root, cache, space }
 }
@@ -64,21 +69,36 @@ fn assert_clean(space: &Space) {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true);
     let statuses = repo.statuses(Some(&mut opts)).expect("status");
-    let dirty: Vec<String> = statuses.iter().map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or_default())).collect();
+    let dirty: Vec<String> =
+        statuses.iter().map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or_default())).collect();
     assert!(dirty.is_empty(), "git status is not clean: {dirty:?}");
 }
 
 #[test]
 fn create_pages_under_parents_with_labels_and_templates() {
     let mut f = fixture();
-    let arch = f.space.create_page(&NewPage { labels: vec!["Architecture".into()], ..page("Architecture") }, &alice()).expect("create");
-    let auth = f.space.create_page(&NewPage { parent: Some(arch.summary.id.clone()), ..page("Authentication") }, &bob()).expect("create child");
+    let arch = f
+        .space
+        .create_page(&NewPage { labels: vec!["Architecture".into()], ..page("Architecture") }, &alice())
+        .expect("create");
+    let auth = f
+        .space
+        .create_page(&NewPage { parent: Some(arch.summary.id.clone()), ..page("Authentication") }, &bob())
+        .expect("create child");
     let mut fields = std::collections::BTreeMap::new();
     fields.insert("number".to_owned(), "1".to_owned());
     fields.insert("decision".to_owned(), "Use JWT".to_owned());
     let adr = f
         .space
-        .create_page(&NewPage { template: Some("adr".into()), fields, parent: Some(arch.summary.id.clone()), ..NewPage::default() }, &alice())
+        .create_page(
+            &NewPage {
+                template: Some("adr".into()),
+                fields,
+                parent: Some(arch.summary.id.clone()),
+                ..NewPage::default()
+            },
+            &alice(),
+        )
         .expect("from template");
     assert_eq!(adr.summary.title, "ADR 1: Use JWT");
     assert_eq!(shape(&f.space.tree().expect("tree")), "Architecture\n  ADR 1: Use JWT\n  Authentication\n");
@@ -109,15 +129,31 @@ fn rename_and_move_rewrite_links_in_the_same_commit() {
             &alice(),
         )
         .expect("create");
-    f.space.update_page(&guide.summary.id, &PageUpdate { body: Some("Link back to [home](home.md).\n".into()), ..Default::default() }, &alice()).expect("v2");
+    f.space
+        .update_page(
+            &guide.summary.id,
+            &PageUpdate { body: Some("Link back to [home](home.md).\n".into()), ..Default::default() },
+            &alice(),
+        )
+        .expect("v2");
     let before = git_log(&f.root).len();
     // Rename: the file follows the title; every link follows the file.
-    f.space.update_page(&guide.summary.id, &PageUpdate { title: Some("Release Guide".into()), ..Default::default() }, &bob()).expect("rename");
+    f.space
+        .update_page(
+            &guide.summary.id,
+            &PageUpdate { title: Some("Release Guide".into()), ..Default::default() },
+            &bob(),
+        )
+        .expect("rename");
     assert_eq!(git_log(&f.root).len(), before + 1);
     let home = f.space.page(&linker.summary.id).expect("home").body;
-    assert_eq!(home, "See [the guide](release-guide.md#rollback), [[Release Guide]] and ![img](release-guide.attachments/a.png).\n");
+    assert_eq!(
+        home,
+        "See [the guide](release-guide.md#rollback), [[Release Guide]] and ![img](release-guide.attachments/a.png).\n"
+    );
     // Move under Operations: links from and to it are rewritten; the id stays.
-    let moved = f.space.move_page(&guide.summary.id, &MoveTarget::Under(ops.summary.id.clone()), None, &bob()).expect("move");
+    let moved =
+        f.space.move_page(&guide.summary.id, &MoveTarget::Under(ops.summary.id.clone()), None, &bob()).expect("move");
     assert_eq!(moved.summary.id, guide.summary.id);
     assert_eq!(moved.summary.path, "operations/release-guide.md");
     let home = f.space.page(&linker.summary.id).expect("home").body;
@@ -129,13 +165,19 @@ fn rename_and_move_rewrite_links_in_the_same_commit() {
     // The move rewrote the guide's own link, so it is a version of the guide.
     assert_eq!(
         messages,
-        ["Create \"Deploy Guide\"", "Update \"Deploy Guide\"", "Rename \"Deploy Guide\" to \"Release Guide\"", "Move \"Release Guide\" under \"Operations\""]
+        [
+            "Create \"Deploy Guide\"",
+            "Update \"Deploy Guide\"",
+            "Rename \"Deploy Guide\" to \"Release Guide\"",
+            "Move \"Release Guide\" under \"Operations\""
+        ]
     );
     assert_eq!(history[0].path, "deploy-guide.md");
     assert!(f.space.broken_links().expect("broken").iter().all(|b| !b.url.contains("guide.md")));
     assert_eq!(f.space.backlinks(&guide.summary.id).expect("backlinks").len(), 1);
     // A move that changes no content is not a version.
-    let plain = f.space.create_page(&NewPage { body: "No links.\n".into(), ..page("Plain") }, &alice()).expect("create");
+    let plain =
+        f.space.create_page(&NewPage { body: "No links.\n".into(), ..page("Plain") }, &alice()).expect("create");
     f.space.move_page(&plain.summary.id, &MoveTarget::Under(ops.summary.id.clone()), None, &alice()).expect("move");
     assert_eq!(f.space.history(&plain.summary.id).expect("history").len(), 1);
     assert_clean(&f.space);
@@ -146,7 +188,9 @@ fn restore_version_one_as_version_four() {
     let mut f = fixture();
     let p = f.space.create_page(&NewPage { body: "one\n".into(), ..page("Runbook") }, &alice()).expect("v1");
     for body in ["two\n", "three\n"] {
-        f.space.update_page(&p.summary.id, &PageUpdate { body: Some(body.into()), ..Default::default() }, &alice()).expect("update");
+        f.space
+            .update_page(&p.summary.id, &PageUpdate { body: Some(body.into()), ..Default::default() }, &alice())
+            .expect("update");
     }
     f.space.restore_page(&p.summary.id, Some(1), &bob()).expect("restore");
     let now = f.space.page(&p.summary.id).expect("page");
@@ -162,7 +206,10 @@ fn restore_version_one_as_version_four() {
 fn delete_and_undelete_with_children() {
     let mut f = fixture();
     let parent = f.space.create_page(&page("Parent"), &alice()).expect("create");
-    let child = f.space.create_page(&NewPage { parent: Some(parent.summary.id.clone()), ..page("Child") }, &alice()).expect("create");
+    let child = f
+        .space
+        .create_page(&NewPage { parent: Some(parent.summary.id.clone()), ..page("Child") }, &alice())
+        .expect("create");
     f.space.delete_page(&parent.summary.id, &bob()).expect("delete");
     assert_eq!(shape(&f.space.tree().expect("tree")), "");
     assert!(f.space.page(&child.summary.id).is_err());
@@ -201,7 +248,8 @@ fn broken_frontmatter_still_opens_and_is_never_rewritten() {
     let page = f.space.page(&node.id).expect("opens");
     assert_eq!(page.body, "# Broken\nThe body.\n");
     assert!(page.diagnostics.iter().any(|d| d.message.contains("not valid YAML")), "{:?}", page.diagnostics);
-    let err = f.space.update_page(&node.id, &PageUpdate { title: Some("Fixed".into()), ..Default::default() }, &alice());
+    let err =
+        f.space.update_page(&node.id, &PageUpdate { title: Some("Fixed".into()), ..Default::default() }, &alice());
     assert!(err.is_err());
     assert_eq!(std::fs::read_to_string(f.root.join("broken.md")).expect("read"), text);
 }
@@ -209,7 +257,8 @@ fn broken_frontmatter_still_opens_and_is_never_rewritten() {
 #[test]
 fn reorder_with_positions() {
     let mut f = fixture();
-    let ids: Vec<PageId> = ["A", "B", "C"].iter().map(|t| f.space.create_page(&page(t), &alice()).expect("create").summary.id).collect();
+    let ids: Vec<PageId> =
+        ["A", "B", "C"].iter().map(|t| f.space.create_page(&page(t), &alice()).expect("create").summary.id).collect();
     f.space.move_page(&ids[2], &MoveTarget::Root, Some(0), &alice()).expect("reorder");
     assert_eq!(shape(&f.space.tree().expect("tree")), "C\nA\nB\n");
     f.space.move_page(&ids[0], &MoveTarget::Root, Some(2), &alice()).expect("reorder");
@@ -249,13 +298,18 @@ fn pages_from_other_tools_get_ids_without_a_rewrite() {
     let project = dir.path().join("project");
     std::fs::create_dir_all(project.join("docs/guide")).expect("mkdir");
     std::fs::write(project.join("README.md"), "# Project\n").expect("write");
-    std::fs::write(project.join("docs/Getting Started.md"), "---\ntags: [x]\n---\n# Getting Started\nSee [[Install]].\n").expect("write");
+    std::fs::write(
+        project.join("docs/Getting Started.md"),
+        "---\ntags: [x]\n---\n# Getting Started\nSee [[Install]].\n",
+    )
+    .expect("write");
     std::fs::write(project.join("docs/guide/Install.md"), "Plain text, no heading.\n").expect("write");
     sh(&project, &["init", "-q", "-b", "main"]);
     sh(&project, &["-c", "user.name=T", "-c", "user.email=t@e", "add", "."]);
     sh(&project, &["-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "docs"]);
     let cache = dir.path().join("cache.sqlite");
-    let mut space = Space::open(&project.join("docs"), &cache, Some(info("DOCS"))).expect("open a folder without space.yaml");
+    let mut space =
+        Space::open(&project.join("docs"), &cache, Some(info("DOCS"))).expect("open a folder without space.yaml");
     assert_eq!(shape(&space.tree().expect("tree")), "Getting Started\nguide/\n  Install\n");
     let tree = space.tree().expect("tree");
     let install = tree[1].children[0].id.clone();
@@ -264,7 +318,9 @@ fn pages_from_other_tools_get_ids_without_a_rewrite() {
     let repo = git2::Repository::open(&project).expect("repo");
     assert!(repo.statuses(None).expect("status").is_empty());
     // The first edit writes the id the page already had, so links and history carry on.
-    space.update_page(&install, &PageUpdate { body: Some("Edited.\n".into()), ..Default::default() }, &alice()).expect("edit");
+    space
+        .update_page(&install, &PageUpdate { body: Some("Edited.\n".into()), ..Default::default() }, &alice())
+        .expect("edit");
     let text = std::fs::read_to_string(project.join("docs/guide/Install.md")).expect("read");
     // Only the id is added: the file name stays the title, as in the tool that wrote it.
     assert_eq!(text, format!("---\nid: \"{install}\"\n---\nEdited.\n"));
@@ -290,9 +346,18 @@ fn folders_without_pages_become_pages_on_first_edit() {
     f.space.refresh().expect("refresh");
     let folder = f.space.tree().expect("tree")[0].clone();
     assert_eq!((folder.kind, folder.title.as_str()), (NodeKind::Folder, "runbooks"));
-    f.space.update_page(&folder.id, &PageUpdate { title: Some("Runbooks".into()), body: Some("All runbooks.\n".into()), ..Default::default() }, &alice()).expect("materialise");
+    f.space
+        .update_page(
+            &folder.id,
+            &PageUpdate { title: Some("Runbooks".into()), body: Some("All runbooks.\n".into()), ..Default::default() },
+            &alice(),
+        )
+        .expect("materialise");
     let page = f.space.page(&folder.id).expect("same id");
-    assert_eq!((page.summary.kind, page.summary.path.as_str(), page.body.as_str()), (NodeKind::Page, "runbooks.md", "All runbooks.\n"));
+    assert_eq!(
+        (page.summary.kind, page.summary.path.as_str(), page.body.as_str()),
+        (NodeKind::Page, "runbooks.md", "All runbooks.\n")
+    );
     assert_eq!(f.space.children(Some(&folder.id)).expect("children").len(), 1);
 }
 
@@ -303,7 +368,12 @@ fn writers_in_two_handles_both_land() {
     let mut b = Space::open(&f.root, &f.cache.with_extension("b"), None).expect("open");
     let pa = a.create_page(&page("From A"), &alice()).expect("a");
     let pb = b.create_page(&page("From B"), &bob()).expect("b sees a's commit and builds on it");
-    a.update_page(&pb.summary.id, &PageUpdate { body: Some("A edits B's page\n".into()), ..Default::default() }, &alice()).expect("a sees b's page");
+    a.update_page(
+        &pb.summary.id,
+        &PageUpdate { body: Some("A edits B's page\n".into()), ..Default::default() },
+        &alice(),
+    )
+    .expect("a sees b's page");
     assert_eq!(b.page(&pb.summary.id).expect("page").body, "A edits B's page\n");
     assert_eq!(shape(&b.tree().expect("tree")), "From A\nFrom B\n");
     assert!(a.page(&pa.summary.id).is_ok());
@@ -319,7 +389,13 @@ fn a_writer_killed_holding_git_locks_does_not_block_the_next_one() {
     std::fs::write(git_dir.join("confluence-do/write.lock"), "pid 4194303").expect("write");
     std::fs::write(git_dir.join("index.lock"), "").expect("write");
     std::fs::write(git_dir.join("refs/heads/main.lock"), "").expect("write");
-    f.space.update_page(&p.summary.id, &PageUpdate { body: Some("after the crash\n".into()), ..Default::default() }, &alice()).expect("save");
+    f.space
+        .update_page(
+            &p.summary.id,
+            &PageUpdate { body: Some("after the crash\n".into()), ..Default::default() },
+            &alice(),
+        )
+        .expect("save");
     assert!(!git_dir.join("index.lock").exists() && !git_dir.join("refs/heads/main.lock").exists());
     assert_clean(&f.space);
 }
@@ -331,7 +407,8 @@ fn a_git_lock_held_by_someone_else_is_left_alone() {
     let git_dir = f.root.join(".git");
     // A user's `git commit` in progress: no dead writer of ours, so its lock is not ours to remove.
     std::fs::write(git_dir.join("refs/heads/main.lock"), "").expect("write");
-    let err = f.space.update_page(&p.summary.id, &PageUpdate { body: Some("x\n".into()), ..Default::default() }, &alice());
+    let err =
+        f.space.update_page(&p.summary.id, &PageUpdate { body: Some("x\n".into()), ..Default::default() }, &alice());
     assert!(err.is_err());
     assert!(git_dir.join("refs/heads/main.lock").exists());
 }
@@ -346,6 +423,8 @@ fn regression_a_users_own_git_commit_is_not_reverted_by_the_index_catch_up() {
     std::fs::write(f.root.join("b.md"), "edited by hand\n").expect("write");
     sh(&f.root, &["-c", "user.name=U", "-c", "user.email=u@e", "commit", "-qam", "by hand"]);
     // confluence.do saves A; the index catch-up must keep the user's staged B.
-    f.space.update_page(&a.summary.id, &PageUpdate { body: Some("x\n".into()), ..Default::default() }, &alice()).expect("save");
+    f.space
+        .update_page(&a.summary.id, &PageUpdate { body: Some("x\n".into()), ..Default::default() }, &alice())
+        .expect("save");
     assert_clean(&f.space);
 }

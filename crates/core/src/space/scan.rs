@@ -23,7 +23,8 @@ impl Space {
         let head = self.store.head_id()?;
         let root = self.store.root().to_path_buf();
         let found = walk(&root)?;
-        let cached: HashMap<String, FileRow> = self.cache.query(|tx| tx.files())?.into_iter().map(|r| (r.path.clone(), r)).collect();
+        let cached: HashMap<String, FileRow> =
+            self.cache.query(|tx| tx.files())?.into_iter().map(|r| (r.path.clone(), r)).collect();
         let mut rows = Vec::with_capacity(found.len());
         let mut changed = Vec::new();
         for (path, mtime, size) in found {
@@ -74,10 +75,16 @@ impl Space {
                 None => Vec::new(),
             };
             // Pages that were below this path, when it is (or was) a folder: O(subtree).
-            let under: Vec<String> = match self.catalog.as_ref().and_then(|c| c.by_stem(path).map(|n| (c, n.id.clone()))) {
-                Some((catalog, id)) => catalog.subtree(&id).into_iter().filter_map(|n| n.file.clone()).filter(|f| f.starts_with(&prefix)).collect(),
-                None => Vec::new(),
-            };
+            let under: Vec<String> =
+                match self.catalog.as_ref().and_then(|c| c.by_stem(path).map(|n| (c, n.id.clone()))) {
+                    Some((catalog, id)) => catalog
+                        .subtree(&id)
+                        .into_iter()
+                        .filter_map(|n| n.file.clone())
+                        .filter(|f| f.starts_with(&prefix))
+                        .collect(),
+                    None => Vec::new(),
+                };
             let mut present = Vec::new();
             match std::fs::symlink_metadata(&full) {
                 Ok(meta) if meta.is_dir() => {
@@ -171,7 +178,9 @@ pub(crate) fn read_row(root: &Path, path: &str, mtime: i64, size: i64) -> FileRo
         row.links_fresh = true; // too large to open, so no links either
         return row;
     }
-    let Ok(bytes) = std::fs::read(root.join(path)) else { return row };
+    let Ok(bytes) = std::fs::read(root.join(path)) else {
+        return row;
+    };
     let file = PageFile::parse(&bytes);
     row.id = file.meta.id.as_ref().map(|id| id.to_string());
     row.title = effective_title(&file, path);
@@ -196,16 +205,19 @@ pub(crate) fn walk(dir: &Path) -> Result<Vec<(String, i64, i64)>, SpaceError> {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             let path = if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") };
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() {
                 if is_page_path(&format!("{path}/x.md")) {
                     stack.push((entry.path(), path));
                 }
-            } else if kind.is_file() && is_page_path(&path) {
-                if let Ok(meta) = entry.metadata() {
-                    let (mtime, size) = stat(&meta);
-                    out.push((path, mtime, size));
-                }
+            } else if kind.is_file()
+                && is_page_path(&path)
+                && let Ok(meta) = entry.metadata()
+            {
+                let (mtime, size) = stat(&meta);
+                out.push((path, mtime, size));
             }
         }
     }

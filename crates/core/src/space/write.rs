@@ -87,7 +87,7 @@ impl Draft {
 enum Content {
     Keep,
     Body(String),
-    Whole(PageFile),
+    Whole(Box<PageFile>),
 }
 
 fn parent_stem(stem: &str) -> &str {
@@ -129,11 +129,18 @@ fn labels_of(given: &[String]) -> Result<Vec<String>, SpaceError> {
 
 impl Space {
     /// Runs one write: lock, catch up with other writers, plan, commit, refresh.
-    fn write(&mut self, author: &Author, plan: impl FnOnce(&mut Space) -> Result<Change, SpaceError>) -> Result<Option<Oid>, SpaceError> {
+    fn write(
+        &mut self,
+        author: &Author,
+        plan: impl FnOnce(&mut Space) -> Result<Change, SpaceError>,
+    ) -> Result<Option<Oid>, SpaceError> {
         let _lock = self.store.lock()?;
         self.sync_with_head()?;
         let change = plan(self)?;
-        let empty = change.moves.is_empty() && change.removes.is_empty() && change.writes.is_empty() && change.restores.is_empty();
+        let empty = change.moves.is_empty()
+            && change.removes.is_empty()
+            && change.writes.is_empty()
+            && change.restores.is_empty();
         let commit = if empty { None } else { self.store.commit(&change, author)? };
         let mut touched: Vec<String> = Vec::new();
         for (a, b) in &change.moves {
@@ -268,7 +275,7 @@ impl Space {
                 if title.is_none() {
                     new_title = effective_title(&old, &old_path);
                 }
-                file = old;
+                file = *old;
             }
         }
         if let Some(labels) = labels {
@@ -305,7 +312,13 @@ impl Space {
 
     /// Moves a page (with everything below it) under another page or to the top level, and/or to
     /// a position among its new siblings.
-    pub fn move_page(&mut self, id: &PageId, target: &MoveTarget, position: Option<usize>, author: &Author) -> Result<Saved, SpaceError> {
+    pub fn move_page(
+        &mut self,
+        id: &PageId,
+        target: &MoveTarget,
+        position: Option<usize>,
+        author: &Author,
+    ) -> Result<Saved, SpaceError> {
         let commit = self.write(author, |s| s.plan_move(id, target, position))?;
         self.saved(id, commit)
     }
@@ -317,7 +330,10 @@ impl Space {
             MoveTarget::Under(parent) => {
                 let t = self.node(parent)?;
                 if t.id == node.id || t.stem.starts_with(&format!("{}/", node.stem)) {
-                    return Err(SpaceError::Invalid(format!("\"{}\" cannot move under itself or a page below it", node.title)));
+                    return Err(SpaceError::Invalid(format!(
+                        "\"{}\" cannot move under itself or a page below it",
+                        node.title
+                    )));
                 }
                 (t.stem, Some(t.title))
             }
@@ -332,7 +348,9 @@ impl Space {
         let same_parent = parent_stem(&node.stem) == target_stem;
         let new_path;
         if same_parent {
-            let Some(at) = position else { return Ok(Change::default()) };
+            let Some(at) = position else {
+                return Ok(Change::default());
+            };
             let path = node.file.clone().unwrap_or_default();
             self.draft_file(&mut draft, &path, &path)?;
             self.place(&mut draft, &target_stem, id, &path, at)?;
@@ -396,7 +414,7 @@ impl Space {
                 self.write(author, |s| {
                     let title = s.node(id)?.title;
                     let message = format!("Restore \"{title}\" to version {n}");
-                    s.plan_edit(id, None, Content::Whole(old), None, None, Some(message))
+                    s.plan_edit(id, None, Content::Whole(Box::new(old)), None, None, Some(message))
                 })?
             }
             (false, None) => self.write(author, |s| s.plan_undelete(id))?,
@@ -427,7 +445,8 @@ impl Space {
         let mut restores = Vec::new();
         let file_entry = self.store.entry_at(&before, &last.path)?;
         let dir_entry = self.store.entry_at(&before, &old_stem)?.filter(|(_, m)| *m == TREE_MODE);
-        let att_entry = self.store.entry_at(&before, &format!("{old_stem}.attachments"))?.filter(|(_, m)| *m == TREE_MODE);
+        let att_entry =
+            self.store.entry_at(&before, &format!("{old_stem}.attachments"))?.filter(|(_, m)| *m == TREE_MODE);
         if let Some((oid, mode)) = file_entry {
             restores.push((format!("{stem}{}", extension(&last.path)), oid, mode));
         }
@@ -448,7 +467,9 @@ impl Space {
             let nodes: Vec<_> = s.catalog()?.nodes().filter(|n| !n.id_assigned && n.file.is_some()).cloned().collect();
             let mut draft = Draft::default();
             for node in nodes {
-                let Some(path) = node.file.clone() else { continue };
+                let Some(path) = node.file.clone() else {
+                    continue;
+                };
                 let mut file = match s.read_page_file(&path) {
                     Ok(file) => file,
                     Err(_) => {
@@ -508,7 +529,12 @@ impl Space {
     }
 
     /// The file at `new_path` in the draft, read from `old_path` the first time.
-    fn draft_file<'d>(&self, draft: &'d mut Draft, new_path: &str, old_path: &str) -> Result<&'d mut PageFile, SpaceError> {
+    fn draft_file<'d>(
+        &self,
+        draft: &'d mut Draft,
+        new_path: &str,
+        old_path: &str,
+    ) -> Result<&'d mut PageFile, SpaceError> {
         if !draft.files.contains_key(new_path) {
             let file = self.read_page_file(old_path)?;
             draft.files.insert(new_path.to_owned(), file);
@@ -584,7 +610,9 @@ impl Space {
         let mut sources: BTreeSet<String> = BTreeSet::new();
         let mut needs_id: BTreeMap<String, PageId> = BTreeMap::new();
         for (old, new) in moves {
-            let Some(node) = self.catalog()?.by_stem(old).cloned() else { continue };
+            let Some(node) = self.catalog()?.by_stem(old).cloned() else {
+                continue;
+            };
             if let Some(file) = &node.file {
                 draft.moves.push((file.clone(), format!("{new}{}", extension(file))));
             }
@@ -652,7 +680,9 @@ fn rewrite_one(
         let target = link.url.split('#').next().unwrap_or_default().trim();
         return (target.to_lowercase() == old.to_lowercase()).then(|| new.clone());
     }
-    let Target::Path { path, .. } = links::resolve(link, src) else { return None };
+    let Target::Path { path, .. } = links::resolve(link, src) else {
+        return None;
+    };
     let moved_target = map(&path);
     if moved_target.is_none() && new_src == src {
         return None;
@@ -662,10 +692,10 @@ fn rewrite_one(
         return Some(format!("/{target}"));
     }
     // Still right from where the page is now (e.g. both ends moved together): leave it.
-    if let Target::Path { path: now, .. } = links::resolve_url(&link.url, new_src) {
-        if now == target {
-            return None;
-        }
+    if let Target::Path { path: now, .. } = links::resolve_url(&link.url, new_src)
+        && now == target
+    {
+        return None;
     }
     Some(links::relative(new_src, &target))
 }

@@ -45,7 +45,8 @@ impl WriteLock {
         // A clean release empties the file; a note left in it means its writer died holding it.
         let mut previous = String::new();
         let _ = file.read_to_string(&mut previous);
-        let died_holding = if previous.trim().is_empty() { None } else { file.metadata().and_then(|m| m.modified()).ok() };
+        let died_holding =
+            if previous.trim().is_empty() { None } else { file.metadata().and_then(|m| m.modified()).ok() };
         let _ = file.set_len(0);
         let _ = file.seek(SeekFrom::Start(0));
         let _ = write!(file, "pid {}", std::process::id());

@@ -37,7 +37,11 @@ pub fn apply(repo: &Repository, base: Option<&Tree<'_>>, edits: &[Edit]) -> Resu
 }
 
 /// Returns `None` when the tree ends up empty (git does not keep empty folders).
-fn apply_level(repo: &Repository, base: Option<&Tree<'_>>, edits: &[(&str, &Edit)]) -> Result<Option<Oid>, git2::Error> {
+fn apply_level(
+    repo: &Repository,
+    base: Option<&Tree<'_>>,
+    edits: &[(&str, &Edit)],
+) -> Result<Option<Oid>, git2::Error> {
     let mut builder = repo.treebuilder(base)?;
     let mut groups: BTreeMap<&str, Vec<(&str, &Edit)>> = BTreeMap::new();
     for &(path, edit) in edits {
@@ -122,11 +126,15 @@ mod tests {
         .expect("apply");
         // `a/` became empty and is gone; the moved folder kept its content and gained a file.
         assert_eq!(files(&repo, moved), ["a.md", "q/b.md", "q/b/c.md", "q/b/new.md", "z.md"]);
-        let empty = apply(&repo, Some(&repo.find_tree(moved).expect("tree")), &[
-            Edit::Remove { path: "a.md".into() },
-            Edit::Remove { path: "z.md".into() },
-            Edit::Remove { path: "q".into() },
-        ])
+        let empty = apply(
+            &repo,
+            Some(&repo.find_tree(moved).expect("tree")),
+            &[
+                Edit::Remove { path: "a.md".into() },
+                Edit::Remove { path: "z.md".into() },
+                Edit::Remove { path: "q".into() },
+            ],
+        )
         .expect("apply");
         assert!(files(&repo, empty).is_empty());
     }
