@@ -7,3 +7,4 @@ mod support;
 mod acceptance;
 mod concurrency;
 mod spaces;
+mod tidy;
