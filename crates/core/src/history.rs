@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use git2::{Delta, DiffOptions, Oid, Sort};
+use git2::{Oid, Sort};
 
 use crate::cache::{Cache, CommitRow, VersionRow};
 use crate::catalog::{is_markdown, stem_of};
@@ -51,6 +51,72 @@ type PageChange = (String, Option<Oid>, Option<Oid>);
 
 /// The old and new blob of a changed path.
 type BlobPair = (Option<Oid>, Option<Oid>);
+
+/// Compares two trees entry by entry (both are sorted), descending only into sub-trees whose
+/// ids differ: O(changed paths x entries per folder), whatever the size of the space.
+fn diff_trees(
+    repo: &git2::Repository,
+    old: Option<&git2::Tree<'_>>,
+    new: Option<&git2::Tree<'_>>,
+    dir: &str,
+    out: &mut HashMap<String, BlobPair>,
+) -> Result<(), SpaceError> {
+    use git2::ObjectType;
+    type Entry = (String, Oid, Option<ObjectType>);
+    let entries = |t: Option<&git2::Tree<'_>>| -> Vec<Entry> {
+        t.map(|t| t.iter().filter_map(|e| Some((e.name().ok()?.to_owned(), e.id(), e.kind()))).collect())
+            .unwrap_or_default()
+    };
+    let mut a: Vec<Entry> = entries(old);
+    let mut b: Vec<Entry> = entries(new);
+    // Git sorts tree entries with folders as if their names ended in '/'; plain name order is
+    // what a merge-join needs.
+    a.sort_by(|x, y| x.0.cmp(&y.0));
+    b.sort_by(|x, y| x.0.cmp(&y.0));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x.0.cmp(&y.0),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        let (left, right) = match order {
+            std::cmp::Ordering::Less => (a.get(i).cloned(), None),
+            std::cmp::Ordering::Greater => (None, b.get(j).cloned()),
+            std::cmp::Ordering::Equal => (a.get(i).cloned(), b.get(j).cloned()),
+        };
+        if order != std::cmp::Ordering::Greater {
+            i += 1;
+        }
+        if order != std::cmp::Ordering::Less {
+            j += 1;
+        }
+        let name = left.as_ref().or(right.as_ref()).map(|e| e.0.clone()).unwrap_or_default();
+        if left.as_ref().map(|e| e.1) == right.as_ref().map(|e| e.1) {
+            continue;
+        }
+        let path = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+        let tree_of = |e: &Option<Entry>| -> Result<Option<git2::Tree<'_>>, SpaceError> {
+            match e {
+                Some((_, id, Some(ObjectType::Tree))) => repo.find_tree(*id).map(Some).map_err(git("read tree")),
+                _ => Ok(None),
+            }
+        };
+        let blob_of = |e: &Option<Entry>| match e {
+            Some((_, id, Some(ObjectType::Blob))) => Some(*id),
+            _ => None,
+        };
+        let (old_tree, new_tree) = (tree_of(&left)?, tree_of(&right)?);
+        if old_tree.is_some() || new_tree.is_some() {
+            diff_trees(repo, old_tree.as_ref(), new_tree.as_ref(), &path, out)?;
+        }
+        let (old_blob, new_blob) = (blob_of(&left), blob_of(&right));
+        if (old_blob.is_some() || new_blob.is_some()) && is_page_path(&path) {
+            out.insert(path, (old_blob, new_blob));
+        }
+    }
+    Ok(())
+}
 
 /// Brings the history index up to HEAD.
 pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
@@ -151,39 +217,20 @@ pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
 /// differs from every parent (what the merge itself decided).
 fn changed_pages(store: &Store, commit: &git2::Commit<'_>) -> Result<Vec<PageChange>, SpaceError> {
     let repo = store.repo();
-    let tree = commit.tree().map_err(git("read tree"))?;
-    let prefix = store.prefix();
-    let diff_with = |parent: Option<&git2::Tree<'_>>| -> Result<HashMap<String, BlobPair>, SpaceError> {
-        let mut options = DiffOptions::new();
-        options.skip_binary_check(true).include_typechange(true);
-        if !prefix.is_empty() {
-            options.pathspec(prefix);
-        }
-        let diff = repo.diff_tree_to_tree(parent, Some(&tree), Some(&mut options)).map_err(git("diff"))?;
+    let tree = store.space_tree(commit)?;
+    let diff_with = |parent: Option<&git2::Commit<'_>>| -> Result<HashMap<String, BlobPair>, SpaceError> {
+        let old = match parent {
+            Some(p) => store.space_tree(p)?,
+            None => None,
+        };
         let mut out = HashMap::new();
-        for delta in diff.deltas() {
-            let (old, new) = (delta.old_file(), delta.new_file());
-            let full = new.path().or(old.path()).and_then(|p| p.to_str()).unwrap_or_default();
-            let Some(path) = full.strip_prefix(prefix) else { continue };
-            if !is_page_path(path) {
-                continue;
-            }
-            let side = |f: &git2::DiffFile<'_>| (!f.id().is_zero()).then(|| f.id());
-            let (old_id, new_id) = match delta.status() {
-                Delta::Deleted => (side(&old), None),
-                Delta::Added => (None, side(&new)),
-                _ => (side(&old), side(&new)),
-            };
-            out.insert(path.to_owned(), (old_id, new_id));
-        }
+        diff_trees(repo, old.as_ref(), tree.as_ref(), "", &mut out)?;
         Ok(out)
     };
     let parents: Vec<git2::Commit<'_>> = commit.parents().collect();
-    let first_tree = parents.first().map(|p| p.tree()).transpose().map_err(git("read tree"))?;
-    let mut changes = diff_with(first_tree.as_ref())?;
+    let mut changes = diff_with(parents.first())?;
     for other in parents.iter().skip(1) {
-        let other_tree = other.tree().map_err(git("read tree"))?;
-        let theirs = diff_with(Some(&other_tree))?;
+        let theirs = diff_with(Some(other))?;
         changes.retain(|path, _| theirs.contains_key(path));
     }
     let mut out: Vec<_> = changes.into_iter().map(|(p, (o, n))| (p, o, n)).collect();

@@ -428,3 +428,27 @@ fn regression_a_users_own_git_commit_is_not_reverted_by_the_index_catch_up() {
         .expect("save");
     assert_clean(&f.space);
 }
+
+#[test]
+fn merges_count_only_what_they_decided() {
+    let mut f = fixture();
+    let a = f.space.create_page(&page("A"), &alice()).expect("create");
+    let b = f.space.create_page(&page("B"), &alice()).expect("create");
+    f.space.flush_index().expect("flush");
+    let g = |args: &[&str]| sh(&f.root, &[&["-c", "user.name=U", "-c", "user.email=u@e"][..], args].concat());
+    g(&["checkout", "-qb", "side"]);
+    std::fs::write(f.root.join("b.md"), std::fs::read_to_string(f.root.join("b.md")).expect("read") + "side edit\n")
+        .expect("write");
+    g(&["commit", "-qam", "side edit of B"]);
+    g(&["checkout", "-q", "main"]);
+    std::fs::write(f.root.join("a.md"), std::fs::read_to_string(f.root.join("a.md")).expect("read") + "main edit\n")
+        .expect("write");
+    g(&["commit", "-qam", "main edit of A"]);
+    g(&["merge", "-q", "--no-edit", "side"]);
+    let history = |space: &mut Space, id: &PageId| -> Vec<String> {
+        space.history(id).expect("history").into_iter().map(|v| v.message).collect()
+    };
+    assert_eq!(history(&mut f.space, &a.summary.id), ["Create \"A\"", "main edit of A"]);
+    assert_eq!(history(&mut f.space, &b.summary.id), ["Create \"B\"", "side edit of B"]);
+    assert!(f.space.page(&b.summary.id).expect("page").body.ends_with("side edit\n"));
+}
