@@ -134,10 +134,15 @@ fn bench_space(
     let mut rng = fastrand::Rng::with_seed(7);
 
     // Saves of random pages: each one commit, as a user's edit.
-    let mut samples = Samples::default();
+    let mut edits = Vec::with_capacity(saves);
     for i in 0..saves {
-        let id = &pages[rng.usize(..pages.len())];
-        let body = format!("{}\nEdit {i}.\n", space.page(id)?.body);
+        let id = pages[rng.usize(..pages.len())].clone();
+        let body = format!("{}\nEdit {i}.\n", space.page(&id)?.body);
+        edits.push((id, body));
+    }
+    let mut samples = Samples::default();
+    for (id, body) in edits {
+        let id = &id;
         let t = Instant::now();
         space.update_page(id, &PageUpdate { body: Some(body), ..PageUpdate::default() }, &author())?;
         samples.push(t.elapsed());

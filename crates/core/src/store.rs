@@ -9,6 +9,7 @@
 //! rewrite on every save. A journal left by a crash is flushed on the next open.
 
 pub mod lock;
+pub mod objects;
 pub mod tree_edit;
 
 use std::fs;
@@ -16,7 +17,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use git2::{ErrorCode, ObjectType, Oid, Repository, RepositoryInitOptions, Signature, Tree};
+use git2::{ErrorCode, ObjectType, Oid, Repository, RepositoryInitOptions, Tree};
 
 use crate::model::Author;
 pub use lock::WriteLock;
@@ -79,9 +80,6 @@ pub struct Store {
 impl Store {
     /// Opens the repository that holds `root` (which may be a sub-folder of it).
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        // Every object a commit refers to was just written or read by us: libgit2's check that
-        // each one exists costs a file lookup per tree entry on every save.
-        git2::opts::strict_object_creation(false);
         let root = fs::canonicalize(root).map_err(io(root))?;
         let repo = Repository::discover(&root).map_err(|_| StoreError::NotARepository(root.clone()))?;
         let workdir = repo.workdir().ok_or_else(|| StoreError::NotARepository(root.clone()))?;
@@ -225,10 +223,12 @@ impl Store {
     /// Returns `None` when nothing changed.
     pub fn commit(&self, change: &Change, author: &Author) -> Result<Option<Oid>, StoreError> {
         let branch = self.branch()?;
-        let sig = signature(author)?;
+        let now = jiff::ZonedDateTime::now();
+        let (time, offset) = (now.timestamp().as_second(), now.offset().seconds() / 60);
+        let writer = objects::ObjectWriter::new(self.repo.path());
         let mut blobs = Vec::with_capacity(change.writes.len());
         for (path, bytes) in &change.writes {
-            blobs.push((path.as_str(), self.repo.blob(bytes).map_err(git(format!("store {path}")))?));
+            blobs.push((path.as_str(), writer.write(ObjectType::Blob, bytes)?));
         }
         let build = |head: Option<&git2::Commit<'_>>| -> Result<Option<Oid>, StoreError> {
             let base = head.map(|c| c.tree()).transpose().map_err(git("read tree"))?;
@@ -258,15 +258,12 @@ impl Store {
                     .unwrap_or(FILE_MODE);
                 edits.push(Edit::Upsert { path: self.full(path), oid: *oid, mode });
             }
-            let tree_id = tree_edit::apply(&self.repo, base.as_ref(), &edits).map_err(git("build tree"))?;
+            let tree_id = tree_edit::apply(&self.repo, &writer, base.as_ref(), &edits)?;
             if base.as_ref().map(|t| t.id()) == Some(tree_id) {
                 return Ok(None);
             }
-            let tree = self.repo.find_tree(tree_id).map_err(git("read new tree"))?;
-            let parents: Vec<&git2::Commit<'_>> = head.into_iter().collect();
-            let oid =
-                self.repo.commit(None, &sig, &sig, &change.message, &tree, &parents).map_err(git("create commit"))?;
-            Ok(Some(oid))
+            let parents: Vec<Oid> = head.map(|c| c.id()).into_iter().collect();
+            Ok(Some(writer.commit(tree_id, &parents, author, time, offset, &change.message)?))
         };
         let head = self.head()?;
         let Some(mut commit) = build(head.as_ref())? else {
@@ -484,14 +481,6 @@ fn fill_stat(entry: &mut git2::IndexEntry, meta: &fs::Metadata) {
         entry.ctime = entry.mtime;
     }
     entry.file_size = meta.len() as u32;
-}
-
-/// A signature for `author` at the current time and local offset.
-fn signature(author: &Author) -> Result<Signature<'static>, StoreError> {
-    let now = jiff::ZonedDateTime::now();
-    let offset = now.offset().seconds() / 60;
-    let time = git2::Time::new(now.timestamp().as_second(), offset);
-    Signature::new(&author.name, &author.email, &time).map_err(git(format!("author {author}")))
 }
 
 /// Writes a file so that readers see the old or the new content, never half of it.

@@ -114,3 +114,28 @@ fn has_event_handler(html: &str) -> bool {
 fn serde_like_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn our_trees_are_byte_identical_to_libgit2s(names in prop::collection::btree_set("[a-c.\\-_/ é]{1,6}", 1..12), dirs in prop::collection::vec(any::<bool>(), 12)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        let writer = cdo_core::store::objects::ObjectWriter::new(repo.path());
+        let blob = repo.blob(b"x").expect("blob");
+        let sub = writer.tree(&mut [cdo_core::store::objects::Entry { name: "f".into(), mode: 0o100644, oid: blob }]).expect("tree");
+        let mut entries: Vec<_> = names
+            .iter()
+            .filter(|n| !n.contains('/') && *n != "." && *n != "..")
+            .zip(&dirs)
+            .map(|(n, d)| cdo_core::store::objects::Entry { name: n.clone(), mode: if *d { 0o40000 } else { 0o100644 }, oid: if *d { sub } else { blob } })
+            .collect();
+        prop_assume!(!entries.is_empty());
+        let mut builder = repo.treebuilder(None).expect("builder");
+        for e in &entries {
+            builder.insert(&e.name, e.oid, e.mode).expect("insert");
+        }
+        prop_assert_eq!(writer.tree(&mut entries).expect("ours"), builder.write().expect("theirs"));
+    }
+}

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use git2::{Oid, Repository, Tree};
 
+use super::StoreError;
+use super::objects::{Entry, ObjectWriter};
+
 /// Mode of a regular file in a git tree.
 pub const FILE_MODE: i32 = 0o100_644;
 /// Mode of a sub-tree in a git tree.
@@ -27,22 +30,38 @@ impl Edit {
     }
 }
 
-/// Applies edits in order to `base` (or an empty tree) and writes the new tree.
-pub fn apply(repo: &Repository, base: Option<&Tree<'_>>, edits: &[Edit]) -> Result<Oid, git2::Error> {
+/// Applies edits in order to `base` (or an empty tree) and writes the new trees.
+pub fn apply(
+    repo: &Repository,
+    writer: &ObjectWriter,
+    base: Option<&Tree<'_>>,
+    edits: &[Edit],
+) -> Result<Oid, StoreError> {
     let items: Vec<(&str, &Edit)> = edits.iter().map(|e| (e.path().trim_matches('/'), e)).collect();
-    match apply_level(repo, base, &items)? {
+    match apply_level(repo, writer, base, &items)? {
         Some(oid) => Ok(oid),
-        None => repo.treebuilder(None)?.write(),
+        None => writer.tree(&mut []),
     }
+}
+
+fn read_tree(repo: &Repository, oid: Oid) -> Result<Tree<'_>, StoreError> {
+    repo.find_tree(oid).map_err(|source| StoreError::Git { context: format!("read tree {oid}"), source })
 }
 
 /// Returns `None` when the tree ends up empty (git does not keep empty folders).
 fn apply_level(
     repo: &Repository,
+    writer: &ObjectWriter,
     base: Option<&Tree<'_>>,
     edits: &[(&str, &Edit)],
-) -> Result<Option<Oid>, git2::Error> {
-    let mut builder = repo.treebuilder(base)?;
+) -> Result<Option<Oid>, StoreError> {
+    let mut entries: Vec<Entry> = base
+        .map(|t| {
+            t.iter()
+                .filter_map(|e| Some(Entry { name: e.name().ok()?.to_owned(), mode: e.filemode(), oid: e.id() }))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut groups: BTreeMap<&str, Vec<(&str, &Edit)>> = BTreeMap::new();
     for &(path, edit) in edits {
         let (name, rest) = path.split_once('/').unwrap_or((path, ""));
@@ -50,7 +69,8 @@ fn apply_level(
     }
     for (name, group) in groups {
         // Edits at this exact name come first, in order; deeper edits then apply on top.
-        let mut current: Option<(Oid, i32)> = builder.get(name)?.map(|e| (e.id(), e.filemode()));
+        let at = entries.iter().position(|e| e.name == name);
+        let mut current: Option<(Oid, i32)> = at.map(|i| (entries[i].oid, entries[i].mode));
         let mut deeper = Vec::new();
         for (rest, edit) in group {
             if rest.is_empty() {
@@ -65,23 +85,21 @@ fn apply_level(
         }
         if !deeper.is_empty() {
             let sub = match current {
-                Some((oid, TREE_MODE)) => Some(repo.find_tree(oid)?),
+                Some((oid, TREE_MODE)) => Some(read_tree(repo, oid)?),
                 _ => None,
             };
-            current = apply_level(repo, sub.as_ref(), &deeper)?.map(|oid| (oid, TREE_MODE));
+            current = apply_level(repo, writer, sub.as_ref(), &deeper)?.map(|oid| (oid, TREE_MODE));
         }
-        match current {
-            Some((oid, mode)) => {
-                builder.insert(name, oid, mode)?;
+        match (current, at) {
+            (Some((oid, mode)), Some(i)) => entries[i] = Entry { name: name.to_owned(), mode, oid },
+            (Some((oid, mode)), None) => entries.push(Entry { name: name.to_owned(), mode, oid }),
+            (None, Some(i)) => {
+                entries.remove(i);
             }
-            None => {
-                if builder.get(name)?.is_some() {
-                    builder.remove(name)?;
-                }
-            }
+            (None, None) => {}
         }
     }
-    if builder.is_empty() { Ok(None) } else { builder.write().map(Some) }
+    if entries.is_empty() { Ok(None) } else { writer.tree(&mut entries).map(Some) }
 }
 
 #[cfg(test)]
@@ -106,14 +124,16 @@ mod tests {
     fn edits_nest_move_and_prune() {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = Repository::init(dir.path()).expect("init");
+        let writer = ObjectWriter::new(repo.path());
         let blob = repo.blob(b"x").expect("blob");
         let up = |path: &str| Edit::Upsert { path: path.into(), oid: blob, mode: FILE_MODE };
-        let t1 = apply(&repo, None, &[up("a.md"), up("a/b.md"), up("a/b/c.md"), up("z.md")]).expect("apply");
+        let t1 = apply(&repo, &writer, None, &[up("a.md"), up("a/b.md"), up("a/b/c.md"), up("z.md")]).expect("apply");
         assert_eq!(files(&repo, t1), ["a.md", "a/b.md", "a/b/c.md", "z.md"]);
         let base = repo.find_tree(t1).expect("tree");
         let sub = base.get_path(std::path::Path::new("a/b")).expect("entry").id();
         let moved = apply(
             &repo,
+            &writer,
             Some(&base),
             &[
                 Edit::Remove { path: "a/b".into() },
@@ -128,6 +148,7 @@ mod tests {
         assert_eq!(files(&repo, moved), ["a.md", "q/b.md", "q/b/c.md", "q/b/new.md", "z.md"]);
         let empty = apply(
             &repo,
+            &writer,
             Some(&repo.find_tree(moved).expect("tree")),
             &[
                 Edit::Remove { path: "a.md".into() },
