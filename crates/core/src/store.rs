@@ -70,6 +70,9 @@ pub struct Change {
 /// The repository behind a space.
 pub struct Store {
     repo: Repository,
+    writer: objects::ObjectWriter,
+    /// The last commit this store made and its tree, so the next save need not read them back.
+    last: std::cell::Cell<Option<(Oid, Oid)>>,
     /// The space root on disk.
     root: PathBuf,
     /// The space root's path inside the repository: `""` or `docs/`.
@@ -89,7 +92,12 @@ impl Store {
         if !prefix.is_empty() {
             prefix.push('/');
         }
-        let store = Store { repo, root, prefix, lock_timeout: Duration::from_secs(10) };
+        // The objects a save points the branch at were written (and hashed) by this process:
+        // libgit2's check that they exist would read each one back from disk.
+        git2::opts::strict_object_creation(false);
+        let writer = objects::ObjectWriter::new(repo.path());
+        let last = std::cell::Cell::new(None);
+        let store = Store { repo, writer, last, root, prefix, lock_timeout: Duration::from_secs(10) };
         store.flush_index()?;
         Ok(store)
     }
@@ -219,28 +227,52 @@ impl Store {
         }
     }
 
+    /// The branch HEAD points at and the commit it names (`None` before the first commit).
+    fn branch_and_head(&self) -> Result<(String, Option<Oid>), StoreError> {
+        let branch = self.branch()?;
+        match self.repo.refname_to_id(&branch) {
+            Ok(oid) => Ok((branch, Some(oid))),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok((branch, None)),
+            Err(e) => Err(git(format!("read {branch}"))(e)),
+        }
+    }
+
+    /// The root tree of a commit (remembered for the commit this store made last).
+    fn tree_of(&self, commit: Option<Oid>) -> Result<Option<Oid>, StoreError> {
+        let Some(commit) = commit else { return Ok(None) };
+        if let Some((last, tree)) = self.last.get()
+            && last == commit
+        {
+            return Ok(Some(tree));
+        }
+        let found = self.repo.find_commit(commit).map_err(git(format!("read commit {commit}")))?;
+        Ok(Some(found.tree_id()))
+    }
+
     /// Applies a change to the working tree and commits it; the caller holds the write lock.
     /// Returns `None` when nothing changed.
     pub fn commit(&self, change: &Change, author: &Author) -> Result<Option<Oid>, StoreError> {
-        let branch = self.branch()?;
+        let (branch, head) = self.branch_and_head()?;
         let now = jiff::ZonedDateTime::now();
         let (time, offset) = (now.timestamp().as_second(), now.offset().seconds() / 60);
-        let writer = objects::ObjectWriter::new(self.repo.path());
+        let writer = &self.writer;
         let mut blobs = Vec::with_capacity(change.writes.len());
         for (path, bytes) in &change.writes {
             blobs.push((path.as_str(), writer.write(ObjectType::Blob, bytes)?));
         }
-        let build = |head: Option<&git2::Commit<'_>>| -> Result<Option<Oid>, StoreError> {
-            let base = head.map(|c| c.tree()).transpose().map_err(git("read tree"))?;
+        let build = |head: Option<Oid>| -> Result<Option<(Oid, Oid)>, StoreError> {
+            let base = self.tree_of(head)?;
+            let at = |path: &str| -> Result<Option<(Oid, i32)>, StoreError> {
+                match base {
+                    Some(tree) => tree_edit::lookup(&self.repo, writer, tree, &self.full(path)),
+                    None => Ok(None),
+                }
+            };
             let mut edits = Vec::new();
             for (from, to) in &change.moves {
-                let entry = match &base {
-                    Some(tree) => tree.get_path(Path::new(&self.full(from))).ok(),
-                    None => None,
-                };
-                if let Some(entry) = entry {
+                if let Some((oid, mode)) = at(from)? {
                     edits.push(Edit::Remove { path: self.full(from) });
-                    edits.push(Edit::Upsert { path: self.full(to), oid: entry.id(), mode: entry.filemode() });
+                    edits.push(Edit::Upsert { path: self.full(to), oid, mode });
                 }
             }
             for path in &change.removes {
@@ -250,42 +282,39 @@ impl Store {
                 edits.push(Edit::Upsert { path: self.full(path), oid: *oid, mode: *mode });
             }
             for (path, oid) in &blobs {
-                let mode = base
-                    .as_ref()
-                    .and_then(|t| t.get_path(Path::new(&self.full(path))).ok())
-                    .map(|e| e.filemode())
-                    .filter(|m| *m == 0o100_755)
-                    .unwrap_or(FILE_MODE);
+                // Keep an executable bit someone set; everything else is a plain file.
+                let mode = at(path)?.map(|(_, m)| m).filter(|m| *m == 0o100_755).unwrap_or(FILE_MODE);
                 edits.push(Edit::Upsert { path: self.full(path), oid: *oid, mode });
             }
-            let tree_id = tree_edit::apply(&self.repo, &writer, base.as_ref(), &edits)?;
-            if base.as_ref().map(|t| t.id()) == Some(tree_id) {
+            let tree = tree_edit::apply(&self.repo, writer, base, &edits)?;
+            if base == Some(tree) {
                 return Ok(None);
             }
-            let parents: Vec<Oid> = head.map(|c| c.id()).into_iter().collect();
-            Ok(Some(writer.commit(tree_id, &parents, author, time, offset, &change.message)?))
+            let parents: Vec<Oid> = head.into_iter().collect();
+            Ok(Some((writer.commit(tree, &parents, author, time, offset, &change.message)?, tree)))
         };
-        let head = self.head()?;
-        let Some(mut commit) = build(head.as_ref())? else {
+        let Some(mut made) = build(head)? else {
             self.apply_worktree(change)?;
             return Ok(None);
         };
         self.apply_worktree(change)?;
         self.journal(change)?;
-        let mut expected = head.as_ref().map(|c| c.id());
+        let mut expected = head;
         for _ in 0..5 {
             let moved = match expected {
-                Some(old) => self.repo.reference_matching(&branch, commit, true, old, &change.message),
-                None => self.repo.reference(&branch, commit, false, &change.message),
+                Some(old) => self.repo.reference_matching(&branch, made.0, true, old, &change.message),
+                None => self.repo.reference(&branch, made.0, false, &change.message),
             };
             match moved {
-                Ok(_) => return Ok(Some(commit)),
+                Ok(_) => {
+                    self.last.set(Some(made));
+                    return Ok(Some(made.0));
+                }
                 Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
                     // Someone committed with git in between: rebuild on top of their commit.
-                    let head = self.head()?;
-                    expected = head.as_ref().map(|c| c.id());
-                    match build(head.as_ref())? {
-                        Some(c) => commit = c,
+                    expected = self.branch_and_head()?.1;
+                    match build(expected)? {
+                        Some(m) => made = m,
                         None => return Ok(None),
                     }
                 }

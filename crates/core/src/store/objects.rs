@@ -5,6 +5,8 @@
 //! object. The object format is simple and fixed, so a save serialises its objects itself and
 //! writes each with one create and one rename. Tests check the bytes against libgit2's.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,15 +26,25 @@ pub struct Entry {
     pub oid: Oid,
 }
 
-/// Writes objects into a repository's `objects/` folder.
+/// Writes objects into a repository's `objects/` folder, remembering the trees it wrote (the
+/// next save starts from them, and reading them back from disk would cost a file each).
 pub struct ObjectWriter {
     dir: PathBuf,
+    trees: RefCell<HashMap<Oid, Vec<Entry>>>,
 }
+
+/// Trees remembered before the memory is cleared (a few saves' worth of paths is enough).
+const REMEMBERED_TREES: usize = 4096;
 
 impl ObjectWriter {
     /// A writer for the repository whose git folder is `git_dir`.
     pub fn new(git_dir: &Path) -> ObjectWriter {
-        ObjectWriter { dir: git_dir.join("objects") }
+        ObjectWriter { dir: git_dir.join("objects"), trees: RefCell::new(HashMap::new()) }
+    }
+
+    /// The entries of a tree this writer wrote, if it still remembers them.
+    pub fn remembered(&self, tree: Oid) -> Option<Vec<Entry>> {
+        self.trees.borrow().get(&tree).cloned()
     }
 
     /// Stores an object and returns its id. Writing an object that exists is harmless.
@@ -68,7 +80,13 @@ impl ObjectWriter {
 
     /// Stores a tree of `entries` (in any order).
     pub fn tree(&self, entries: &mut [Entry]) -> Result<Oid, StoreError> {
-        self.write(ObjectType::Tree, &tree_bytes(entries))
+        let oid = self.write(ObjectType::Tree, &tree_bytes(entries))?;
+        let mut trees = self.trees.borrow_mut();
+        if trees.len() >= REMEMBERED_TREES {
+            trees.clear();
+        }
+        trees.insert(oid, entries.to_vec());
+        Ok(oid)
     }
 
     /// Stores a commit.

@@ -31,12 +31,7 @@ impl Edit {
 }
 
 /// Applies edits in order to `base` (or an empty tree) and writes the new trees.
-pub fn apply(
-    repo: &Repository,
-    writer: &ObjectWriter,
-    base: Option<&Tree<'_>>,
-    edits: &[Edit],
-) -> Result<Oid, StoreError> {
+pub fn apply(repo: &Repository, writer: &ObjectWriter, base: Option<Oid>, edits: &[Edit]) -> Result<Oid, StoreError> {
     let items: Vec<(&str, &Edit)> = edits.iter().map(|e| (e.path().trim_matches('/'), e)).collect();
     match apply_level(repo, writer, base, &items)? {
         Some(oid) => Ok(oid),
@@ -44,24 +39,54 @@ pub fn apply(
     }
 }
 
-fn read_tree(repo: &Repository, oid: Oid) -> Result<Tree<'_>, StoreError> {
-    repo.find_tree(oid).map_err(|source| StoreError::Git { context: format!("read tree {oid}"), source })
+/// The entries of a tree: remembered when this process wrote it, else read from the repository.
+fn entries_of(repo: &Repository, writer: &ObjectWriter, oid: Oid) -> Result<Vec<Entry>, StoreError> {
+    if let Some(entries) = writer.remembered(oid) {
+        return Ok(entries);
+    }
+    let tree: Tree<'_> =
+        repo.find_tree(oid).map_err(|source| StoreError::Git { context: format!("read tree {oid}"), source })?;
+    Ok(tree
+        .iter()
+        .filter_map(|e| Some(Entry { name: e.name().ok()?.to_owned(), mode: e.filemode(), oid: e.id() }))
+        .collect())
+}
+
+/// The entry at `path` (from the tree's root) in tree `tree`: id and mode.
+pub fn lookup(
+    repo: &Repository,
+    writer: &ObjectWriter,
+    tree: Oid,
+    path: &str,
+) -> Result<Option<(Oid, i32)>, StoreError> {
+    let mut current = tree;
+    let mut parts = path.trim_matches('/').split('/').peekable();
+    while let Some(name) = parts.next() {
+        let Some(entry) = entries_of(repo, writer, current)?.into_iter().find(|e| e.name == name) else {
+            return Ok(None);
+        };
+        if parts.peek().is_none() {
+            return Ok(Some((entry.oid, entry.mode)));
+        }
+        if entry.mode != TREE_MODE {
+            return Ok(None);
+        }
+        current = entry.oid;
+    }
+    Ok(None)
 }
 
 /// Returns `None` when the tree ends up empty (git does not keep empty folders).
 fn apply_level(
     repo: &Repository,
     writer: &ObjectWriter,
-    base: Option<&Tree<'_>>,
+    base: Option<Oid>,
     edits: &[(&str, &Edit)],
 ) -> Result<Option<Oid>, StoreError> {
-    let mut entries: Vec<Entry> = base
-        .map(|t| {
-            t.iter()
-                .filter_map(|e| Some(Entry { name: e.name().ok()?.to_owned(), mode: e.filemode(), oid: e.id() }))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut entries: Vec<Entry> = match base {
+        Some(oid) => entries_of(repo, writer, oid)?,
+        None => Vec::new(),
+    };
     let mut groups: BTreeMap<&str, Vec<(&str, &Edit)>> = BTreeMap::new();
     for &(path, edit) in edits {
         let (name, rest) = path.split_once('/').unwrap_or((path, ""));
@@ -85,10 +110,10 @@ fn apply_level(
         }
         if !deeper.is_empty() {
             let sub = match current {
-                Some((oid, TREE_MODE)) => Some(read_tree(repo, oid)?),
+                Some((oid, TREE_MODE)) => Some(oid),
                 _ => None,
             };
-            current = apply_level(repo, writer, sub.as_ref(), &deeper)?.map(|oid| (oid, TREE_MODE));
+            current = apply_level(repo, writer, sub, &deeper)?.map(|oid| (oid, TREE_MODE));
         }
         match (current, at) {
             (Some((oid, mode)), Some(i)) => entries[i] = Entry { name: name.to_owned(), mode, oid },
@@ -134,7 +159,7 @@ mod tests {
         let moved = apply(
             &repo,
             &writer,
-            Some(&base),
+            Some(base.id()),
             &[
                 Edit::Remove { path: "a/b".into() },
                 Edit::Remove { path: "a/b.md".into() },
@@ -149,7 +174,7 @@ mod tests {
         let empty = apply(
             &repo,
             &writer,
-            Some(&repo.find_tree(moved).expect("tree")),
+            Some(moved),
             &[
                 Edit::Remove { path: "a.md".into() },
                 Edit::Remove { path: "z.md".into() },
