@@ -30,17 +30,12 @@ pub fn write_to(dir: &Path) -> Result<(), WikiError> {
         }
         std::fs::write(&full, text).map_err(WikiError::io(&full))?;
     }
-    let git = |e: git2::Error| WikiError::Git(e.message().to_owned());
-    let mut options = git2::RepositoryInitOptions::new();
-    options.initial_head("main");
-    let repo = git2::Repository::init_opts(dir, &options).map_err(git)?;
-    let mut index = repo.index().map_err(git)?;
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(git)?;
-    index.write().map_err(git)?;
-    let tree = repo.find_tree(index.write_tree().map_err(git)?).map_err(git)?;
-    let sig = git2::Signature::now("confluence.do demo", "demo@confluence.do").map_err(git)?;
-    repo.commit(Some("HEAD"), &sig, &sig, "Create the Engineering demo space", &tree, &[]).map_err(git)?;
+    crate::wiki::init_with_files(dir, &demo_author(), "Create the Engineering demo space")?;
     Ok(())
+}
+
+fn demo_author() -> cdo_core::model::Author {
+    cdo_core::model::Author { name: "confluence.do demo".into(), email: "demo@confluence.do".into() }
 }
 
 /// Makes sure the wiki has the demo space registered (creating it in the home if needed).
@@ -52,6 +47,5 @@ pub fn install(wiki: &Wiki) -> Result<SpaceEntry, WikiError> {
     if !dir.exists() {
         write_to(&dir)?;
     }
-    let author = cdo_core::model::Author { name: "confluence.do demo".into(), email: "demo@confluence.do".into() };
-    wiki.add_space(&dir, Some(KEY), None, &author)
+    wiki.add_space(&dir, Some(KEY), None, &demo_author())
 }

@@ -142,7 +142,7 @@ impl Wiki {
             return Err(WikiError::Invalid(format!("{} is not a folder", path.display())));
         }
         if git2::Repository::discover(&path).is_err() {
-            init_with_files(&path, author)?;
+            init_with_files(&path, author, "Add existing pages")?;
         }
         let own = cdo_core::space::read_space_file(&path)?;
         let key = match (key, &own) {
@@ -320,8 +320,9 @@ fn key_from_folder(path: &Path) -> SpaceKey {
         .unwrap_or_else(|| SpaceKey::parse("SPACE").expect("SPACE is a valid key"))
 }
 
-/// Turns a plain folder into a repository whose first commit holds its files as they are.
-fn init_with_files(path: &Path, author: &Author) -> Result<(), WikiError> {
+/// Turns a plain folder into a repository (branch `main`) whose first commit holds its files as
+/// they are.
+pub(crate) fn init_with_files(path: &Path, author: &Author, message: &str) -> Result<(), WikiError> {
     let git = |e: git2::Error| WikiError::Git(e.message().to_owned());
     let mut options = git2::RepositoryInitOptions::new();
     options.initial_head("main");
@@ -331,6 +332,6 @@ fn init_with_files(path: &Path, author: &Author) -> Result<(), WikiError> {
     index.write().map_err(git)?;
     let tree = repo.find_tree(index.write_tree().map_err(git)?).map_err(git)?;
     let sig = git2::Signature::now(&author.name, &author.email).map_err(git)?;
-    repo.commit(Some("HEAD"), &sig, &sig, "Add existing pages", &tree, &[]).map_err(git)?;
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[]).map_err(git)?;
     Ok(())
 }

@@ -299,20 +299,7 @@ impl Tx<'_> {
                     c.seq, c.oid, c.name, c.email, c.time, c.offset, c.message
              FROM versions v JOIN commits c ON c.seq = v.seq WHERE v.id = ?1 ORDER BY v.seq",
         )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok((
-                version_row(r)?,
-                CommitRow {
-                    seq: r.get(6)?,
-                    oid: r.get(7)?,
-                    name: r.get(8)?,
-                    email: r.get(9)?,
-                    time: r.get(10)?,
-                    offset: r.get(11)?,
-                    message: r.get(12)?,
-                },
-            ))
-        })?;
+        let rows = stmt.query_map([id], version_with_commit)?;
         rows.collect()
     }
 
@@ -325,20 +312,7 @@ impl Tx<'_> {
              WHERE v.deleted = 1 AND v.seq = (SELECT MAX(seq) FROM versions w WHERE w.id = v.id)
              ORDER BY v.seq DESC",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                version_row(r)?,
-                CommitRow {
-                    seq: r.get(6)?,
-                    oid: r.get(7)?,
-                    name: r.get(8)?,
-                    email: r.get(9)?,
-                    time: r.get(10)?,
-                    offset: r.get(11)?,
-                    message: r.get(12)?,
-                },
-            ))
-        })?;
+        let rows = stmt.query_map([], version_with_commit)?;
         rows.collect()
     }
 }
@@ -356,6 +330,20 @@ fn file_row(r: &rusqlite::Row<'_>) -> Result<FileRow, rusqlite::Error> {
         diagnostics: r.get(7)?,
         links_fresh: r.get(8)?,
     })
+}
+
+/// A `versions` row joined with its `commits` row (columns 0-5, then 6-12).
+fn version_with_commit(r: &rusqlite::Row<'_>) -> Result<(VersionRow, CommitRow), rusqlite::Error> {
+    let commit = CommitRow {
+        seq: r.get(6)?,
+        oid: r.get(7)?,
+        name: r.get(8)?,
+        email: r.get(9)?,
+        time: r.get(10)?,
+        offset: r.get(11)?,
+        message: r.get(12)?,
+    };
+    Ok((version_row(r)?, commit))
 }
 
 fn version_row(r: &rusqlite::Row<'_>) -> Result<VersionRow, rusqlite::Error> {
