@@ -190,7 +190,12 @@ impl Store {
 
     /// The id of the commit the branch points at.
     pub fn head_id(&self) -> Result<Option<Oid>, StoreError> {
-        Ok(self.head()?.map(|c| c.id()))
+        // Resolving the ref is enough; reading the commit object is not needed for its id.
+        match self.repo.refname_to_id("HEAD") {
+            Ok(oid) => Ok(Some(oid)),
+            Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(git("read HEAD")(e)),
+        }
     }
 
     /// The tree of the space at a commit (the sub-tree at the prefix).
