@@ -48,11 +48,13 @@ pub fn is_markdown(name: &str) -> bool {
     lower.ends_with(".md") || lower.ends_with(".markdown")
 }
 
-fn parent_stem(stem: &str) -> &str {
+/// The stem of the folder a stem is in: `a/b` for `a/b/c`, `""` at the top.
+pub fn parent_stem(stem: &str) -> &str {
     stem.rsplit_once('/').map_or("", |(p, _)| p)
 }
 
-fn last_component(stem: &str) -> &str {
+/// The last component of a stem or path: `c` for `a/b/c`.
+pub fn last_component(stem: &str) -> &str {
     stem.rsplit_once('/').map_or(stem, |(_, n)| n)
 }
 

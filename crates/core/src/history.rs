@@ -43,7 +43,7 @@ pub fn effective_title(file: &PageFile, path: &str) -> String {
         .title
         .clone()
         .or_else(|| first_heading(file.body()))
-        .unwrap_or_else(|| stem_of(path).rsplit('/').next().unwrap_or(path).to_owned())
+        .unwrap_or_else(|| crate::catalog::last_component(stem_of(path)).to_owned())
 }
 
 /// A page file a commit changed: its space path, old blob and new blob.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use git2::Oid;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, CommitRow, VersionRow};
 use crate::catalog::{Catalog, Node};
 use crate::diff::{self, WordChange};
 use crate::error::SpaceError;
@@ -243,15 +243,18 @@ impl Space {
         history::catch_up(&self.store, &mut self.cache)
     }
 
-    /// A page's versions, oldest first.
-    pub fn history(&mut self, id: &PageId) -> Result<Vec<VersionInfo>, SpaceError> {
+    /// The commits that are versions of a page (not its deletions), oldest first, with the
+    /// history index brought up to date first.
+    fn versions(&mut self, id: &PageId) -> Result<Vec<(VersionRow, CommitRow)>, SpaceError> {
         self.history_index()?;
         let rows = self.cache.query(|tx| tx.history(id.as_str()))?;
+        Ok(rows.into_iter().filter(|(v, _)| !v.deleted).collect())
+    }
+
+    /// A page's versions, oldest first.
+    pub fn history(&mut self, id: &PageId) -> Result<Vec<VersionInfo>, SpaceError> {
         let mut out = Vec::new();
-        for (v, c) in rows {
-            if v.deleted {
-                continue;
-            }
+        for (v, c) in self.versions(id)? {
             out.push(VersionInfo {
                 version: out.len() as u32 + 1,
                 commit: c.oid,
@@ -267,16 +270,12 @@ impl Space {
 
     /// How many versions a page has (0 if it was never committed).
     pub fn version_count(&mut self, id: &PageId) -> Result<u32, SpaceError> {
-        self.history_index()?;
-        let rows = self.cache.query(|tx| tx.history(id.as_str()))?;
-        Ok(rows.iter().filter(|(v, _)| !v.deleted).count() as u32)
+        Ok(self.versions(id)?.len() as u32)
     }
 
     /// The file of a page at version `n`.
     fn version_file(&mut self, id: &PageId, n: u32) -> Result<(PageFile, String), SpaceError> {
-        self.history_index()?;
-        let rows = self.cache.query(|tx| tx.history(id.as_str()))?;
-        let versions: Vec<_> = rows.into_iter().filter(|(v, _)| !v.deleted).collect();
+        let versions = self.versions(id)?;
         if versions.is_empty() && self.catalog()?.get(id).is_none() {
             return Err(SpaceError::PageNotFound(id.to_string()));
         }
@@ -412,7 +411,7 @@ impl Space {
         let mut titles = std::collections::HashSet::new();
         for node in catalog.nodes() {
             titles.insert(node.title.to_lowercase());
-            titles.insert(node.stem.rsplit('/').next().unwrap_or_default().to_lowercase());
+            titles.insert(crate::catalog::last_component(&node.stem).to_lowercase());
         }
         let mut out = Vec::new();
         for (src, target, line, url) in rows {
@@ -461,7 +460,7 @@ fn link_targets(node: &Node) -> Vec<String> {
     if let Some(file) = &node.file {
         targets.push(file.clone());
     }
-    let name = node.stem.rsplit('/').next().unwrap_or_default().to_lowercase();
+    let name = crate::catalog::last_component(&node.stem).to_lowercase();
     targets.push(format!("wiki:{name}"));
     targets.dedup();
     targets

@@ -162,7 +162,7 @@ fn stat(meta: &std::fs::Metadata) -> (i64, i64) {
 
 /// Reads one page file into a cache row; never fails (problems become a diagnostic flag).
 pub(crate) fn read_row(root: &Path, path: &str, mtime: i64, size: i64) -> FileRow {
-    let fallback_title = crate::catalog::stem_of(path).rsplit('/').next().unwrap_or(path).to_owned();
+    let fallback_title = crate::catalog::last_component(crate::catalog::stem_of(path)).to_owned();
     let mut row = FileRow {
         path: path.to_owned(),
         mtime,

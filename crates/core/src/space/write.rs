@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use git2::Oid;
 
 use super::Space;
-use crate::catalog::{plan_positions, stem_of};
+use crate::catalog::{last_component, parent_stem, plan_positions, stem_of};
 use crate::error::SpaceError;
 use crate::frontmatter::FmValue;
 use crate::history::effective_title;
@@ -88,10 +88,6 @@ enum Content {
     Keep,
     Body(String),
     Whole(Box<PageFile>),
-}
-
-fn parent_stem(stem: &str) -> &str {
-    stem.rsplit_once('/').map_or("", |(p, _)| p)
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -356,7 +352,7 @@ impl Space {
             self.place(&mut draft, &target_stem, id, &path, at)?;
             return Ok(draft.into_change(format!("Reorder \"{}\"", node.title)));
         } else {
-            let name = node.stem.rsplit('/').next().unwrap_or(&node.stem).to_owned();
+            let name = last_component(&node.stem).to_owned();
             let stem = self.free_stem(&target_stem, &name, None)?;
             new_path = node.file.as_ref().map(|f| format!("{stem}{}", extension(f)));
             let own = match &node.file {
@@ -437,7 +433,7 @@ impl Space {
             .ok_or_else(|| SpaceError::PageNotFound(id.to_string()))?;
         let old_stem = stem_of(&last.path).to_owned();
         let parent = parent_stem(&old_stem).to_owned();
-        let name = old_stem.rsplit('/').next().unwrap_or(&old_stem).to_owned();
+        let name = last_component(&old_stem).to_owned();
         let stem = self.free_stem(&parent, &name, None)?;
         let repo = self.store.repo();
         let deleting = repo.find_commit(oid).map_err(|e| SpaceError::Invalid(format!("history: {e}")))?;
@@ -513,7 +509,7 @@ impl Space {
             .children_of_stem(dir)
             .into_iter()
             .filter(|n| Some(n.stem.as_str()) != own)
-            .map(|n| n.stem.rsplit('/').next().unwrap_or_default().to_lowercase())
+            .map(|n| last_component(&n.stem).to_lowercase())
             .collect();
         let name = slug::unique(name, |candidate| {
             let stem = join(dir, candidate);
