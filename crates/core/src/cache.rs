@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Bumped whenever the schema or what it derives changes; a mismatch rebuilds the cache.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// What went wrong with the cache database.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +23,14 @@ pub struct CacheError {
 pub struct Cache {
     conn: Connection,
     path: PathBuf,
+    /// File rows a save produced, written in one transaction with the next ones (before any
+    /// read, at most [`PENDING_ROWS`] later, and on drop). Losing them to a crash costs nothing:
+    /// the rows on disk then disagree with the files' mtimes, and the next scan re-reads them.
+    pending: std::cell::RefCell<Vec<FileRow>>,
 }
+
+/// How many deferred file rows are written together at most.
+const PENDING_ROWS: usize = 64;
 
 /// A cached file row: what a page file said when it had this mtime and size.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,7 +90,7 @@ impl Cache {
     /// An in-memory cache, for tests and one-shot tools.
     pub fn in_memory() -> Result<Cache, CacheError> {
         let conn = Connection::open_in_memory().map_err(|source| CacheError { path: ":memory:".into(), source })?;
-        let cache = Cache { conn, path: ":memory:".into() };
+        let cache = Cache { conn, path: ":memory:".into(), pending: Default::default() };
         cache.migrate()?;
         Ok(cache)
     }
@@ -94,7 +101,7 @@ impl Cache {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
-        let cache = Cache { conn, path: path.to_path_buf() };
+        let cache = Cache { conn, path: path.to_path_buf(), pending: Default::default() };
         cache.migrate()?;
         Ok(cache)
     }
@@ -115,7 +122,7 @@ impl Cache {
                  CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  CREATE TABLE files(path TEXT PRIMARY KEY, mtime INTEGER NOT NULL, size INTEGER NOT NULL,
                    id TEXT, title TEXT NOT NULL, position INTEGER, labels TEXT NOT NULL,
-                   diagnostics INTEGER NOT NULL, links_fresh INTEGER NOT NULL);
+                   diagnostics INTEGER NOT NULL, links_fresh INTEGER NOT NULL) WITHOUT ROWID;
                  CREATE INDEX files_id ON files(id);
                  CREATE INDEX files_stale ON files(path) WHERE links_fresh = 0;
                  CREATE TABLE links(src TEXT NOT NULL, target TEXT NOT NULL, line INTEGER NOT NULL, url TEXT NOT NULL);
@@ -131,8 +138,36 @@ impl Cache {
         self.conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(self.err())
     }
 
+    /// Records file rows to be written with the next transaction or read (see `pending`).
+    pub fn put_files_later(&self, rows: impl IntoIterator<Item = FileRow>) -> Result<(), CacheError> {
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.extend(rows);
+            pending.len() >= PENDING_ROWS
+        };
+        if full { self.flush() } else { Ok(()) }
+    }
+
+    /// Writes the deferred file rows.
+    pub fn flush(&self) -> Result<(), CacheError> {
+        let rows = std::mem::take(&mut *self.pending.borrow_mut());
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let write = || -> Result<(), rusqlite::Error> {
+            let tx = self.conn.unchecked_transaction()?;
+            let statements = Tx { tx: &tx };
+            for row in &rows {
+                statements.put_file(row)?;
+            }
+            tx.commit()
+        };
+        write().map_err(self.err())
+    }
+
     /// Runs `f` in one transaction.
     pub fn transaction<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, rusqlite::Error>) -> Result<T, CacheError> {
+        self.flush()?;
         let path = self.path.clone();
         let err = |source| CacheError { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
@@ -141,14 +176,17 @@ impl Cache {
         Ok(out)
     }
 
-    /// Reads through a short-lived transaction-less handle.
-    pub fn read(&self) -> Tx<'_> {
-        Tx { tx: &self.conn }
-    }
-
-    /// Runs a read and maps its error.
+    /// Runs a read (after writing deferred rows, so it sees them) and maps its error.
     pub fn query<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, rusqlite::Error>) -> Result<T, CacheError> {
-        f(&self.read()).map_err(self.err())
+        self.flush()?;
+        f(&Tx { tx: &self.conn }).map_err(self.err())
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        // Derived state: if this fails, the next scan notices and re-reads those files.
+        let _ = self.flush();
     }
 }
 
@@ -196,8 +234,10 @@ impl Tx<'_> {
 
     pub fn put_file(&self, row: &FileRow) -> Result<(), rusqlite::Error> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT OR REPLACE INTO files(path, mtime, size, id, title, position, labels, diagnostics, links_fresh)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO files(path, mtime, size, id, title, position, labels, diagnostics, links_fresh)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(path) DO UPDATE SET mtime = ?2, size = ?3, id = ?4, title = ?5, position = ?6,
+               labels = ?7, diagnostics = ?8, links_fresh = ?9",
         )?;
         stmt.execute(params![
             row.path,

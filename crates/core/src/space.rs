@@ -225,16 +225,18 @@ impl Space {
 
     /// Reads and parses a page file (relative to the space root).
     fn read_page_file(&self, path: &str) -> Result<PageFile, SpaceError> {
+        use std::io::Read as _;
         let full = self.store.root().join(path);
-        let meta = std::fs::metadata(&full).map_err(SpaceError::io(&full))?;
-        if meta.len() > MAX_PAGE_BYTES {
+        let file = std::fs::File::open(&full).map_err(SpaceError::io(&full))?;
+        // Read at most one byte past the limit instead of asking the size first.
+        let mut bytes = Vec::with_capacity(16 * 1024);
+        file.take(MAX_PAGE_BYTES + 1).read_to_end(&mut bytes).map_err(SpaceError::io(&full))?;
+        if bytes.len() as u64 > MAX_PAGE_BYTES {
             return Err(SpaceError::Invalid(format!(
-                "{path} is {:.1} MB; pages over {} MB are listed but not opened. Split it into smaller pages",
-                meta.len() as f64 / 1e6,
+                "{path} is over {} MB; pages that large are listed but not opened. Split it into smaller pages",
                 MAX_PAGE_BYTES / 1024 / 1024
             )));
         }
-        let bytes = std::fs::read(&full).map_err(SpaceError::io(&full))?;
         Ok(PageFile::parse(&bytes))
     }
 

@@ -10,11 +10,13 @@
 
 pub mod lock;
 pub mod objects;
+pub mod refs;
 pub mod tree_edit;
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, RepositoryInitOptions, Tree};
@@ -71,6 +73,14 @@ pub struct Change {
 pub struct Store {
     repo: Repository,
     writer: objects::ObjectWriter,
+    refs: refs::Refs,
+    /// The write lock's file, opened once.
+    lock_file: OnceLock<Arc<fs::File>>,
+    /// The branch and commit HEAD named when last read under the current write lock, for the
+    /// commit that follows (a save reads HEAD to sync, then commits on it).
+    head_seen: std::cell::RefCell<Option<(String, Oid)>>,
+    /// The index journal, opened for appending once.
+    journal_file: OnceLock<fs::File>,
     /// The last commit this store made and its tree, so the next save need not read them back.
     last: std::cell::Cell<Option<(Oid, Oid)>>,
     /// The space root on disk.
@@ -96,8 +106,18 @@ impl Store {
         // libgit2's check that they exist would read each one back from disk.
         git2::opts::strict_object_creation(false);
         let writer = objects::ObjectWriter::new(repo.path());
+        // git's default: reflogs in a repository with a working tree ("always" is a yes too).
+        let create_logs = repo
+            .config()
+            .and_then(|c| c.get_bool("core.logAllRefUpdates"))
+            .or_else(|_| repo.config().and_then(|c| c.get_string("core.logAllRefUpdates")).map(|v| v == "always"))
+            .unwrap_or(true);
+        let refs = refs::Refs::new(repo.path(), repo.commondir(), create_logs);
         let last = std::cell::Cell::new(None);
-        let store = Store { repo, writer, last, root, prefix, lock_timeout: Duration::from_secs(10) };
+        let (lock_file, journal_file) = (OnceLock::new(), OnceLock::new());
+        let lock_timeout = Duration::from_secs(10);
+        let head_seen = std::cell::RefCell::new(None);
+        let store = Store { repo, writer, refs, lock_file, head_seen, journal_file, last, root, prefix, lock_timeout };
         store.flush_index()?;
         Ok(store)
     }
@@ -133,7 +153,17 @@ impl Store {
 
     /// Takes the space's write lock, and sweeps temporary files a killed writer left behind.
     pub fn lock(&self) -> Result<WriteLock, StoreError> {
-        let lock = WriteLock::acquire(&WriteLock::path_in(self.repo.path()), self.lock_timeout)?;
+        let path = WriteLock::path_in(self.repo.path());
+        let file = match self.lock_file.get() {
+            Some(file) => file.clone(),
+            None => {
+                let file = WriteLock::open(&path)?;
+                let _ = self.lock_file.set(file.clone());
+                file
+            }
+        };
+        let lock = WriteLock::acquire(file, &path, self.lock_timeout)?;
+        self.head_seen.replace(None);
         if let Some(since) = lock.died_holding {
             // Only a writer that died can have left temporary files or git lock files behind.
             self.clear_stale_git_locks(since);
@@ -190,6 +220,12 @@ impl Store {
 
     /// The id of the commit the branch points at.
     pub fn head_id(&self) -> Result<Option<Oid>, StoreError> {
+        if let Some(branch) = self.refs.head_branch()
+            && let Some(oid) = self.refs.read(&branch)
+        {
+            self.head_seen.replace(Some((branch, oid)));
+            return Ok(Some(oid));
+        }
         // Resolving the ref is enough; reading the commit object is not needed for its id.
         match self.repo.refname_to_id("HEAD") {
             Ok(oid) => Ok(Some(oid)),
@@ -234,6 +270,11 @@ impl Store {
 
     /// The branch HEAD points at and the commit it names (`None` before the first commit).
     fn branch_and_head(&self) -> Result<(String, Option<Oid>), StoreError> {
+        if let Some(branch) = self.refs.head_branch()
+            && let Some(oid) = self.refs.read(&branch)
+        {
+            return Ok((branch, Some(oid)));
+        }
         let branch = self.branch()?;
         match self.repo.refname_to_id(&branch) {
             Ok(oid) => Ok((branch, Some(oid))),
@@ -257,7 +298,12 @@ impl Store {
     /// Applies a change to the working tree and commits it; the caller holds the write lock.
     /// Returns `None` when nothing changed.
     pub fn commit(&self, change: &Change, author: &Author) -> Result<Option<Oid>, StoreError> {
-        let (branch, head) = self.branch_and_head()?;
+        // HEAD as the caller saw it under this lock; should git move it meanwhile, the
+        // compare-and-swap below notices and the commit is rebuilt on the new head.
+        let (branch, head) = match self.head_seen.take() {
+            Some((branch, oid)) => (branch, Some(oid)),
+            None => self.branch_and_head()?,
+        };
         let now = jiff::ZonedDateTime::now();
         let (time, offset) = (now.timestamp().as_second(), now.offset().seconds() / 60);
         let writer = &self.writer;
@@ -305,28 +351,63 @@ impl Store {
         self.apply_worktree(change)?;
         self.journal(change)?;
         let mut expected = head;
-        for _ in 0..5 {
-            let moved = match expected {
-                Some(old) => self.repo.reference_matching(&branch, made.0, true, old, &change.message),
-                None => self.repo.reference(&branch, made.0, false, &change.message),
-            };
-            match moved {
-                Ok(_) => {
+        let mut pause = Duration::from_millis(1);
+        for _ in 0..8 {
+            let when = (time, offset);
+            match self.move_branch(&branch, expected, made.0, author, when, &change.message)? {
+                refs::Moved::Done => {
                     self.last.set(Some(made));
                     return Ok(Some(made.0));
                 }
-                Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => {
-                    // Someone committed with git in between: rebuild on top of their commit.
-                    expected = self.branch_and_head()?.1;
-                    match build(expected)? {
-                        Some(m) => made = m,
-                        None => return Ok(None),
-                    }
+                refs::Moved::Locked => {
+                    // A git command is moving the branch this instant: let it finish.
+                    std::thread::sleep(pause);
+                    pause *= 2;
                 }
-                Err(e) => return Err(git(format!("update {branch}"))(e)),
+                refs::Moved::Stale | refs::Moved::Unsupported => {}
+            }
+            // Someone committed with git in between: rebuild on top of their commit.
+            let current = self.branch_and_head()?.1;
+            if current != expected {
+                expected = current;
+                match build(expected)? {
+                    Some(m) => made = m,
+                    None => return Ok(None),
+                }
             }
         }
         Err(StoreError::Contended)
+    }
+
+    /// Moves `branch` from `expected` to `new`: git's lock-file protocol directly when the ref is
+    /// a loose file, libgit2 otherwise (packed refs, the first commit).
+    fn move_branch(
+        &self,
+        branch: &str,
+        expected: Option<Oid>,
+        new: Oid,
+        author: &Author,
+        when: (i64, i32),
+        message: &str,
+    ) -> Result<refs::Moved, StoreError> {
+        if let Some(old) = expected {
+            // `branch` came from HEAD (branch_and_head), so HEAD's reflog gets the entry too.
+            let moved = self.refs.compare_and_swap(branch, true, old, new, author, when, message);
+            match moved.map_err(io(&self.repo.commondir().join(branch)))? {
+                refs::Moved::Unsupported => {}
+                moved => return Ok(moved),
+            }
+        }
+        let moved = match expected {
+            Some(old) => self.repo.reference_matching(branch, new, true, old, message),
+            None => self.repo.reference(branch, new, false, message),
+        };
+        match moved {
+            Ok(_) => Ok(refs::Moved::Done),
+            Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Exists) => Ok(refs::Moved::Stale),
+            Err(e) if e.code() == ErrorCode::Locked => Ok(refs::Moved::Locked),
+            Err(e) => Err(git(format!("update {branch}"))(e)),
+        }
     }
 
     fn full(&self, path: &str) -> String {
@@ -410,8 +491,15 @@ impl Store {
             lines.push_str(&self.full(p));
             lines.push('\n');
         }
-        let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
-        file.write_all(lines.as_bytes()).map_err(io(&path))
+        // Kept open: appends land at the end even after flush_index empties the file in place.
+        let file = match self.journal_file.get() {
+            Some(file) => file,
+            None => {
+                let file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+                self.journal_file.get_or_init(|| file)
+            }
+        };
+        (&*file).write_all(lines.as_bytes()).map_err(io(&path))
     }
 
     /// Whether saves are waiting for the git index to catch up.

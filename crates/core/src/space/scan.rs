@@ -60,6 +60,16 @@ impl Space {
 
     /// Re-reads a few paths (files or folders, relative to the space root) after they changed.
     pub fn refresh_paths(&mut self, paths: &[String]) -> Result<(), SpaceError> {
+        self.refresh_paths_knowing(paths, &[])
+    }
+
+    /// [`Space::refresh_paths`], given the bytes just written to some of them so they need not
+    /// be read back.
+    pub(crate) fn refresh_paths_knowing(
+        &mut self,
+        paths: &[String],
+        written: &[(String, Vec<u8>)],
+    ) -> Result<(), SpaceError> {
         if self.catalog.is_none() {
             return self.refresh();
         }
@@ -70,10 +80,6 @@ impl Space {
             let path = path.trim_matches('/');
             let full = root.join(path);
             let prefix = format!("{path}/");
-            let cached: Vec<String> = match self.cache.query(|tx| tx.file(path))? {
-                Some(row) => vec![row.path],
-                None => Vec::new(),
-            };
             // Pages that were below this path, when it is (or was) a folder: O(subtree).
             let under: Vec<String> =
                 match self.catalog.as_ref().and_then(|c| c.by_stem(path).map(|n| (c, n.id.clone()))) {
@@ -99,10 +105,20 @@ impl Space {
                 Ok(meta) if meta.is_file() && is_page_path(path) => {
                     let (mtime, size) = stat(&meta);
                     present.push(path.to_owned());
-                    upserts.push(read_row(&root, path, mtime, size));
+                    let known = written.iter().find(|(p, b)| p == path && b.len() as i64 == size);
+                    upserts.push(match known {
+                        Some((_, bytes)) => row_from_bytes(path, mtime, size, Some(bytes)),
+                        None => read_row(&root, path, mtime, size),
+                    });
                 }
                 _ => {}
             }
+            // A path that is a page file now cannot have been removed; otherwise ask the cache.
+            let cached: Vec<String> = if present.iter().any(|p| p == path) {
+                Vec::new()
+            } else {
+                self.cache.query(|tx| tx.file(path))?.map(|row| row.path).into_iter().collect()
+            };
             for old in cached.into_iter().chain(under) {
                 if !present.contains(&old) {
                     removed.push(old);
@@ -110,15 +126,20 @@ impl Space {
             }
         }
         let now = now_nanos();
-        self.cache.transaction(|tx| {
-            for path in &removed {
-                tx.remove_file(path)?;
-            }
-            for row in &upserts {
-                tx.put_file(&cache_row(row, now))?;
-            }
-            Ok(())
-        })?;
+        if removed.is_empty() {
+            // A save: the rows are written with the next ones (saves come in bursts).
+            self.cache.put_files_later(upserts.iter().map(|row| cache_row(row, now)))?;
+        } else {
+            self.cache.transaction(|tx| {
+                for path in &removed {
+                    tx.remove_file(path)?;
+                }
+                for row in &upserts {
+                    tx.put_file(&cache_row(row, now))?;
+                }
+                Ok(())
+            })?;
+        }
         if let Some(catalog) = self.catalog.as_mut() {
             // Deepest first, so parents become folders only when their children remain.
             removed.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
@@ -162,6 +183,12 @@ fn stat(meta: &std::fs::Metadata) -> (i64, i64) {
 
 /// Reads one page file into a cache row; never fails (problems become a diagnostic flag).
 pub(crate) fn read_row(root: &Path, path: &str, mtime: i64, size: i64) -> FileRow {
+    let bytes = if size as u64 > MAX_PAGE_BYTES { None } else { std::fs::read(root.join(path)).ok() };
+    row_from_bytes(path, mtime, size, bytes.as_deref())
+}
+
+/// The cache row of a page file with these bytes (`None`: too large or unreadable).
+fn row_from_bytes(path: &str, mtime: i64, size: i64, bytes: Option<&[u8]>) -> FileRow {
     let fallback_title = crate::catalog::last_component(crate::catalog::stem_of(path)).to_owned();
     let mut row = FileRow {
         path: path.to_owned(),
@@ -178,10 +205,10 @@ pub(crate) fn read_row(root: &Path, path: &str, mtime: i64, size: i64) -> FileRo
         row.links_fresh = true; // too large to open, so no links either
         return row;
     }
-    let Ok(bytes) = std::fs::read(root.join(path)) else {
+    let Some(bytes) = bytes else {
         return row;
     };
-    let file = PageFile::parse(&bytes);
+    let file = PageFile::parse(bytes);
     row.id = file.meta.id.as_ref().map(|id| id.to_string());
     row.title = effective_title(&file, path);
     row.position = file.meta.position;

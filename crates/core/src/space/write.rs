@@ -146,7 +146,7 @@ impl Space {
         touched.extend(change.removes.iter().cloned());
         touched.extend(change.restores.iter().map(|(p, _, _)| p.clone()));
         touched.extend(change.writes.iter().map(|(p, _)| p.clone()));
-        self.refresh_paths(&touched)?;
+        self.refresh_paths_knowing(&touched, &change.writes)?;
         if let Some(commit) = commit {
             self.seen_head = Some(commit);
         }

@@ -3,27 +3,34 @@
 //! The OS releases it when the process dies, so a `kill -9` never leaves a space locked.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::StoreError;
 
 /// A held write lock; released on drop.
 pub struct WriteLock {
-    file: File,
+    file: Arc<File>,
     /// When the previous holder took the lock, if it died holding it (killed, crashed).
     pub died_holding: Option<std::time::SystemTime>,
 }
 
 impl WriteLock {
-    /// Waits up to `timeout` for the lock at `path`.
-    pub fn acquire(path: &Path, timeout: Duration) -> Result<WriteLock, StoreError> {
+    /// Opens (creating) the lock file at `path`; a store keeps it open for all its writes.
+    pub fn open(path: &Path) -> Result<Arc<File>, StoreError> {
         let io = |source| StoreError::Io { path: path.to_path_buf(), source };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
+        Ok(Arc::new(file))
+    }
+
+    /// Waits up to `timeout` for the lock on `file` (opened by [`WriteLock::open`] from `path`).
+    pub fn acquire(file: Arc<File>, path: &Path, timeout: Duration) -> Result<WriteLock, StoreError> {
+        let io = |source| StoreError::Io { path: path.to_path_buf(), source };
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(1);
         loop {
@@ -32,7 +39,8 @@ impl WriteLock {
                 Err(TryLockError::WouldBlock) => {
                     if Instant::now() >= deadline {
                         let mut holder = String::new();
-                        let _ = file.read_to_string(&mut holder);
+                        let _ = (&*file).seek(SeekFrom::Start(0));
+                        let _ = (&*file).read_to_string(&mut holder);
                         return Err(StoreError::Busy { path: path.to_path_buf(), holder: holder.trim().to_owned() });
                     }
                     // Back off; the lock holder is another process doing one short operation.
@@ -43,13 +51,14 @@ impl WriteLock {
             }
         }
         // A clean release empties the file; a note left in it means its writer died holding it.
-        let mut previous = String::new();
-        let _ = file.read_to_string(&mut previous);
-        let died_holding =
-            if previous.trim().is_empty() { None } else { file.metadata().and_then(|m| m.modified()).ok() };
-        let _ = file.set_len(0);
-        let _ = file.seek(SeekFrom::Start(0));
-        let _ = write!(file, "pid {}", std::process::id());
+        let died_holding = match file.metadata() {
+            Ok(meta) if meta.len() > 0 => {
+                let _ = file.set_len(0);
+                Some(meta.modified().unwrap_or_else(|_| std::time::SystemTime::now()))
+            }
+            _ => None,
+        };
+        write_at_start(&file, format!("pid {}", pid()).as_bytes());
         Ok(WriteLock { file, died_holding })
     }
 
@@ -57,6 +66,25 @@ impl WriteLock {
     pub fn path_in(git_dir: &Path) -> PathBuf {
         git_dir.join("confluence-do").join("write.lock")
     }
+}
+
+/// This process's id, asked of the OS once.
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
+#[cfg(unix)]
+fn write_at_start(file: &File, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt as _;
+    let _ = file.write_all_at(bytes, 0);
+}
+
+#[cfg(not(unix))]
+fn write_at_start(mut file: &File, bytes: &[u8]) {
+    use std::io::Write as _;
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.write_all(bytes);
 }
 
 impl Drop for WriteLock {
