@@ -343,6 +343,17 @@ impl Tx<'_> {
         rows.collect()
     }
 
+    /// Every (page id, author name, author email, time) of the versions of live pages, in
+    /// history order: who made and changed each page and when, in one pass.
+    pub fn activity(&self) -> Result<Vec<(String, String, String, i64)>, rusqlite::Error> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT v.id, c.name, c.email, c.time FROM versions v JOIN commits c ON c.seq = v.seq
+             WHERE v.deleted = 0 ORDER BY v.seq",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect()
+    }
+
     /// Pages whose latest event is a deletion, newest first.
     pub fn deleted(&self) -> Result<Vec<(VersionRow, CommitRow)>, rusqlite::Error> {
         let mut stmt = self.tx.prepare_cached(

@@ -238,6 +238,18 @@ pub fn format_time(seconds: i64, offset_minutes: i32) -> String {
     ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(offset)).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
+/// Who made a page and changed it, and when: from its versions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    pub creator: Author,
+    /// Everyone who made a version, the creator first, each once.
+    pub contributors: Vec<Author>,
+    /// Seconds since the epoch of version 1.
+    pub created: i64,
+    /// Seconds since the epoch of the latest version.
+    pub updated: i64,
+}
+
 /// A page that was deleted and can be restored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrashEntry {

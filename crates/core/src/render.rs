@@ -84,6 +84,87 @@ fn headings_of<'a>(root: comrak::nodes::Node<'a>) -> Vec<Heading> {
     out
 }
 
+/// A part of a page under one heading, as plain text: what search indexes, embeds and quotes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// The heading's anchor (as `render` gives it); empty for the text before the first heading.
+    pub anchor: String,
+    /// The heading's text; empty for the text before the first heading.
+    pub heading: String,
+    /// 1-6; 0 for the text before the first heading.
+    pub level: u8,
+    /// The section's text without Markdown syntax: link texts but not their targets, code as
+    /// written, no HTML, one line per block.
+    pub text: String,
+}
+
+/// A body split at its headings into plain-text sections (the text before the first heading is
+/// a section of its own when there is any).
+pub fn sections(body: &str) -> Vec<Section> {
+    let source = expand_callouts(body);
+    let arena = Arena::new();
+    let root = comrak::parse_document(&arena, &source, &markdown::options());
+    let mut anchorizer = Anchorizer::new();
+    let mut out = vec![Section { anchor: String::new(), heading: String::new(), level: 0, text: String::new() }];
+    for node in root.children() {
+        if let NodeValue::Heading(h) = &node.data().value {
+            let mut heading = String::new();
+            plain_text(node, &mut heading);
+            let heading = heading.trim().to_owned();
+            let anchor = anchorizer.anchorize(&heading);
+            out.push(Section { anchor, heading, level: h.level, text: String::new() });
+        } else if let Some(current) = out.last_mut() {
+            plain_text(node, &mut current.text);
+        }
+    }
+    if out.first().is_some_and(|s| s.text.trim().is_empty()) {
+        out.remove(0);
+    }
+    for section in &mut out {
+        let trimmed = section.text.trim_end().len();
+        section.text.truncate(trimmed);
+    }
+    out
+}
+
+/// Appends the text of a node and its descendants; blocks end with a line break.
+fn plain_text<'a>(node: comrak::nodes::Node<'a>, out: &mut String) {
+    let block = match &node.data().value {
+        NodeValue::Text(t) => {
+            out.push_str(t);
+            false
+        }
+        NodeValue::Code(c) => {
+            out.push_str(&c.literal);
+            false
+        }
+        NodeValue::CodeBlock(c) => {
+            out.push_str(&c.literal);
+            true
+        }
+        NodeValue::SoftBreak | NodeValue::LineBreak => {
+            out.push(' ');
+            false
+        }
+        NodeValue::HtmlBlock(_) | NodeValue::HtmlInline(_) | NodeValue::FrontMatter(_) => return,
+        NodeValue::TableCell => {
+            for child in node.children() {
+                plain_text(child, out);
+            }
+            out.push_str(" | ");
+            return;
+        }
+        NodeValue::Paragraph | NodeValue::Heading(_) | NodeValue::TableRow(_) | NodeValue::ThematicBreak => true,
+        _ => false,
+    };
+    for child in node.children() {
+        plain_text(child, out);
+    }
+    if block && !out.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
 /// Mermaid fences become `<pre class="mermaid">` containers the UI turns into diagrams.
 struct Mermaid;
 
@@ -201,6 +282,25 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sections_are_plain_text_under_their_anchors() {
+        let body = "Intro with [a link](other.md) and `code`.\n\n# Token refresh\n\nWe rotate **JWT** refresh tokens.\n\n\
+                    {% warning %}\nNever log tokens.\n{% /warning %}\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
+                    ## Token refresh\n\n```rust\nfn rotate() {}\n```\n<script>x()</script>\n";
+        let sections = sections(body);
+        let got: Vec<(&str, &str, u8)> =
+            sections.iter().map(|s| (s.anchor.as_str(), s.heading.as_str(), s.level)).collect();
+        assert_eq!(got, [("", "", 0), ("token-refresh", "Token refresh", 1), ("token-refresh-1", "Token refresh", 2)]);
+        assert_eq!(sections[0].text, "Intro with a link and code.");
+        assert_eq!(sections[1].text, "We rotate JWT refresh tokens.\nNever log tokens.\na | b | \n1 | 2 |");
+        assert!(sections[2].text.starts_with("fn rotate() {}"), "{:?}", sections[2].text);
+        assert!(!sections[2].text.contains("script"), "{:?}", sections[2].text);
+        // The anchors are the ones the rendered HTML carries.
+        let anchors: Vec<String> = headings(body).into_iter().map(|h| h.anchor).collect();
+        assert_eq!(anchors, ["token-refresh", "token-refresh-1"]);
+        assert!(super::sections("").is_empty());
+    }
 
     #[test]
     fn gfm_renders_with_anchors() {

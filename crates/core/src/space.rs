@@ -21,7 +21,7 @@ use crate::error::SpaceError;
 use crate::history;
 use crate::links::{self, Target};
 use crate::model::{
-    Author, NodeKind, Page, PageId, PageSummary, SpaceInfo, SpaceKey, TrashEntry, TreeNode, VersionInfo,
+    Activity, Author, NodeKind, Page, PageId, PageSummary, SpaceInfo, SpaceKey, TrashEntry, TreeNode, VersionInfo,
 };
 use crate::page::{MAX_PAGE_BYTES, PageFile};
 use crate::render::{self, Rendered};
@@ -266,6 +266,40 @@ impl Space {
                 message: c.message,
                 path: v.path,
             });
+        }
+        Ok(out)
+    }
+
+    /// Every page file with the mtime (ns) and size the space last saw it at: what a derived
+    /// index compares against to find files that changed. The mtime is -1 for files written
+    /// within the last moment (their mtime cannot yet be trusted).
+    pub fn file_stamps(&mut self) -> Result<Vec<(String, i64, i64)>, SpaceError> {
+        self.catalog()?;
+        let rows = self.cache.query(|tx| tx.files())?;
+        Ok(rows.into_iter().map(|r| (r.path, r.mtime, r.size)).collect())
+    }
+
+    /// Who made and changed every committed page, and when (one query over the history index).
+    pub fn activity(&mut self) -> Result<std::collections::HashMap<PageId, Activity>, SpaceError> {
+        self.history_index()?;
+        let rows = self.cache.query(|tx| tx.activity())?;
+        let mut out: std::collections::HashMap<PageId, Activity> = std::collections::HashMap::new();
+        for (id, name, email, time) in rows {
+            let Some(id) = PageId::parse(&id) else { continue };
+            let author = Author { name, email };
+            match out.get_mut(&id) {
+                Some(a) => {
+                    a.updated = a.updated.max(time);
+                    if !a.contributors.contains(&author) {
+                        a.contributors.push(author);
+                    }
+                }
+                None => {
+                    let activity =
+                        Activity { creator: author.clone(), contributors: vec![author], created: time, updated: time };
+                    out.insert(id, activity);
+                }
+            }
         }
         Ok(out)
     }

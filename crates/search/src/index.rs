@@ -1,0 +1,588 @@
+//! The full-text index: one tantivy index for every space of a wiki home, in its cache folder.
+//!
+//! It is derived state. A small rusqlite file beside it records, per space, which file stamp
+//! (mtime, size) and content hash each page was indexed at and which commit the space was at,
+//! so catching up after saves, outside edits or a `git pull` re-reads only the files that
+//! changed. Deleting the folder loses nothing: the next catch-up rebuilds it.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use cdo_core::Space;
+use cdo_core::render;
+use rusqlite::{Connection, params};
+use tantivy::collector::TopDocs;
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+
+use crate::SearchError;
+use crate::analyzer;
+use crate::query::UserQuery;
+use crate::snippet::{self, Marks, Snippet, StoredSection};
+
+/// Bumped when the schema or what is indexed changes; a mismatch rebuilds the index.
+const SCHEMA_VERSION: u32 = 1;
+/// The analyzer of the unstemmed title-and-headings field that prefixes match against.
+const PLAIN: &str = "cdo_plain";
+/// Memory for the index writer.
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+/// The index's fields.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    /// `SPACE` + U+001F + file path: what a page's document is replaced and deleted by.
+    pub key: Field,
+    pub space: Field,
+    pub id: Field,
+    pub path: Field,
+    pub title: Field,
+    /// The title lower-cased, whole: `title = "x"` in CQL, and sorting by title.
+    pub title_exact: Field,
+    pub headings: Field,
+    /// Title and headings, unstemmed: what a word being typed matches as a prefix.
+    pub names: Field,
+    pub body: Field,
+    /// The sections as JSON (stored only): snippets and the best anchor.
+    pub sections: Field,
+    pub labels: Field,
+    pub ancestors: Field,
+    pub parent: Field,
+    pub creator: Field,
+    pub contributor: Field,
+    pub created: Field,
+    pub updated: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |tokenizer: &str, stored: bool| {
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        let options = TextOptions::default().set_indexing_options(indexing);
+        if stored { options.set_stored() } else { options }
+    };
+    let date = NumericOptions::default().set_indexed().set_fast().set_stored();
+    let fields = Fields {
+        key: b.add_text_field("key", STRING | STORED),
+        space: b.add_text_field("space", STRING | STORED),
+        id: b.add_text_field("id", STRING | STORED),
+        path: b.add_text_field("path", STRING | STORED),
+        title: b.add_text_field("title", text(analyzer::NAME, true)),
+        title_exact: b.add_text_field("title_exact", STRING.set_fast(None)),
+        headings: b.add_text_field("headings", text(analyzer::NAME, false)),
+        names: b.add_text_field("names", text(PLAIN, false)),
+        body: b.add_text_field("body", text(analyzer::NAME, false)),
+        sections: b.add_text_field("sections", STORED),
+        labels: b.add_text_field("labels", STRING | STORED),
+        ancestors: b.add_text_field("ancestors", STRING),
+        parent: b.add_text_field("parent", STRING),
+        creator: b.add_text_field("creator", STRING | STORED),
+        contributor: b.add_text_field("contributor", STRING),
+        created: b.add_i64_field("created", date.clone()),
+        updated: b.add_i64_field("updated", date),
+    };
+    (b.build(), fields)
+}
+
+/// One result.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Hit {
+    pub space: String,
+    pub id: String,
+    pub title: String,
+    pub path: String,
+    pub labels: Vec<String>,
+    /// Seconds since the epoch of the latest version.
+    pub updated: i64,
+    pub score: f32,
+    /// The best matching section and an excerpt of it.
+    pub snippet: Snippet,
+}
+
+/// How far a catch-up has got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub space: String,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// What a catch-up did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub indexed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+}
+
+/// How results are ordered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Relevance,
+    Created(Order),
+    Updated(Order),
+    Title(Order),
+}
+
+/// The search index of a wiki home.
+pub struct SearchIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Option<IndexWriter>,
+    fields: Fields,
+    state: Connection,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir` (created, or rebuilt when it is from another version or damaged).
+    pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+        let tantivy_dir = dir.join("tantivy");
+        let version_file = dir.join("version");
+        let current = std::fs::read_to_string(&version_file).ok().and_then(|v| v.trim().parse::<u32>().ok());
+        if current != Some(SCHEMA_VERSION) && dir.exists() {
+            // Derived state from another version: start again.
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        std::fs::create_dir_all(&tantivy_dir).map_err(SearchError::io(&tantivy_dir))?;
+        let (schema, fields) = schema();
+        let fresh = !tantivy_dir.join("meta.json").exists();
+        let index = match open_index(&tantivy_dir, schema.clone()) {
+            Ok(index) => index,
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(dir);
+                std::fs::create_dir_all(&tantivy_dir).map_err(SearchError::io(&tantivy_dir))?;
+                open_index(&tantivy_dir, schema).map_err(SearchError::index(&tantivy_dir))?
+            }
+        };
+        index.tokenizers().register(analyzer::NAME, analyzer::analyzer());
+        index.tokenizers().register(PLAIN, plain_analyzer());
+        std::fs::write(&version_file, SCHEMA_VERSION.to_string()).map_err(SearchError::io(&version_file))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(SearchError::index(&tantivy_dir))?;
+        let state_path = dir.join("state.sqlite");
+        let state = open_state(&state_path)?;
+        if fresh {
+            // A new index knows no documents, whatever the state file says.
+            let err = SearchError::state(&state_path);
+            state.execute_batch("DELETE FROM docs; DELETE FROM spaces;").map_err(err)?;
+        }
+        Ok(SearchIndex { dir: dir.to_path_buf(), index, reader, writer: None, fields, state })
+    }
+
+    /// The index's fields (for queries built elsewhere, such as CQL).
+    pub fn fields(&self) -> Fields {
+        self.fields
+    }
+
+    /// The commit each indexed space was at when it was last caught up.
+    pub fn indexed_head(&self, space: &str) -> Option<String> {
+        self.state.query_row("SELECT head FROM spaces WHERE key = ?1", [space], |r| r.get(0)).ok()
+    }
+
+    fn writer(&mut self) -> Result<&mut IndexWriter, SearchError> {
+        if self.writer.is_none() {
+            let writer = self.index.writer(WRITER_MEMORY).map_err(|e| match e {
+                tantivy::TantivyError::LockFailure(..) => SearchError::Busy(self.dir.clone()),
+                e => SearchError::index(&self.dir)(e),
+            })?;
+            self.writer = Some(writer);
+        }
+        // Just set above.
+        self.writer.as_mut().ok_or_else(|| SearchError::Busy(self.dir.clone()))
+    }
+
+    /// Brings the index up to date with a space: re-indexes the files whose stamp changed,
+    /// removes the ones that are gone. `progress` hears about it every few hundred pages.
+    pub fn sync_space(
+        &mut self,
+        space: &mut Space,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<SyncReport, SearchError> {
+        let key = space.info().key.as_str().to_owned();
+        let stamps = space.file_stamps()?;
+        let known = self.known(&key)?;
+        let present: HashSet<&str> = stamps.iter().map(|(p, _, _)| p.as_str()).collect();
+        let changed: Vec<&(String, i64, i64)> = stamps
+            .iter()
+            .filter(|(path, mtime, size)| *mtime < 0 || known.get(path).is_none_or(|k| (k.0, k.1) != (*mtime, *size)))
+            .collect();
+        let removed: Vec<String> = known.keys().filter(|p| !present.contains(String::as_str(p))).cloned().collect();
+        let head = space.store().head_id()?.map(|h| h.to_string());
+        let mut report = SyncReport { unchanged: stamps.len() - changed.len(), ..SyncReport::default() };
+        if changed.is_empty() && removed.is_empty() && self.indexed_head(&key) == head {
+            return Ok(report);
+        }
+        let activity = if changed.is_empty() { HashMap::new() } else { space.activity()? };
+        let total = changed.len();
+        let mut rows: Vec<(String, i64, i64, String)> = Vec::with_capacity(total);
+        let mut docs = Vec::new();
+        for (n, (path, mtime, size)) in changed.into_iter().enumerate() {
+            let bytes = std::fs::read(space.root().join(path)).unwrap_or_default();
+            let hash = format!("{:016x}", fnv(&bytes));
+            rows.push((path.clone(), *mtime, *size, hash.clone()));
+            if known.get(path).is_some_and(|k| k.2 == hash) {
+                report.unchanged += 1;
+            } else if let Some(doc) = self.document(space, &key, path, &bytes, &activity)? {
+                docs.push((path.clone(), Some(doc)));
+                report.indexed += 1;
+            } else {
+                docs.push((path.clone(), None));
+            }
+            if (n + 1) % 500 == 0 {
+                progress(Progress { space: key.clone(), done: n + 1, total });
+            }
+        }
+        let fields = self.fields;
+        let writer = self.writer()?;
+        for (path, doc) in docs {
+            writer.delete_term(Term::from_field_text(fields.key, &doc_key(&key, &path)));
+            if let Some(doc) = doc {
+                writer.add_document(doc).map_err(SearchError::index(&PathBuf::from(&path)))?;
+            }
+        }
+        for path in &removed {
+            writer.delete_term(Term::from_field_text(fields.key, &doc_key(&key, path)));
+        }
+        report.removed = removed.len();
+        self.commit()?;
+        self.record(&key, &rows, &removed, head.as_deref())?;
+        progress(Progress { space: key, done: total, total });
+        Ok(report)
+    }
+
+    /// Forgets a space (unregistered or removed).
+    pub fn remove_space(&mut self, key: &str) -> Result<(), SearchError> {
+        let fields = self.fields;
+        let known: Vec<String> = self.known(key)?.into_keys().collect();
+        let writer = self.writer()?;
+        for path in &known {
+            writer.delete_term(Term::from_field_text(fields.key, &doc_key(key, path)));
+        }
+        self.commit()?;
+        let err = SearchError::state(&self.dir);
+        self.state.execute("DELETE FROM docs WHERE space = ?1", [key]).map_err(&err)?;
+        self.state.execute("DELETE FROM spaces WHERE key = ?1", [key]).map_err(&err)?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), SearchError> {
+        let dir = self.dir.clone();
+        if let Some(writer) = self.writer.as_mut() {
+            writer.commit().map_err(SearchError::index(&dir))?;
+        }
+        self.reader.reload().map_err(SearchError::index(&dir))
+    }
+
+    fn known(&self, space: &str) -> Result<HashMap<String, (i64, i64, String)>, SearchError> {
+        let err = SearchError::state(&self.dir);
+        let mut stmt =
+            self.state.prepare_cached("SELECT path, mtime, size, hash FROM docs WHERE space = ?1").map_err(&err)?;
+        let rows = stmt
+            .query_map([space], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    fn record(
+        &mut self,
+        space: &str,
+        rows: &[(String, i64, i64, String)],
+        removed: &[String],
+        head: Option<&str>,
+    ) -> Result<(), SearchError> {
+        let err = SearchError::state(&self.dir);
+        let tx = self.state.transaction().map_err(&err)?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO docs(space, path, mtime, size, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(&err)?;
+            for (path, mtime, size, hash) in rows {
+                put.execute(params![space, path, mtime, size, hash]).map_err(&err)?;
+            }
+            let mut del = tx.prepare_cached("DELETE FROM docs WHERE space = ?1 AND path = ?2").map_err(&err)?;
+            for path in removed {
+                del.execute(params![space, path]).map_err(&err)?;
+            }
+            tx.execute("INSERT OR REPLACE INTO spaces(key, head) VALUES (?1, ?2)", params![space, head])
+                .map_err(&err)?;
+        }
+        tx.commit().map_err(&err)
+    }
+
+    /// The document of one page file, or `None` when the path is not a page the space shows.
+    fn document(
+        &self,
+        space: &mut Space,
+        key: &str,
+        path: &str,
+        bytes: &[u8],
+        activity: &HashMap<cdo_core::PageId, cdo_core::Activity>,
+    ) -> Result<Option<TantivyDocument>, SearchError> {
+        let f = self.fields;
+        let catalog = space.catalog()?;
+        let Some(node) = catalog.by_stem(cdo_core::catalog::stem_of(path)) else {
+            return Ok(None);
+        };
+        let file = cdo_core::page::PageFile::parse(bytes);
+        let sections = render::sections(file.body());
+        let ancestors: Vec<String> =
+            catalog.breadcrumbs(&node.id).iter().filter(|n| n.id != node.id).map(|n| n.id.to_string()).collect();
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.key, doc_key(key, path));
+        doc.add_text(f.space, key);
+        doc.add_text(f.id, node.id.as_str());
+        doc.add_text(f.path, path);
+        doc.add_text(f.title, &node.title);
+        doc.add_text(f.title_exact, node.title.to_lowercase());
+        let headings: Vec<&str> = sections.iter().map(|s| s.heading.as_str()).filter(|h| !h.is_empty()).collect();
+        doc.add_text(f.headings, headings.join("\n"));
+        doc.add_text(f.names, format!("{}\n{}", node.title, headings.join("\n")));
+        let body: Vec<&str> = sections.iter().map(|s| s.text.as_str()).collect();
+        doc.add_text(f.body, body.join("\n"));
+        let stored: Vec<StoredSection> = sections
+            .into_iter()
+            .map(|s| StoredSection { anchor: s.anchor, heading: s.heading, text: s.text })
+            .collect();
+        doc.add_text(f.sections, serde_json::to_string(&stored).unwrap_or_default());
+        for label in &node.labels {
+            doc.add_text(f.labels, label);
+        }
+        for id in &ancestors {
+            doc.add_text(f.ancestors, id);
+        }
+        doc.add_text(f.parent, ancestors.last().map_or("", String::as_str));
+        let (created, updated) = match activity.get(&node.id) {
+            Some(a) => {
+                doc.add_text(f.creator, a.creator.email.to_lowercase());
+                doc.add_text(f.creator, a.creator.name.to_lowercase());
+                for person in &a.contributors {
+                    doc.add_text(f.contributor, person.email.to_lowercase());
+                    doc.add_text(f.contributor, person.name.to_lowercase());
+                }
+                (a.created, a.updated)
+            }
+            None => {
+                // Never committed (written by another tool and not yet saved here): the file's time.
+                let modified = std::fs::metadata(space.root().join(path))
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs() as i64);
+                (modified, modified)
+            }
+        };
+        doc.add_i64(f.created, created);
+        doc.add_i64(f.updated, updated);
+        Ok(Some(doc))
+    }
+
+    /// Runs a search box query, optionally limited to some spaces.
+    pub fn search(&self, query: &UserQuery, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        let (built, marks) = self.build(query);
+        let sort = if query.has_text() { Sort::Relevance } else { Sort::Updated(Order::Desc) };
+        self.run(built.as_ref(), &sort, &marks, limit)
+    }
+
+    /// Runs a query built elsewhere (CQL), ordered by `sort`, with `marks` highlighted.
+    pub fn run(&self, query: &dyn Query, sort: &Sort, marks: &Marks, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        let searcher = self.reader.searcher();
+        let err = SearchError::index(&self.dir);
+        let limit = limit.max(1);
+        let top = TopDocs::with_limit(limit);
+        let addresses: Vec<(f32, DocAddress)> = match sort {
+            Sort::Relevance => searcher.search(query, &top).map_err(&err)?,
+            Sort::Created(order) | Sort::Updated(order) => {
+                let field = if matches!(sort, Sort::Created(_)) { "created" } else { "updated" };
+                let found: Vec<(i64, DocAddress)> =
+                    searcher.search(query, &top.order_by_fast_field::<i64>(field, order.clone())).map_err(&err)?;
+                found.into_iter().map(|(_, a)| (0.0, a)).collect()
+            }
+            Sort::Title(order) => {
+                let found: Vec<(String, DocAddress)> = searcher
+                    .search(query, &top.order_by_string_fast_field("title_exact", order.clone()))
+                    .map_err(&err)?;
+                found.into_iter().map(|(_, a)| (0.0, a)).collect()
+            }
+        };
+        let f = self.fields;
+        let mut hits = Vec::with_capacity(addresses.len());
+        for (score, address) in addresses {
+            let doc: TantivyDocument = searcher.doc(address).map_err(&err)?;
+            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let sections: Vec<StoredSection> = serde_json::from_str(&text(f.sections)).unwrap_or_default();
+            hits.push(Hit {
+                space: text(f.space),
+                id: text(f.id),
+                title: text(f.title),
+                path: text(f.path),
+                labels: doc.get_all(f.labels).filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                updated: doc.get_first(f.updated).and_then(|v| v.as_i64()).unwrap_or(0),
+                score,
+                snippet: snippet::best(&sections, marks),
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Turns a search box query into a tantivy query and the words to highlight.
+    pub fn build(&self, q: &UserQuery) -> (Box<dyn Query>, Marks) {
+        let f = self.fields;
+        let mut marks = Marks::default();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let meaningful: Vec<&String> = q.words.iter().filter(|w| !analyzer::is_filler(w)).collect();
+        let words: Vec<&String> = if meaningful.is_empty() { q.words.iter().collect() } else { meaningful };
+        let last = q.words.last();
+        for word in &words {
+            let terms = analyzer::terms(word);
+            marks.terms.extend(terms.iter().cloned());
+            let mut options: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            if let Some(query) = self.text_query(&terms) {
+                options.push((Occur::Should, query));
+            }
+            options.push((Occur::Should, boosted(term_query(f.labels, &word.to_lowercase()), 2.0)));
+            if q.prefix && Some(*word) == last {
+                let plain = plain_terms(word);
+                if let Some(prefix) = plain.last() {
+                    marks.prefix = Some(prefix.clone());
+                    let prefix_query = PhrasePrefixQuery::new(vec![Term::from_field_text(f.names, prefix)]);
+                    options.push((Occur::Should, boosted(Box::new(prefix_query), 2.0)));
+                }
+            }
+            clauses.push((Occur::Should, Box::new(BooleanQuery::new(options))));
+        }
+        for phrase in &q.phrases {
+            let terms = analyzer::terms(phrase);
+            marks.terms.extend(terms.iter().cloned());
+            if let Some(query) = self.text_query(&terms) {
+                clauses.push((Occur::Must, query));
+            }
+        }
+        for title in &q.titles {
+            let terms = analyzer::terms(title);
+            marks.terms.extend(terms.iter().cloned());
+            if let Some(query) = field_phrase(f.title, &terms) {
+                clauses.push((Occur::Must, query));
+            }
+        }
+        for excluded in &q.excluded {
+            let terms = analyzer::terms(excluded);
+            if let Some(query) = self.text_query(&terms) {
+                clauses.push((Occur::MustNot, query));
+            }
+            clauses.push((Occur::MustNot, term_query(f.labels, &excluded.to_lowercase())));
+        }
+        let any = |field, values: &[String], normalise: fn(&str) -> String| -> Box<dyn Query> {
+            let options = values.iter().map(|v| (Occur::Should, term_query(field, &normalise(v)))).collect();
+            Box::new(BooleanQuery::new(options))
+        };
+        if !q.labels.is_empty() {
+            for label in &q.labels {
+                clauses.push((Occur::Must, term_query(f.labels, &label.to_lowercase())));
+            }
+        }
+        if !q.spaces.is_empty() {
+            clauses.push((Occur::Must, any(f.space, &q.spaces, |s| s.to_uppercase())));
+        }
+        if !clauses.iter().any(|(occur, _)| *occur != Occur::MustNot) {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        (Box::new(BooleanQuery::new(clauses)), marks)
+    }
+
+    /// A word's terms in title (boosted), headings and body; several terms make a phrase.
+    pub fn text_query(&self, terms: &[String]) -> Option<Box<dyn Query>> {
+        let f = self.fields;
+        let options: Vec<(Occur, Box<dyn Query>)> = [(f.title, 3.0), (f.headings, 1.5), (f.body, 1.0)]
+            .into_iter()
+            .filter_map(|(field, boost)| field_phrase(field, terms).map(|q| (Occur::Should, boosted(q, boost))))
+            .collect();
+        (!options.is_empty()).then(|| Box::new(BooleanQuery::new(options)) as Box<dyn Query>)
+    }
+
+    /// How many documents the index holds.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no documents.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A term query, or a phrase of several terms, on one field.
+pub fn field_phrase(field: Field, terms: &[String]) -> Option<Box<dyn Query>> {
+    match terms {
+        [] => None,
+        [one] => Some(term_query(field, one)),
+        many => Some(Box::new(PhraseQuery::new(many.iter().map(|t| Term::from_field_text(field, t)).collect()))),
+    }
+}
+
+/// An exact term on a field (no analysis).
+pub fn term_query(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::WithFreqs))
+}
+
+fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(query, boost))
+}
+
+fn plain_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(48))
+        .filter(LowerCaser)
+        .filter(tantivy::tokenizer::AsciiFoldingFilter)
+        .build()
+}
+
+fn plain_terms(text: &str) -> Vec<String> {
+    use tantivy::tokenizer::TokenStream as _;
+    let mut analyzer = plain_analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+fn doc_key(space: &str, path: &str) -> String {
+    format!("{space}\u{1f}{path}")
+}
+
+/// FNV-1a, 64 bits: enough to notice that a file's content changed.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn open_index(dir: &Path, schema: Schema) -> tantivy::Result<Index> {
+    let directory = tantivy::directory::MmapDirectory::open(dir)?;
+    Index::open_or_create(directory, schema)
+}
+
+fn open_state(path: &Path) -> Result<Connection, SearchError> {
+    let err = SearchError::state(path);
+    let conn = Connection::open(path).map_err(&err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(&err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(&err)?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS docs(space TEXT NOT NULL, path TEXT NOT NULL, mtime INTEGER NOT NULL,
+           size INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY(space, path)) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS spaces(key TEXT PRIMARY KEY, head TEXT);",
+    )
+    .map_err(&err)?;
+    Ok(conn)
+}

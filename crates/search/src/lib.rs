@@ -1,0 +1,47 @@
+//! Search over the spaces of a wiki home: a tantivy full-text index in the home's cache
+//! (derived state, rebuilt when deleted, caught up incrementally), the query language people
+//! type, and results that point at the best matching section with a highlighted snippet.
+
+pub mod analyzer;
+pub mod index;
+pub mod query;
+pub mod snippet;
+
+use std::path::{Path, PathBuf};
+
+pub use index::{Hit, Progress, SearchIndex, Sort, SyncReport};
+pub use query::UserQuery;
+pub use snippet::{Marks, Snippet};
+
+/// What went wrong while searching or indexing, with the file or query it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index {path}: {source}")]
+    Index { path: PathBuf, source: tantivy::TantivyError },
+    #[error("search index state {path}: {source}")]
+    State { path: PathBuf, source: rusqlite::Error },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the search index at {0} is being updated by another confluence-do process; results may lag until it finishes"
+    )]
+    Busy(PathBuf),
+    #[error(transparent)]
+    Space(#[from] cdo_core::SpaceError),
+    #[error(transparent)]
+    Store(#[from] cdo_core::store::StoreError),
+}
+
+impl SearchError {
+    fn index(path: &Path) -> impl Fn(tantivy::TantivyError) -> SearchError + '_ {
+        move |source| SearchError::Index { path: path.to_path_buf(), source }
+    }
+
+    fn state(path: &Path) -> impl Fn(rusqlite::Error) -> SearchError + '_ {
+        move |source| SearchError::State { path: path.to_path_buf(), source }
+    }
+
+    fn io(path: &Path) -> impl Fn(std::io::Error) -> SearchError + '_ {
+        move |source| SearchError::Io { path: path.to_path_buf(), source }
+    }
+}

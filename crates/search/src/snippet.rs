@@ -1,0 +1,185 @@
+//! The best section of a result and a snippet of it with the matching words marked.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyzer;
+
+/// A section as the index stores it beside each page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSection {
+    #[serde(rename = "a")]
+    pub anchor: String,
+    #[serde(rename = "h")]
+    pub heading: String,
+    #[serde(rename = "t")]
+    pub text: String,
+}
+
+/// What a result shows: the section it points at and an excerpt with highlights.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snippet {
+    /// The section's heading anchor (empty: the top of the page).
+    pub anchor: String,
+    pub heading: String,
+    /// Plain text.
+    pub text: String,
+    /// Byte ranges of `text` that matched the query.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// The words to mark: analysed terms, and an unfinished word typed last (a prefix).
+#[derive(Clone, Debug, Default)]
+pub struct Marks {
+    pub terms: HashSet<String>,
+    pub prefix: Option<String>,
+}
+
+impl Marks {
+    fn matches(&self, token: &analyzer::Token, text: &str) -> bool {
+        if self.terms.contains(&token.term) {
+            return true;
+        }
+        match &self.prefix {
+            Some(prefix) => text[token.from..token.to].to_lowercase().starts_with(prefix.as_str()),
+            None => false,
+        }
+    }
+}
+
+/// How many tokens a snippet spans at most.
+const WINDOW: usize = 28;
+
+/// Picks the section with the most distinct matching words (a heading match counts double) and
+/// cuts a snippet around its densest run of matches. Without any match: the page's beginning.
+pub fn best(sections: &[StoredSection], marks: &Marks) -> Snippet {
+    let mut best: Option<(usize, usize)> = None; // (score, index)
+    for (i, section) in sections.iter().enumerate() {
+        let text_hits = distinct(&section.text, marks);
+        let heading_hits = distinct(&section.heading, marks);
+        let score = text_hits + 2 * heading_hits;
+        if score > 0 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, i));
+        }
+    }
+    let index = best.map_or(0, |(_, i)| i);
+    let Some(section) = sections.get(index) else {
+        return Snippet::default();
+    };
+    let (text, highlights) = excerpt(&section.text, marks);
+    Snippet { anchor: section.anchor.clone(), heading: section.heading.clone(), text, highlights }
+}
+
+fn distinct(text: &str, marks: &Marks) -> usize {
+    let mut seen = HashSet::new();
+    for token in analyzer::tokens(text) {
+        if marks.matches(&token, text) {
+            seen.insert(token.term);
+        }
+    }
+    seen.len()
+}
+
+/// The window of at most [`WINDOW`] tokens with the most matches, on one line of text.
+fn excerpt(text: &str, marks: &Marks) -> (String, Vec<(usize, usize)>) {
+    let tokens = analyzer::tokens(text);
+    if tokens.is_empty() {
+        let cut = floor_char(text, 200);
+        return (text[..cut].replace('\n', " "), Vec::new());
+    }
+    let hit: Vec<bool> = tokens.iter().map(|t| marks.matches(t, text)).collect();
+    let (mut start, mut best, mut count) = (0, 0, 0);
+    for i in 0..tokens.len() {
+        if hit[i] {
+            count += 1;
+        }
+        if i >= WINDOW && hit[i - WINDOW] {
+            count -= 1;
+        }
+        if count > best {
+            best = count;
+            start = (i + 1).saturating_sub(WINDOW);
+        }
+    }
+    // Start a few words before the first match, so it reads in context.
+    if let Some(first) = (start..tokens.len()).find(|&i| hit[i]) {
+        start = first.saturating_sub(4).max(start);
+    }
+    let end = (start + WINDOW).min(tokens.len()) - 1;
+    let from = if start == 0 { 0 } else { tokens[start].from };
+    let to = if end + 1 == tokens.len() { text.len() } else { tokens[end].to };
+    let mut out = String::new();
+    let mut highlights = Vec::new();
+    if from > 0 {
+        out.push_str("… ");
+    }
+    let base = out.len();
+    out.push_str(&text[from..to].replace('\n', " "));
+    for (t, _) in tokens.iter().zip(&hit).filter(|(_, h)| **h) {
+        if t.from >= from && t.to <= to {
+            highlights.push((base + t.from - from, base + t.to - from));
+        }
+    }
+    if to < text.len() {
+        out.push_str(" …");
+    }
+    (out, highlights)
+}
+
+fn floor_char(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(anchor: &str, heading: &str, text: &str) -> StoredSection {
+        StoredSection { anchor: anchor.into(), heading: heading.into(), text: text.into() }
+    }
+
+    fn marks(words: &str) -> Marks {
+        Marks { terms: analyzer::terms(words).into_iter().collect(), prefix: None }
+    }
+
+    #[test]
+    fn points_at_the_section_that_matches_and_marks_the_words() {
+        let sections = [
+            section("", "", "An overview of the service and who owns it."),
+            section(
+                "token-refresh",
+                "Token refresh",
+                "Refresh tokens rotate on every use; a reused token revokes the family.",
+            ),
+            section("logging", "Logging", "Logs go to the central store."),
+        ];
+        let s = best(&sections, &marks("rotating tokens"));
+        assert_eq!(s.anchor, "token-refresh");
+        let marked: Vec<&str> = s.highlights.iter().map(|&(a, b)| &s.text[a..b]).collect();
+        assert_eq!(marked, ["tokens", "rotate", "token"]);
+        let none = best(&sections, &marks("kubernetes"));
+        assert_eq!(none.anchor, "");
+        assert!(none.highlights.is_empty());
+    }
+
+    #[test]
+    fn long_sections_are_cut_around_the_matches() {
+        let filler = "lorem ipsum dolor sit amet ".repeat(40);
+        let text = format!("{filler}the rollback procedure restores the previous release {filler}");
+        let s = best(&[section("deploy", "Deploy", &text)], &marks("rollback release"));
+        assert!(s.text.starts_with("… ") && s.text.ends_with(" …"), "{}", s.text);
+        assert!(s.text.len() < 260, "{}", s.text);
+        let marked: Vec<&str> = s.highlights.iter().map(|&(a, b)| &s.text[a..b]).collect();
+        assert_eq!(marked, ["rollback", "release"]);
+        let typing = Marks { terms: HashSet::new(), prefix: Some("rollb".into()) };
+        let s = best(&[section("deploy", "Deploy", &text)], &typing);
+        assert_eq!(s.highlights.len(), 1);
+        assert!(best(&[], &typing).text.is_empty());
+        assert!(best(&[section("", "", "")], &typing).text.is_empty());
+    }
+}
