@@ -394,6 +394,13 @@ impl SearchIndex {
         self.run(built.as_ref(), &sort, &marks, limit)
     }
 
+    /// Runs a CQL query.
+    pub fn cql(&self, query: &str, cx: &crate::cql::Context, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        let parsed = crate::cql::parse(query)?;
+        let (built, sort, marks) = crate::cql::compile(&parsed, self, cx, query)?;
+        self.run(built.as_ref(), &sort, &marks, limit)
+    }
+
     /// Runs a query built elsewhere (CQL), ordered by `sort`, with `marks` highlighted.
     pub fn run(&self, query: &dyn Query, sort: &Sort, marks: &Marks, limit: usize) -> Result<Vec<Hit>, SearchError> {
         let searcher = self.reader.searcher();

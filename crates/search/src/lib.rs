@@ -3,6 +3,7 @@
 //! type, and results that point at the best matching section with a highlighted snippet.
 
 pub mod analyzer;
+pub mod cql;
 pub mod index;
 pub mod query;
 pub mod snippet;
@@ -26,6 +27,8 @@ pub enum SearchError {
         "the search index at {0} is being updated by another confluence-do process; results may lag until it finishes"
     )]
     Busy(PathBuf),
+    #[error("{0}")]
+    Cql(#[from] cql::CqlError),
     #[error(transparent)]
     Space(#[from] cdo_core::SpaceError),
     #[error(transparent)]

@@ -170,3 +170,56 @@ fn spaces_share_one_index_and_can_be_forgotten() {
     assert!(index.indexed_head("OPS").is_none());
     assert!(index.indexed_head("ENG").is_some());
 }
+
+#[test]
+fn cql_filters_sorts_and_reports_errors() {
+    let mut f = fixture("ENG");
+    let (auth, _adr) = engineering(&mut f.space);
+    let arch = f.space.find_title("Architecture").expect("find")[0].id.clone();
+    let runbook =
+        NewPage { title: Some("Incident runbook".into()), body: "Page the on-call.\n".into(), ..NewPage::default() };
+    f.space.create_page(&runbook, &bob()).expect("bob writes a page");
+    let mut index = SearchIndex::open(&f.dir.path().join("search")).expect("open index");
+    index.sync_space(&mut f.space, &mut |_| {}).expect("sync");
+    let cx = cdo_search::cql::Context::default();
+    let cql = |q: &str| -> Vec<String> {
+        let hits = index.cql(q, &cx, 20).unwrap_or_else(|e| panic!("{q}: {e}"));
+        hits.into_iter().map(|h| h.title).collect()
+    };
+    assert_eq!(cql("space = ENG AND title ~ \"deploy\""), ["Deployment guide"]);
+    assert_eq!(cql("title = \"deployment GUIDE\""), ["Deployment guide"]);
+    assert_eq!(cql("label = adr"), ["ADR 1: Use Postgres"]);
+    let mut both = cql("label IN (ops, adr)");
+    both.sort();
+    assert_eq!(both, ["ADR 1: Use Postgres", "Deployment guide"]);
+    let mut children = cql(&format!("ancestor = {arch}"));
+    children.sort();
+    assert_eq!(children, ["ADR 1: Use Postgres", "Authentication"]);
+    assert_eq!(cql(&format!("parent = {arch} AND text ~ \"refresh token\"")), ["Authentication"]);
+    assert_eq!(cql(&format!("id = {auth}")), ["Authentication"]);
+    assert_eq!(cql("creator = \"bob@example.com\""), ["Incident runbook"]);
+    assert_eq!(cql("contributor = \"Bob Builder\""), ["Incident runbook"]);
+    assert_eq!(cql("type = page AND text ~ \"blue green\""), ["Deployment guide"]);
+    assert!(cql("type = blogpost").is_empty());
+    assert_eq!(cql("lastmodified > now(\"-1d\")").len(), 5);
+    assert!(cql("created < \"2000-01-01\"").is_empty());
+    assert_eq!(cql("created >= startOfDay() AND NOT label = adr AND space != OPS").len(), 4);
+    assert_eq!(cql("text ~ \"postgr*\""), ["ADR 1: Use Postgres"]);
+    // The newest change first (pages made in the same second tie); titles in order.
+    let newest = index.cql("type = page ORDER BY lastmodified DESC", &cx, 20).expect("order");
+    assert_eq!(newest.len(), 5);
+    assert!(newest.windows(2).all(|w| w[0].updated >= w[1].updated));
+    let oldest = index.cql("type = page ORDER BY lastmodified", &cx, 20).expect("order");
+    assert!(oldest.windows(2).all(|w| w[0].updated <= w[1].updated));
+    assert_eq!(
+        cql("space = ENG ORDER BY title"),
+        ["ADR 1: Use Postgres", "Architecture", "Authentication", "Deployment guide", "Incident runbook"]
+    );
+    // Errors point at the problem.
+    for (bad, column) in [("titel = x", 0), ("created > \"last tuesday\"", 0), ("space = ENG ORDER BY colour", 21)] {
+        match index.cql(bad, &cx, 10) {
+            Err(cdo_search::SearchError::Cql(e)) => assert_eq!(e.position, column, "{bad}: {e}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
