@@ -6,5 +6,6 @@ mod support;
 
 mod acceptance;
 mod concurrency;
+mod search;
 mod spaces;
 mod tidy;

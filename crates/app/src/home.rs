@@ -72,6 +72,11 @@ impl Home {
         self.dir.join("spaces")
     }
 
+    /// The search index of every space (derived state).
+    pub fn search_dir(&self) -> PathBuf {
+        self.dir.join("cache").join("search")
+    }
+
     /// The cache database of the space at `path`.
     pub fn cache_file(&self, key: &str, path: &Path) -> PathBuf {
         let hash = path

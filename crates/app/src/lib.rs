@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod home;
 pub mod identity;
+pub mod search;
 pub mod watch;
 pub mod wiki;
 

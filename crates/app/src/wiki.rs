@@ -25,6 +25,8 @@ pub enum WikiError {
     PageNotFound(String),
     #[error("git: {0}")]
     Git(String),
+    #[error(transparent)]
+    Search(#[from] cdo_search::SearchError),
 }
 
 impl WikiError {

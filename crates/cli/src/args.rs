@@ -38,6 +38,31 @@ pub enum Command {
     /// Links that lead nowhere
     #[command(subcommand)]
     Links(LinksCmd),
+    /// Search pages: words, "phrases", -exclude, label:x, space:KEY, title:x; or --cql
+    Search {
+        /// What to look for (optional with --cql)
+        query: Option<String>,
+        /// Only these spaces (repeat for more)
+        #[arg(long = "space", value_name = "KEY")]
+        spaces: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Mode::Hybrid)]
+        mode: Mode,
+        /// A CQL query, as the Confluence API takes it: space = ENG AND title ~ "deploy" ORDER BY lastmodified DESC
+        #[arg(long)]
+        cql: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring the search index up to date (all spaces, or one); --rebuild starts it afresh
+    Index {
+        key: Option<String>,
+        #[arg(long)]
+        rebuild: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set up the built-in demo space (Engineering) and show it
     Demo {
         #[arg(long)]
@@ -230,6 +255,14 @@ pub enum LinksCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// How search ranks: words, meaning, or both fused.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Keyword,
+    Semantic,
+    Hybrid,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -71,6 +71,10 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Search { query, spaces, mode, cql, limit, json } => {
+            crate::search::search(&ctx.wiki, query.as_deref(), &spaces, mode, cql.as_deref(), limit, json)
+        }
+        Command::Index { key, rebuild, json } => crate::search::index(&ctx.wiki, key.as_deref(), rebuild, json),
         Command::Demo { json } => {
             let entry = demo::install(&ctx.wiki)?;
             let mut space = ctx.space(&entry.key)?;

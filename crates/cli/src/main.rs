@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod output;
+mod search;
 
 use std::process::ExitCode;
 

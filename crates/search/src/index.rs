@@ -183,6 +183,14 @@ impl SearchIndex {
         self.fields
     }
 
+    /// The keys of the spaces the index holds.
+    pub fn indexed_spaces(&self) -> Result<Vec<String>, SearchError> {
+        let err = SearchError::state(&self.dir);
+        let mut stmt = self.state.prepare_cached("SELECT key FROM spaces ORDER BY key").map_err(&err)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
     /// The commit each indexed space was at when it was last caught up.
     pub fn indexed_head(&self, space: &str) -> Option<String> {
         self.state.query_row("SELECT head FROM spaces WHERE key = ?1", [space], |r| r.get(0)).ok()

@@ -1,0 +1,165 @@
+//! `search` and `index`: the wiki's search index, caught up before every search.
+
+use std::io::{IsTerminal as _, Write as _};
+
+use anyhow::{Result, bail};
+use cdo_app::Wiki;
+use cdo_search::{Hit, Progress, UserQuery};
+use serde_json::json;
+
+use crate::args::Mode;
+use crate::output::print_json;
+
+/// A progress line on stderr while indexing, when stderr is a terminal.
+fn progress_bar() -> impl FnMut(Progress) {
+    let tty = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    move |p: Progress| {
+        if !tty || p.total == 0 {
+            return;
+        }
+        let width = 30;
+        let filled = p.done * width / p.total.max(1);
+        let rate = p.done as f64 / started.elapsed().as_secs_f64().max(0.001);
+        let eta = (p.total - p.done) as f64 / rate.max(0.001);
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\rindexing {} [{}{}] {}/{} pages, {:.0}/s, {:.0}s left ",
+            p.space,
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            p.done,
+            p.total,
+            rate,
+            eta
+        );
+        if p.done == p.total {
+            let _ = writeln!(err);
+        }
+    }
+}
+
+pub fn index(wiki: &Wiki, key: Option<&str>, rebuild: bool, json: bool) -> Result<()> {
+    if rebuild && key.is_none() {
+        wiki.drop_search_index()?;
+    }
+    let mut index = wiki.search_index()?;
+    if rebuild && let Some(key) = key {
+        // Only this space starts afresh; the others stay as they are.
+        index.remove_space(&key.to_ascii_uppercase())?;
+    }
+    let started = std::time::Instant::now();
+    let reports = wiki.catch_up_search(&mut index, key, &mut progress_bar())?;
+    if let Some(key) = key
+        && reports.is_empty()
+    {
+        bail!("no space {key} in this wiki; `space list` shows the spaces");
+    }
+    if json {
+        print_json(&json!(
+            reports
+                .iter()
+                .map(|(key, r)| json!({"space": key, "indexed": r.indexed, "removed": r.removed, "unchanged": r.unchanged}))
+                .collect::<Vec<_>>()
+        ));
+    } else {
+        for (key, r) in &reports {
+            println!("{key}: {} page(s) indexed, {} removed, {} unchanged", r.indexed, r.removed, r.unchanged);
+        }
+        println!("The index holds {} page(s); took {:.1} s.", index.len(), started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+pub fn search(
+    wiki: &Wiki,
+    query: Option<&str>,
+    spaces: &[String],
+    mode: Mode,
+    cql: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
+    if query.is_none() && cql.is_none() {
+        bail!("give words to search for, or --cql 'space = ENG AND title ~ \"deploy\"'");
+    }
+    let mut index = wiki.search_index()?;
+    wiki.catch_up_search(&mut index, None, &mut progress_bar())?;
+    let hits = match (cql, query) {
+        (Some(cql), _) => {
+            let mut cql = cql.to_owned();
+            if !spaces.is_empty() {
+                cql = format!("space IN ({}) AND ({cql})", spaces.join(", "));
+            }
+            index.cql(&cql, &cdo_search::cql::Context::default(), limit)?
+        }
+        (None, Some(text)) => {
+            if mode == Mode::Semantic {
+                bail!(
+                    "semantic search needs the embedding model, which is not set up yet; use --mode keyword (hybrid \
+                     search falls back to keyword search until then)"
+                );
+            }
+            let mut parsed = UserQuery::parse(text);
+            parsed.prefix = false;
+            parsed.spaces.extend(spaces.iter().cloned());
+            index.search(&parsed, limit)?
+        }
+        (None, None) => Vec::new(),
+    };
+    if json {
+        print_json(&json!(hits.iter().map(hit_json).collect::<Vec<_>>()));
+        return Ok(());
+    }
+    if hits.is_empty() {
+        println!("No pages match.");
+        return Ok(());
+    }
+    let bold = std::io::stdout().is_terminal();
+    for (n, hit) in hits.iter().enumerate() {
+        let section =
+            if hit.snippet.heading.is_empty() { String::new() } else { format!("  § {}", hit.snippet.heading) };
+        println!("{}. {}{section}  [{} {}]", n + 1, hit.title, hit.space, hit.id);
+        if !hit.snippet.text.is_empty() {
+            println!("   {}", marked(&hit.snippet.text, &hit.snippet.highlights, bold));
+        }
+    }
+    Ok(())
+}
+
+/// The snippet with its matches in bold on a terminal, between asterisks otherwise.
+fn marked(text: &str, highlights: &[(usize, usize)], bold: bool) -> String {
+    let (open, close) = if bold { ("\x1b[1m", "\x1b[0m") } else { ("*", "*") };
+    let mut out = String::new();
+    let mut at = 0;
+    for &(from, to) in highlights {
+        if from < at || to > text.len() || !text.is_char_boundary(from) || !text.is_char_boundary(to) {
+            continue;
+        }
+        out.push_str(&text[at..from]);
+        out.push_str(open);
+        out.push_str(&text[from..to]);
+        out.push_str(close);
+        at = to;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// `{"id","title","space","section","anchor","snippet","highlights","score","path","labels","updated"}`.
+fn hit_json(hit: &Hit) -> serde_json::Value {
+    json!({
+        "id": hit.id,
+        "title": hit.title,
+        "space": hit.space,
+        "section": hit.snippet.heading,
+        "anchor": hit.snippet.anchor,
+        "snippet": hit.snippet.text,
+        "highlights": hit.snippet.highlights,
+        "score": hit.score,
+        "path": hit.path,
+        "labels": hit.labels,
+        "updated": cdo_core::model::format_time(hit.updated, 0),
+    })
+}
