@@ -55,6 +55,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pages related to a page: nearest in meaning (by its words without the model)
+    Related {
+        /// An id or KEY:Title
+        page: String,
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Bring the search index up to date (all spaces, or one); --rebuild starts it afresh
     Index {
         key: Option<String>,

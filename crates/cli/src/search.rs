@@ -4,7 +4,8 @@ use std::io::{IsTerminal as _, Write as _};
 
 use anyhow::{Result, bail};
 use cdo_app::Wiki;
-use cdo_search::{Hit, Progress, UserQuery};
+use cdo_search::embed::{self, Embedder, MiniLm};
+use cdo_search::{Hit, Progress, SemanticStatus, UserQuery};
 use serde_json::json;
 
 use crate::args::Mode;
@@ -56,16 +57,44 @@ pub fn index(wiki: &Wiki, key: Option<&str>, rebuild: bool, json: bool) -> Resul
     {
         bail!("no space {key} in this wiki; `space list` shows the spaces");
     }
+    // Meaning: embed the passages that have no vector yet (only they cost time).
+    let embedded = match MiniLm::load(&embed::models_dir()) {
+        Ok(mut model) => {
+            let tty = std::io::stderr().is_terminal();
+            let started = std::time::Instant::now();
+            let mut show = |done: usize, total: usize| {
+                if tty {
+                    let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    let left = (total - done) as f64 / rate.max(0.001);
+                    eprint!("\rembedding passages {done}/{total}, {rate:.0}/s, {left:.0}s left ");
+                    if done == total {
+                        eprintln!();
+                    }
+                }
+            };
+            Some(index.embed_pending(&mut model, &mut show, &|| true)?)
+        }
+        Err(cdo_search::SearchError::ModelMissing(hint)) => {
+            if !json {
+                eprintln!("note: {hint}");
+            }
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     if json {
         print_json(&json!(
             reports
                 .iter()
-                .map(|(key, r)| json!({"space": key, "indexed": r.indexed, "removed": r.removed, "unchanged": r.unchanged}))
+                .map(|(key, r)| json!({"space": key, "indexed": r.indexed, "removed": r.removed, "unchanged": r.unchanged, "embedded": embedded}))
                 .collect::<Vec<_>>()
         ));
     } else {
         for (key, r) in &reports {
             println!("{key}: {} page(s) indexed, {} removed, {} unchanged", r.indexed, r.removed, r.unchanged);
+        }
+        if let Some(n) = embedded {
+            println!("{n} passage(s) embedded for semantic search.");
         }
         println!("The index holds {} page(s); took {:.1} s.", index.len(), started.elapsed().as_secs_f64());
     }
@@ -95,26 +124,78 @@ pub fn search(
             index.cql(&cql, &cdo_search::cql::Context::default(), limit)?
         }
         (None, Some(text)) => {
-            if mode == Mode::Semantic {
-                bail!(
-                    "semantic search needs the embedding model, which is not set up yet; use --mode keyword (hybrid \
-                     search falls back to keyword search until then)"
-                );
-            }
             let mut parsed = UserQuery::parse(text);
             parsed.prefix = false;
             parsed.spaces.extend(spaces.iter().cloned());
-            index.search(&parsed, limit)?
+            let mode = match mode {
+                Mode::Keyword => cdo_search::Mode::Keyword,
+                Mode::Semantic => cdo_search::Mode::Semantic,
+                Mode::Hybrid => cdo_search::Mode::Hybrid,
+            };
+            let mut model = match mode {
+                cdo_search::Mode::Keyword => None,
+                _ => match MiniLm::load(&embed::models_dir()) {
+                    Ok(model) => Some(model),
+                    Err(cdo_search::SearchError::ModelMissing(hint)) if mode == cdo_search::Mode::Hybrid => {
+                        eprintln!("note: keyword results only; {hint}");
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            let embedder = model.as_mut().map(|m| m as &mut dyn Embedder);
+            let outcome = index.query(&parsed, mode, embedder, limit)?;
+            if let SemanticStatus::Used { pending, total } = outcome.semantic
+                && pending > 0
+            {
+                eprintln!(
+                    "note: {pending} of {total} passages are not embedded yet, so meaning covers part of the wiki; \
+                     `confluence-do index` embeds them"
+                );
+            }
+            outcome.hits
         }
         (None, None) => Vec::new(),
     };
+    print_hits(&hits, json, "No pages match.");
+    Ok(())
+}
+
+pub fn related(wiki: &Wiki, page: &str, limit: usize, json: bool) -> Result<()> {
+    let (mut space, id) = wiki.resolve(page)?;
+    let summary = space.summary(&id)?;
+    let key = space.info().key.as_str().to_owned();
+    drop(space);
+    let mut index = wiki.search_index()?;
+    wiki.catch_up_search(&mut index, Some(&key), &mut progress_bar())?;
+    let hits = match MiniLm::load(&embed::models_dir()) {
+        Ok(model) => {
+            let hits = index.related(&key, &summary.path, &model, 384, limit)?;
+            if hits.is_empty() && index.coverage(model.model_id())?.0 > 0 {
+                eprintln!("note: this page is not embedded yet; `confluence-do index` embeds it. Related by words:");
+                index.related_by_words(&key, &summary.path, limit)?
+            } else {
+                hits
+            }
+        }
+        Err(cdo_search::SearchError::ModelMissing(hint)) => {
+            eprintln!("note: related by words only; {hint}");
+            index.related_by_words(&key, &summary.path, limit)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print_hits(&hits, json, "No related pages found.");
+    Ok(())
+}
+
+fn print_hits(hits: &[Hit], json: bool, none: &str) {
     if json {
         print_json(&json!(hits.iter().map(hit_json).collect::<Vec<_>>()));
-        return Ok(());
+        return;
     }
     if hits.is_empty() {
-        println!("No pages match.");
-        return Ok(());
+        println!("{none}");
+        return;
     }
     let bold = std::io::stdout().is_terminal();
     for (n, hit) in hits.iter().enumerate() {
@@ -125,7 +206,6 @@ pub fn search(
             println!("   {}", marked(&hit.snippet.text, &hit.snippet.highlights, bold));
         }
     }
-    Ok(())
 }
 
 /// The snippet with its matches in bold on a terminal, between asterisks otherwise.

@@ -21,13 +21,18 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, 
 
 use crate::SearchError;
 use crate::analyzer;
+use crate::embed::Embedder;
 use crate::query::UserQuery;
+use crate::semantic::{self, Passage, Semantic};
 use crate::snippet::{self, Marks, Snippet, StoredSection};
 
 /// Bumped when the schema or what is indexed changes; a mismatch rebuilds the index.
 const SCHEMA_VERSION: u32 = 1;
 /// The analyzer of the unstemmed title-and-headings field that prefixes match against.
 const PLAIN: &str = "cdo_plain";
+/// The cosine similarity a passage needs to count as a semantic match (all-MiniLM-L6-v2 puts
+/// unrelated text below about 0.2 and paraphrases above 0.3).
+const MIN_SIMILARITY: f32 = 0.25;
 /// Memory for the index writer.
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
@@ -137,6 +142,33 @@ pub struct SearchIndex {
     writer: Option<IndexWriter>,
     fields: Fields,
     state: Connection,
+    semantic: Semantic,
+}
+
+/// How results are ranked: by the words, by meaning, or both fused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Keyword,
+    Semantic,
+    Hybrid,
+}
+
+/// Results, and what semantic search could contribute to them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub hits: Vec<Hit>,
+    pub semantic: SemanticStatus,
+}
+
+/// Whether meaning took part in a search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SemanticStatus {
+    /// Keyword mode: not asked.
+    NotUsed,
+    /// Used; `pending` of `total` passages were not embedded yet.
+    Used { pending: usize, total: usize },
+    /// Asked for, but the model is not set up (the text says how to set it up).
+    Unavailable(String),
 }
 
 impl SearchIndex {
@@ -170,12 +202,14 @@ impl SearchIndex {
             .map_err(SearchError::index(&tantivy_dir))?;
         let state_path = dir.join("state.sqlite");
         let state = open_state(&state_path)?;
+        let mut semantic = Semantic::open(&dir.join("semantic.sqlite"))?;
         if fresh {
-            // A new index knows no documents, whatever the state file says.
+            // A new index knows no documents, whatever the state files say.
             let err = SearchError::state(&state_path);
             state.execute_batch("DELETE FROM docs; DELETE FROM spaces;").map_err(err)?;
+            semantic.clear()?;
         }
-        Ok(SearchIndex { dir: dir.to_path_buf(), index, reader, writer: None, fields, state })
+        Ok(SearchIndex { dir: dir.to_path_buf(), index, reader, writer: None, fields, state, semantic })
     }
 
     /// The index's fields (for queries built elsewhere, such as CQL).
@@ -251,17 +285,26 @@ impl SearchIndex {
         }
         let fields = self.fields;
         let writer = self.writer()?;
+        let mut passages = Vec::with_capacity(docs.len());
         for (path, doc) in docs {
             writer.delete_term(Term::from_field_text(fields.key, &doc_key(&key, &path)));
-            if let Some(doc) = doc {
-                writer.add_document(doc).map_err(SearchError::index(&PathBuf::from(&path)))?;
+            match doc {
+                Some((doc, page_passages)) => {
+                    writer.add_document(doc).map_err(SearchError::index(&PathBuf::from(&path)))?;
+                    passages.push((path, page_passages));
+                }
+                None => passages.push((path, Vec::new())),
             }
         }
         for path in &removed {
             writer.delete_term(Term::from_field_text(fields.key, &doc_key(&key, path)));
+            passages.push((path.clone(), Vec::new()));
         }
         report.removed = removed.len();
         self.commit()?;
+        for (path, page_passages) in passages {
+            self.semantic.set_page(&key, &path, &page_passages)?;
+        }
         self.record(&key, &rows, &removed, head.as_deref())?;
         progress(Progress { space: key, done: total, total });
         Ok(report)
@@ -276,6 +319,7 @@ impl SearchIndex {
             writer.delete_term(Term::from_field_text(fields.key, &doc_key(key, path)));
         }
         self.commit()?;
+        self.semantic.remove_space(key)?;
         let err = SearchError::state(&self.dir);
         self.state.execute("DELETE FROM docs WHERE space = ?1", [key]).map_err(&err)?;
         self.state.execute("DELETE FROM spaces WHERE key = ?1", [key]).map_err(&err)?;
@@ -336,7 +380,7 @@ impl SearchIndex {
         path: &str,
         bytes: &[u8],
         activity: &HashMap<cdo_core::PageId, cdo_core::Activity>,
-    ) -> Result<Option<TantivyDocument>, SearchError> {
+    ) -> Result<Option<(TantivyDocument, Vec<Passage>)>, SearchError> {
         let f = self.fields;
         let catalog = space.catalog()?;
         let Some(node) = catalog.by_stem(cdo_core::catalog::stem_of(path)) else {
@@ -344,6 +388,7 @@ impl SearchIndex {
         };
         let file = cdo_core::page::PageFile::parse(bytes);
         let sections = render::sections(file.body());
+        let page_passages = semantic::passages(&node.title, &sections);
         let ancestors: Vec<String> =
             catalog.breadcrumbs(&node.id).iter().filter(|n| n.id != node.id).map(|n| n.id.to_string()).collect();
         let mut doc = TantivyDocument::default();
@@ -392,7 +437,7 @@ impl SearchIndex {
         };
         doc.add_i64(f.created, created);
         doc.add_i64(f.updated, updated);
-        Ok(Some(doc))
+        Ok(Some((doc, page_passages)))
     }
 
     /// Runs a search box query, optionally limited to some spaces.
@@ -430,24 +475,196 @@ impl SearchIndex {
                 found.into_iter().map(|(_, a)| (0.0, a)).collect()
             }
         };
-        let f = self.fields;
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {
-            let doc: TantivyDocument = searcher.doc(address).map_err(&err)?;
-            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            let sections: Vec<StoredSection> = serde_json::from_str(&text(f.sections)).unwrap_or_default();
-            hits.push(Hit {
-                space: text(f.space),
-                id: text(f.id),
-                title: text(f.title),
-                path: text(f.path),
-                labels: doc.get_all(f.labels).filter_map(|v| v.as_str().map(str::to_owned)).collect(),
-                updated: doc.get_first(f.updated).and_then(|v| v.as_i64()).unwrap_or(0),
-                score,
-                snippet: snippet::best(&sections, marks),
-            });
+            hits.push(self.hit(&searcher, address, score, marks, None)?);
         }
         Ok(hits)
+    }
+
+    /// The result for one document; its snippet is from the section at `anchor` when given.
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+        score: f32,
+        marks: &Marks,
+        anchor: Option<&str>,
+    ) -> Result<Hit, SearchError> {
+        let f = self.fields;
+        let doc: TantivyDocument = searcher.doc(address).map_err(SearchError::index(&self.dir))?;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let sections: Vec<StoredSection> = serde_json::from_str(&text(f.sections)).unwrap_or_default();
+        Ok(Hit {
+            space: text(f.space),
+            id: text(f.id),
+            title: text(f.title),
+            path: text(f.path),
+            labels: doc.get_all(f.labels).filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            updated: doc.get_first(f.updated).and_then(|v| v.as_i64()).unwrap_or(0),
+            score,
+            snippet: snippet::at_or_best(&sections, marks, anchor),
+        })
+    }
+
+    /// A search box query in a mode: keyword, semantic (needs `embedder`), or both fused by
+    /// reciprocal rank. Semantic search uses the vectors there are; passages not embedded yet
+    /// are reported in the outcome, never waited for.
+    pub fn query(
+        &mut self,
+        q: &UserQuery,
+        mode: Mode,
+        embedder: Option<&mut dyn Embedder>,
+        limit: usize,
+    ) -> Result<Outcome, SearchError> {
+        let depth = limit.max(50);
+        let keyword = if mode == Mode::Semantic { Vec::new() } else { self.search(q, depth)? };
+        let text: Vec<&str> = q.words.iter().chain(&q.phrases).chain(&q.titles).map(String::as_str).collect();
+        let text = text.join(" ");
+        let (semantic, status) = match (mode, embedder) {
+            (Mode::Keyword, _) => (Vec::new(), SemanticStatus::NotUsed),
+            (_, None) => {
+                (Vec::new(), SemanticStatus::Unavailable(crate::embed::setup_hint(&crate::embed::models_dir())))
+            }
+            (_, Some(_)) if text.trim().is_empty() => (Vec::new(), SemanticStatus::NotUsed),
+            (_, Some(embedder)) => {
+                let (pending, total) = self.semantic.coverage(embedder.model_id())?;
+                let (_, marks) = self.build(q);
+                let hits = self.semantic_hits(q, &text, embedder, depth, &marks)?;
+                (hits, SemanticStatus::Used { pending, total })
+            }
+        };
+        let mut hits = match mode {
+            Mode::Keyword => keyword,
+            Mode::Semantic => semantic,
+            Mode::Hybrid => fuse(keyword, semantic),
+        };
+        hits.truncate(limit);
+        Ok(Outcome { hits, semantic: status })
+    }
+
+    /// Pages whose passages are nearest the query's meaning, best first, within the query's
+    /// filters (spaces, labels, titles, exclusions).
+    fn semantic_hits(
+        &mut self,
+        q: &UserQuery,
+        text: &str,
+        embedder: &mut dyn Embedder,
+        pages: usize,
+        marks: &Marks,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let model = embedder.model_id().to_owned();
+        let Some(vector) = embedder.embed(&[text.to_owned()])?.pop() else { return Ok(Vec::new()) };
+        let mut near = self.semantic.nearest(&model, &vector, pages * 8)?;
+        // Below this, "nearest" is noise: a query about nothing in the wiki finds nothing.
+        near.retain(|n| n.score >= MIN_SIMILARITY);
+        self.pages_near(near, pages, self.filters(q), marks, None)
+    }
+
+    /// The pages of passages found near a vector (best passage per page, in order), kept when
+    /// they match `filters`, without `skip`.
+    fn pages_near(
+        &self,
+        near: Vec<semantic::Near>,
+        pages: usize,
+        filters: Vec<(Occur, Box<dyn Query>)>,
+        marks: &Marks,
+        skip: Option<&str>,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let mut seen = HashSet::new();
+        let mut best: Vec<semantic::Near> = Vec::new();
+        for n in near {
+            let key = doc_key(&n.space, &n.path);
+            if Some(key.as_str()) != skip && seen.insert(key) {
+                best.push(n);
+                if best.len() == pages {
+                    break;
+                }
+            }
+        }
+        if best.is_empty() {
+            return Ok(Vec::new());
+        }
+        let f = self.fields;
+        let keys: Vec<(Occur, Box<dyn Query>)> =
+            best.iter().map(|n| (Occur::Should, term_query(f.key, &doc_key(&n.space, &n.path)))).collect();
+        let mut clauses = filters;
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(keys))));
+        let searcher = self.reader.searcher();
+        let found = searcher
+            .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(best.len()))
+            .map_err(SearchError::index(&self.dir))?;
+        let mut by_key = HashMap::new();
+        for (_, address) in found {
+            let doc: TantivyDocument = searcher.doc(address).map_err(SearchError::index(&self.dir))?;
+            if let Some(key) = doc.get_first(f.key).and_then(|v| v.as_str()) {
+                by_key.insert(key.to_owned(), address);
+            }
+        }
+        let mut hits = Vec::new();
+        for n in &best {
+            if let Some(address) = by_key.get(&doc_key(&n.space, &n.path)) {
+                hits.push(self.hit(&searcher, *address, n.score, marks, Some(&n.anchor))?);
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Pages related to one: nearest to the mean of its passages' vectors.
+    pub fn related(
+        &mut self,
+        space: &str,
+        path: &str,
+        embedder: &dyn Embedder,
+        dims: usize,
+        limit: usize,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let model = embedder.model_id().to_owned();
+        let Some(vector) = self.semantic.page_vector(&model, dims, space, path)? else {
+            return Ok(Vec::new());
+        };
+        let near = self.semantic.nearest(&model, &vector, (limit + 1) * 8)?;
+        self.pages_near(near, limit, Vec::new(), &Marks::default(), Some(&doc_key(space, path)))
+    }
+
+    /// Pages related to one by their words (without a model): its title and headings as a query.
+    pub fn related_by_words(&self, space: &str, path: &str, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let key = doc_key(space, path);
+        let found = searcher
+            .search(term_query(f.key, &key).as_ref(), &TopDocs::with_limit(1))
+            .map_err(SearchError::index(&self.dir))?;
+        let Some((_, address)) = found.first() else { return Ok(Vec::new()) };
+        let doc: TantivyDocument = searcher.doc(*address).map_err(SearchError::index(&self.dir))?;
+        let sections: Vec<StoredSection> = doc
+            .get_first(f.sections)
+            .and_then(|v| v.as_str())
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        let title = doc.get_first(f.title).and_then(|v| v.as_str()).unwrap_or_default();
+        let mut words: Vec<String> = title.split_whitespace().map(str::to_owned).collect();
+        words.extend(sections.iter().flat_map(|s| s.heading.split_whitespace().map(str::to_owned)));
+        let query = UserQuery { words, ..UserQuery::default() };
+        let mut hits = self.search(&query, limit + 1)?;
+        hits.retain(|h| !(h.space == space && h.path == path));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// Embeds the passages that have no vector yet (see [`Semantic::embed_pending`]).
+    pub fn embed_pending(
+        &mut self,
+        embedder: &mut dyn Embedder,
+        progress: &mut dyn FnMut(usize, usize),
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<usize, SearchError> {
+        self.semantic.embed_pending(embedder, progress, keep_going)
+    }
+
+    /// How many passages wait for a vector of `model`, of how many.
+    pub fn coverage(&self, model: &str) -> Result<(usize, usize), SearchError> {
+        self.semantic.coverage(model)
     }
 
     /// Turns a search box query into a tantivy query and the words to highlight.
@@ -484,35 +701,38 @@ impl SearchIndex {
             }
         }
         for title in &q.titles {
-            let terms = analyzer::terms(title);
-            marks.terms.extend(terms.iter().cloned());
-            if let Some(query) = field_phrase(f.title, &terms) {
-                clauses.push((Occur::Must, query));
-            }
+            marks.terms.extend(analyzer::terms(title));
         }
-        for excluded in &q.excluded {
-            let terms = analyzer::terms(excluded);
-            if let Some(query) = self.text_query(&terms) {
-                clauses.push((Occur::MustNot, query));
-            }
-            clauses.push((Occur::MustNot, term_query(f.labels, &excluded.to_lowercase())));
-        }
-        let any = |field, values: &[String], normalise: fn(&str) -> String| -> Box<dyn Query> {
-            let options = values.iter().map(|v| (Occur::Should, term_query(field, &normalise(v)))).collect();
-            Box::new(BooleanQuery::new(options))
-        };
-        if !q.labels.is_empty() {
-            for label in &q.labels {
-                clauses.push((Occur::Must, term_query(f.labels, &label.to_lowercase())));
-            }
-        }
-        if !q.spaces.is_empty() {
-            clauses.push((Occur::Must, any(f.space, &q.spaces, |s| s.to_uppercase())));
-        }
+        clauses.extend(self.filters(q));
         if !clauses.iter().any(|(occur, _)| *occur != Occur::MustNot) {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
         (Box::new(BooleanQuery::new(clauses)), marks)
+    }
+
+    /// What a query requires besides its words: titles, exclusions, labels, spaces.
+    fn filters(&self, q: &UserQuery) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for title in &q.titles {
+            if let Some(query) = field_phrase(f.title, &analyzer::terms(title)) {
+                clauses.push((Occur::Must, query));
+            }
+        }
+        for excluded in &q.excluded {
+            if let Some(query) = self.text_query(&analyzer::terms(excluded)) {
+                clauses.push((Occur::MustNot, query));
+            }
+            clauses.push((Occur::MustNot, term_query(f.labels, &excluded.to_lowercase())));
+        }
+        for label in &q.labels {
+            clauses.push((Occur::Must, term_query(f.labels, &label.to_lowercase())));
+        }
+        if !q.spaces.is_empty() {
+            let options = q.spaces.iter().map(|s| (Occur::Should, term_query(f.space, &s.to_uppercase()))).collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(options))));
+        }
+        clauses
     }
 
     /// A word's terms in title (boosted), headings and body; several terms make a phrase.
@@ -534,6 +754,31 @@ impl SearchIndex {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Reciprocal rank fusion: each list adds 1 / (60 + rank) to a page's score; the keyword
+/// result's snippet is kept when a page is in both (it has the words marked).
+fn fuse(keyword: Vec<Hit>, semantic: Vec<Hit>) -> Vec<Hit> {
+    const K: f32 = 60.0;
+    let mut fused: Vec<Hit> = Vec::with_capacity(keyword.len() + semantic.len());
+    let mut at: HashMap<(String, String), usize> = HashMap::new();
+    for (list, hits) in [keyword, semantic].into_iter().enumerate() {
+        for (rank, mut hit) in hits.into_iter().enumerate() {
+            let score = 1.0 / (K + rank as f32 + 1.0);
+            let key = (hit.space.clone(), hit.path.clone());
+            match at.get(&key) {
+                Some(&i) => fused[i].score += score,
+                None => {
+                    let _ = list;
+                    hit.score = score;
+                    at.insert(key, fused.len());
+                    fused.push(hit);
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+    fused
 }
 
 /// A term query, or a phrase of several terms, on one field.
@@ -578,7 +823,7 @@ fn doc_key(space: &str, path: &str) -> String {
 }
 
 /// FNV-1a, 64 bits: enough to notice that a file's content changed.
-fn fnv(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 

@@ -4,13 +4,16 @@
 
 pub mod analyzer;
 pub mod cql;
+pub mod embed;
 pub mod index;
 pub mod query;
+pub mod semantic;
 pub mod snippet;
+pub mod vectors;
 
 use std::path::{Path, PathBuf};
 
-pub use index::{Hit, Progress, SearchIndex, Sort, SyncReport};
+pub use index::{Hit, Mode, Outcome, Progress, SearchIndex, SemanticStatus, Sort, SyncReport};
 pub use query::UserQuery;
 pub use snippet::{Marks, Snippet};
 
@@ -29,6 +32,10 @@ pub enum SearchError {
     Busy(PathBuf),
     #[error("{0}")]
     Cql(#[from] cql::CqlError),
+    #[error("{0}")]
+    ModelMissing(String),
+    #[error("{0}")]
+    Model(String),
     #[error(transparent)]
     Space(#[from] cdo_core::SpaceError),
     #[error(transparent)]

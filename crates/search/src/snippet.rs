@@ -51,6 +51,18 @@ impl Marks {
 /// How many tokens a snippet spans at most.
 const WINDOW: usize = 28;
 
+/// The section at `anchor` (where meaning matched) with its matching words marked, or [`best`]
+/// without an anchor.
+pub fn at_or_best(sections: &[StoredSection], marks: &Marks, anchor: Option<&str>) -> Snippet {
+    match anchor.and_then(|a| sections.iter().find(|s| s.anchor == a)) {
+        Some(section) => {
+            let (text, highlights) = excerpt(&section.text, marks);
+            Snippet { anchor: section.anchor.clone(), heading: section.heading.clone(), text, highlights }
+        }
+        None => best(sections, marks),
+    }
+}
+
 /// Picks the section with the most distinct matching words (a heading match counts double) and
 /// cuts a snippet around its densest run of matches. Without any match: the page's beginning.
 pub fn best(sections: &[StoredSection], marks: &Marks) -> Snippet {
