@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use cdo_core::Space;
 use cdo_core::render;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tantivy::collector::TopDocs;
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{
@@ -263,11 +263,71 @@ impl SearchIndex {
         if changed.is_empty() && removed.is_empty() && self.indexed_head(&key) == head {
             return Ok(report);
         }
-        let activity = if changed.is_empty() { HashMap::new() } else { space.activity()? };
+        let changed: Vec<(String, i64, i64)> = changed.into_iter().cloned().collect();
+        self.apply(space, &key, changed, removed, &known, head, &mut report, progress)?;
+        Ok(report)
+    }
+
+    /// Brings the index up to date for a few paths a save or the watcher reported, without
+    /// looking at the rest of the space (cost independent of the space's size).
+    pub fn sync_paths(&mut self, space: &mut Space, paths: &[String]) -> Result<SyncReport, SearchError> {
+        let key = space.info().key.as_str().to_owned();
+        let mut known = HashMap::new();
+        let mut changed = Vec::new();
+        let mut removed = Vec::new();
+        for path in paths {
+            let row: Option<(i64, i64, String)> = self
+                .state
+                .query_row(
+                    "SELECT mtime, size, hash FROM docs WHERE space = ?1 AND path = ?2",
+                    params![key, path],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(SearchError::state(&self.dir))?;
+            let meta = std::fs::metadata(space.root().join(path)).ok().filter(|m| m.is_file());
+            match meta {
+                Some(meta) if cdo_core::history::is_page_path(path) => {
+                    let mtime = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(-1, |d| d.as_nanos() as i64);
+                    changed.push((path.clone(), mtime, meta.len() as i64));
+                }
+                _ if row.is_some() => removed.push(path.clone()),
+                _ => {}
+            }
+            if let Some(row) = row {
+                known.insert(path.clone(), row);
+            }
+        }
+        let head = space.store().head_id()?.map(|h| h.to_string());
+        let mut report = SyncReport::default();
+        self.apply(space, &key, changed, removed, &known, head, &mut report, &mut |_| {})?;
+        Ok(report)
+    }
+
+    /// Re-indexes `changed` files (unless their content hash is the one indexed) and removes
+    /// `removed` ones, in one commit.
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &mut self,
+        space: &mut Space,
+        key: &str,
+        changed: Vec<(String, i64, i64)>,
+        removed: Vec<String>,
+        known: &HashMap<String, (i64, i64, String)>,
+        head: Option<String>,
+        report: &mut SyncReport,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), SearchError> {
+        let key = key.to_owned();
+        let activity = activity_for(space, changed.len())?;
         let total = changed.len();
         let mut rows: Vec<(String, i64, i64, String)> = Vec::with_capacity(total);
         let mut docs = Vec::new();
-        for (n, (path, mtime, size)) in changed.into_iter().enumerate() {
+        for (n, (path, mtime, size)) in changed.iter().enumerate() {
             let bytes = std::fs::read(space.root().join(path)).unwrap_or_default();
             let hash = format!("{:016x}", fnv(&bytes));
             rows.push((path.clone(), *mtime, *size, hash.clone()));
@@ -307,7 +367,7 @@ impl SearchIndex {
         }
         self.record(&key, &rows, &removed, head.as_deref())?;
         progress(Progress { space: key, done: total, total });
-        Ok(report)
+        Ok(())
     }
 
     /// Forgets a space (unregistered or removed).
@@ -379,11 +439,15 @@ impl SearchIndex {
         key: &str,
         path: &str,
         bytes: &[u8],
-        activity: &HashMap<cdo_core::PageId, cdo_core::Activity>,
+        activity: &Activities,
     ) -> Result<Option<(TantivyDocument, Vec<Passage>)>, SearchError> {
         let f = self.fields;
+        let Some(id) = space.catalog()?.by_stem(cdo_core::catalog::stem_of(path)).map(|n| n.id.clone()) else {
+            return Ok(None);
+        };
+        let page_activity = activity.of(space, &id)?;
         let catalog = space.catalog()?;
-        let Some(node) = catalog.by_stem(cdo_core::catalog::stem_of(path)) else {
+        let Some(node) = catalog.get(&id) else {
             return Ok(None);
         };
         let file = cdo_core::page::PageFile::parse(bytes);
@@ -415,7 +479,7 @@ impl SearchIndex {
             doc.add_text(f.ancestors, id);
         }
         doc.add_text(f.parent, ancestors.last().map_or("", String::as_str));
-        let (created, updated) = match activity.get(&node.id) {
+        let (created, updated) = match &page_activity {
             Some(a) => {
                 doc.add_text(f.creator, a.creator.email.to_lowercase());
                 doc.add_text(f.creator, a.creator.name.to_lowercase());
@@ -753,6 +817,49 @@ impl SearchIndex {
     /// Whether the index holds no documents.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Who made and changed pages: all of them in one query for a large catch-up; for a few pages,
+/// their own histories (the bulk query costs O(history) however few pages changed).
+fn activity_for(space: &mut Space, changed: usize) -> Result<Activities, SearchError> {
+    if changed == 0 {
+        return Ok(Activities::Known(HashMap::new()));
+    }
+    if changed > 64 {
+        return Ok(Activities::Known(space.activity()?));
+    }
+    Ok(Activities::PerPage)
+}
+
+/// Page activity, found in bulk or per page when needed.
+enum Activities {
+    Known(HashMap<cdo_core::PageId, cdo_core::Activity>),
+    PerPage,
+}
+
+impl Activities {
+    fn of(&self, space: &mut Space, id: &cdo_core::PageId) -> Result<Option<cdo_core::Activity>, SearchError> {
+        match self {
+            Activities::Known(all) => Ok(all.get(id).cloned()),
+            Activities::PerPage => {
+                let versions = space.history(id)?;
+                let Some(first) = versions.first() else { return Ok(None) };
+                let mut contributors: Vec<cdo_core::Author> = Vec::new();
+                for v in &versions {
+                    if !contributors.contains(&v.author) {
+                        contributors.push(v.author.clone());
+                    }
+                }
+                let updated = versions.iter().map(|v| v.time).max().unwrap_or(first.time);
+                Ok(Some(cdo_core::Activity {
+                    creator: first.author.clone(),
+                    contributors,
+                    created: first.time,
+                    updated,
+                }))
+            }
+        }
     }
 }
 

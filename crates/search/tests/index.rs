@@ -223,3 +223,28 @@ fn cql_filters_sorts_and_reports_errors() {
         }
     }
 }
+
+#[test]
+fn a_save_is_indexed_by_its_paths_alone() {
+    let mut f = fixture("ENG");
+    let (auth, adr) = engineering(&mut f.space);
+    let mut index = SearchIndex::open(&f.dir.path().join("search")).expect("open index");
+    index.sync_space(&mut f.space, &mut |_| {}).expect("sync");
+    let update =
+        PageUpdate { body: Some("Passkeys replace passwords next quarter.\n".into()), ..PageUpdate::default() };
+    f.space.update_page(&auth, &update, &bob()).expect("save");
+    let path = f.space.summary(&auth).expect("summary").path;
+    let report = index.sync_paths(&mut f.space, std::slice::from_ref(&path)).expect("sync one path");
+    assert_eq!(report.indexed, 1);
+    let hits = search(&index, "passkeys");
+    assert_eq!(titles(&hits), ["Authentication"]);
+    // The page's history is known: Bob edited it after Alice made it.
+    let cx = cdo_search::cql::Context::default();
+    assert_eq!(index.cql("contributor = bob@example.com", &cx, 5).expect("cql").len(), 1);
+    // A deleted page's path removes it; an unchanged path costs nothing.
+    let adr_path = f.space.summary(&adr).expect("summary").path;
+    f.space.delete_page(&adr, &alice()).expect("delete");
+    let report = index.sync_paths(&mut f.space, &[adr_path, path]).expect("sync paths");
+    assert_eq!((report.indexed, report.removed, report.unchanged), (0, 1, 1));
+    assert!(search(&index, "postgres").is_empty());
+}
