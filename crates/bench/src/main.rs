@@ -4,6 +4,7 @@
 //! and on a real documentation set, beside `git add` + `git commit` of the same change.
 
 mod corpus;
+mod search;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -47,10 +48,72 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Search quality on a corpus with relevance judgments (BEIR layout): nDCG@10, MRR@10, Recall@5
+    SearchQuality {
+        /// The corpus folder (e.g. ../shared/testdata/search-bench)
+        corpus: PathBuf,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+    /// Search speed: index build, incremental update, keyword and hybrid queries, grep and rg
+    Search {
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        pages: Vec<usize>,
+        /// A real documentation set (e.g. ../shared/testdata/msvc-docs/pages)
+        #[arg(long)]
+        docs: Option<PathBuf>,
+        /// Queries timed per kind
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        /// Words run through grep and rg
+        #[arg(long, default_value_t = 5)]
+        greps: usize,
+        /// Passages embedded for real (their vectors are replayed for the rest)
+        #[arg(long, default_value_t = 256)]
+        real: usize,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::SearchQuality { corpus, workdir } => {
+            let tmp = tempfile::tempdir()?;
+            let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
+            std::fs::create_dir_all(&work)?;
+            println!("# confluence.do search quality\n");
+            println!("{}\n", stats::machine());
+            search::quality(&corpus, &work)
+        }
+        Cmd::Search { pages, docs, queries, greps, real, workdir } => {
+            let tmp = tempfile::tempdir()?;
+            let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
+            std::fs::create_dir_all(&work)?;
+            println!("# confluence.do search speed\n");
+            println!("{}\n", stats::machine());
+            if let Some(docs) = docs {
+                let dir = work.join("docs-space");
+                copy_dir(&docs, &dir).with_context(|| format!("copying {}", docs.display()))?;
+                let n = corpus::count_pages(&dir);
+                git_commit_all(&dir)?;
+                search::speed(
+                    &format!("Real documentation set ({n} pages, {})", docs.display()),
+                    &dir,
+                    &work,
+                    queries,
+                    greps,
+                    real,
+                )?;
+            }
+            for n in pages {
+                let dir = work.join(format!("generated-{n}"));
+                corpus::generate(&dir, n)?;
+                git_commit_all(&dir)?;
+                search::speed(&format!("Generated space, {n} pages"), &dir, &work, queries, greps, real)?;
+            }
+            Ok(())
+        }
         Cmd::Core { pages, docs, saves, git_saves, versions, workdir } => {
             let tmp = tempfile::tempdir()?;
             let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());

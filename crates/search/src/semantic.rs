@@ -6,7 +6,6 @@
 //! separate and slow (about 30 passages a second per core), so it runs when asked, in the
 //! background or from `index`, and keyword search never waits for it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use cdo_core::render::Section;
@@ -184,61 +183,90 @@ impl Semantic {
         let model = embedder.model_id().to_owned();
         let (total, _) = self.coverage(&model)?;
         let mut done = 0;
-        while keep_going() {
-            let batch: Vec<(String, String)> = {
+        let mut after = 0i64;
+        let mut queued: std::collections::HashSet<String> = std::collections::HashSet::new();
+        'scan: while keep_going() {
+            // One pass over the passages in id order: O(passages) however many are pending.
+            let rows: Vec<(i64, String, String)> = {
                 let mut stmt = self
                     .conn
-                    .prepare_cached(
-                        "SELECT hash, MIN(text) FROM passages p
-                         WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model = ?1 AND v.hash = p.hash)
-                         GROUP BY hash LIMIT ?2",
-                    )
+                    .prepare_cached("SELECT id, hash, text FROM passages WHERE id > ?1 ORDER BY id LIMIT 1024")
                     .map_err(SearchError::state(&self.path))?;
                 let rows = stmt
-                    .query_map(params![model, BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .map_err(SearchError::state(&self.path))?;
                 rows.collect::<Result<_, _>>().map_err(SearchError::state(&self.path))?
             };
-            if batch.is_empty() {
-                break;
-            }
-            let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
-            let vectors = embedder.embed(&texts)?;
-            let err = SearchError::state(&self.path);
-            let tx = self.conn.transaction().map_err(&err)?;
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            let mut todo: Vec<(String, String)> = Vec::new();
             {
-                let mut put = tx
-                    .prepare_cached("INSERT OR REPLACE INTO vectors(model, hash, data) VALUES (?1, ?2, ?3)")
-                    .map_err(&err)?;
-                for ((hash, _), vector) in batch.iter().zip(&vectors) {
-                    put.execute(params![model, hash, encode(vector)]).map_err(&err)?;
-                }
-            }
-            tx.commit().map_err(&err)?;
-            if let Some((loaded, store)) = self.store.as_mut()
-                && *loaded == model
-            {
-                let by_hash: HashMap<&str, &Vec<f32>> =
-                    batch.iter().map(|(h, _)| h.as_str()).zip(vectors.iter()).collect();
-                let mut stmt = self
+                let mut has = self
                     .conn
-                    .prepare_cached("SELECT id, hash FROM passages WHERE hash = ?1")
+                    .prepare_cached("SELECT 1 FROM vectors WHERE model = ?1 AND hash = ?2")
                     .map_err(SearchError::state(&self.path))?;
-                for hash in by_hash.keys() {
-                    let rows: Vec<(i64, String)> = stmt
-                        .query_map([hash], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map_err(SearchError::state(&self.path))?
-                        .collect::<Result<_, _>>()
-                        .map_err(SearchError::state(&self.path))?;
-                    for (id, _) in rows {
-                        store.insert(id, by_hash[hash]);
+                for (_, hash, text) in rows {
+                    if queued.contains(&hash) {
+                        continue;
+                    }
+                    let exists = has.exists(params![model, hash]).map_err(SearchError::state(&self.path))?;
+                    if !exists {
+                        queued.insert(hash.clone());
+                        todo.push((hash, text));
                     }
                 }
             }
-            done += batch.len();
-            progress(done.min(total), total);
+            for batch in todo.chunks(BATCH) {
+                if !keep_going() {
+                    break 'scan;
+                }
+                self.embed_batch(embedder, &model, batch)?;
+                done += batch.len();
+                progress(done.min(total), total);
+            }
         }
         Ok(done)
+    }
+
+    /// Embeds and stores one batch of (hash, text), and adds the vectors to a loaded store.
+    fn embed_batch(
+        &mut self,
+        embedder: &mut dyn Embedder,
+        model: &str,
+        batch: &[(String, String)],
+    ) -> Result<(), SearchError> {
+        let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
+        let vectors = embedder.embed(&texts)?;
+        let err = SearchError::state(&self.path);
+        let tx = self.conn.transaction().map_err(&err)?;
+        {
+            let mut put = tx
+                .prepare_cached("INSERT OR REPLACE INTO vectors(model, hash, data) VALUES (?1, ?2, ?3)")
+                .map_err(&err)?;
+            for ((hash, _), vector) in batch.iter().zip(&vectors) {
+                put.execute(params![model, hash, encode(vector)]).map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)?;
+        if let Some((loaded, store)) = self.store.as_mut()
+            && loaded == model
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id FROM passages WHERE hash = ?1")
+                .map_err(SearchError::state(&self.path))?;
+            for ((hash, _), vector) in batch.iter().zip(&vectors) {
+                let ids: Vec<i64> = stmt
+                    .query_map([hash], |r| r.get(0))
+                    .map_err(SearchError::state(&self.path))?
+                    .collect::<Result<_, _>>()
+                    .map_err(SearchError::state(&self.path))?;
+                for id in ids {
+                    store.insert(id, vector);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Loads the vector store for `model` if it is not loaded.
