@@ -191,6 +191,7 @@ fn time_command(program: &str, args: &[&str], dir: &Path) -> Result<Duration> {
 /// Speed on one space: index build, incremental update after a save, keyword and hybrid query
 /// latency in process, and grep / ripgrep for the same words over the same folder.
 pub fn speed(title: &str, dir: &Path, work: &Path, queries: usize, greps: usize, real: usize) -> Result<()> {
+    let keyword_only = real == 0;
     println!("## {title}\n");
     println!("| measure | figure |\n|---|---|");
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("space").to_owned();
@@ -242,10 +243,16 @@ pub fn speed(title: &str, dir: &Path, work: &Path, queries: usize, greps: usize,
         bail!("no words to search for in {}", dir.display());
     }
     let mut keyword = Samples::default();
+    let mut ranking = Samples::default();
     for i in 0..queries {
+        let q = plain(&words[i % words.len()]);
         let t = Instant::now();
-        std::hint::black_box(index.search(&plain(&words[i % words.len()]), 10)?);
+        std::hint::black_box(index.search(&q, 10)?);
         keyword.push(t.elapsed());
+        let (built, _) = index.build(&q);
+        let t = Instant::now();
+        std::hint::black_box(index.top(built.as_ref(), 10)?);
+        ranking.push(t.elapsed());
     }
     let mut two = Samples::default();
     for i in 0..queries {
@@ -259,6 +266,7 @@ pub fn speed(title: &str, dir: &Path, work: &Path, queries: usize, greps: usize,
         &format!("p50 {}, p99 {}", keyword.p50(), keyword.p99()),
     );
     row(&format!("keyword query, two words ({queries} queries)"), &format!("p50 {}, p99 {}", two.p50(), two.p99()));
+    row("of which ranking alone (one word, no snippets)", &format!("p50 {}, p99 {}", ranking.p50(), ranking.p99()));
 
     let mut grep = Samples::default();
     let mut rg = Samples::default();
@@ -281,6 +289,10 @@ pub fn speed(title: &str, dir: &Path, work: &Path, queries: usize, greps: usize,
         row("keyword p50 speed-up over ripgrep", &format!("{:.0}x", speedup(&rg)));
     }
 
+    if keyword_only {
+        println!();
+        return Ok(());
+    }
     // Meaning: real vectors for `real` passages (their embedding time is the model's speed),
     // replayed for every passage of the space, then hybrid queries with the real model.
     let mut model = load_model()?;

@@ -33,14 +33,19 @@ pub struct Token {
 
 /// The tokens of `text`, as the index sees them.
 pub fn tokens(text: &str) -> Vec<Token> {
-    let mut analyzer = analyzer();
-    let mut stream = analyzer.token_stream(text);
-    let mut out = Vec::new();
-    while stream.advance() {
-        let t = stream.token();
-        out.push(Token { term: t.text.clone(), from: t.offset_from, to: t.offset_to });
+    thread_local! {
+        // Building the stemmer per call costs more than tokenizing a short text.
+        static ANALYZER: std::cell::RefCell<TextAnalyzer> = std::cell::RefCell::new(analyzer());
     }
-    out
+    ANALYZER.with_borrow_mut(|analyzer| {
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            out.push(Token { term: t.text.clone(), from: t.offset_from, to: t.offset_to });
+        }
+        out
+    })
 }
 
 /// The analysed terms of `text`.

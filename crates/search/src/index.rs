@@ -27,7 +27,7 @@ use crate::semantic::{self, Passage, Semantic};
 use crate::snippet::{self, Marks, Snippet, StoredSection};
 
 /// Bumped when the schema or what is indexed changes; a mismatch rebuilds the index.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 /// The analyzer of the unstemmed title-and-headings field that prefixes match against.
 const PLAIN: &str = "cdo_plain";
 /// The cosine similarity a passage needs to count as a semantic match (all-MiniLM-L6-v2 puts
@@ -51,7 +51,7 @@ pub struct Fields {
     /// Title and headings, unstemmed: what a word being typed matches as a prefix.
     pub names: Field,
     pub body: Field,
-    /// The sections as JSON (stored only): snippets and the best anchor.
+    /// The sections (stored only), as anchor, heading, text triples: snippets and anchors.
     pub sections: Field,
     pub labels: Field,
     pub ancestors: Field,
@@ -467,11 +467,12 @@ impl SearchIndex {
         doc.add_text(f.names, format!("{}\n{}", node.title, headings.join("\n")));
         let body: Vec<&str> = sections.iter().map(|s| s.text.as_str()).collect();
         doc.add_text(f.body, body.join("\n"));
-        let stored: Vec<StoredSection> = sections
-            .into_iter()
-            .map(|s| StoredSection { anchor: s.anchor, heading: s.heading, text: s.text })
-            .collect();
-        doc.add_text(f.sections, serde_json::to_string(&stored).unwrap_or_default());
+        // Stored as anchor, heading, text, anchor, ... (no JSON to parse for every result).
+        for s in sections {
+            doc.add_text(f.sections, s.anchor);
+            doc.add_text(f.sections, s.heading);
+            doc.add_text(f.sections, s.text);
+        }
         for label in &node.labels {
             doc.add_text(f.labels, label);
         }
@@ -518,6 +519,11 @@ impl SearchIndex {
         self.run(built.as_ref(), &sort, &marks, limit)
     }
 
+    /// The addresses of the `limit` best documents for a query (ranking only, for benchmarks).
+    pub fn top(&self, query: &dyn Query, limit: usize) -> Result<Vec<(f32, DocAddress)>, SearchError> {
+        self.reader.searcher().search(query, &TopDocs::with_limit(limit)).map_err(SearchError::index(&self.dir))
+    }
+
     /// Runs a query built elsewhere (CQL), ordered by `sort`, with `marks` highlighted.
     pub fn run(&self, query: &dyn Query, sort: &Sort, marks: &Marks, limit: usize) -> Result<Vec<Hit>, SearchError> {
         let searcher = self.reader.searcher();
@@ -558,7 +564,7 @@ impl SearchIndex {
         let f = self.fields;
         let doc: TantivyDocument = searcher.doc(address).map_err(SearchError::index(&self.dir))?;
         let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let sections: Vec<StoredSection> = serde_json::from_str(&text(f.sections)).unwrap_or_default();
+        let sections = stored_sections(&doc, f.sections);
         Ok(Hit {
             space: text(f.space),
             id: text(f.id),
@@ -701,11 +707,7 @@ impl SearchIndex {
             .map_err(SearchError::index(&self.dir))?;
         let Some((_, address)) = found.first() else { return Ok(Vec::new()) };
         let doc: TantivyDocument = searcher.doc(*address).map_err(SearchError::index(&self.dir))?;
-        let sections: Vec<StoredSection> = doc
-            .get_first(f.sections)
-            .and_then(|v| v.as_str())
-            .and_then(|t| serde_json::from_str(t).ok())
-            .unwrap_or_default();
+        let sections = stored_sections(&doc, f.sections);
         let title = doc.get_first(f.title).and_then(|v| v.as_str()).unwrap_or_default();
         let mut words: Vec<String> = title.split_whitespace().map(str::to_owned).collect();
         words.extend(sections.iter().flat_map(|s| s.heading.split_whitespace().map(str::to_owned)));
@@ -818,6 +820,15 @@ impl SearchIndex {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The sections stored with a document.
+fn stored_sections(doc: &TantivyDocument, field: Field) -> Vec<StoredSection> {
+    let values: Vec<&str> = doc.get_all(field).filter_map(|v| v.as_str()).collect();
+    values
+        .chunks_exact(3)
+        .map(|c| StoredSection { anchor: c[0].to_owned(), heading: c[1].to_owned(), text: c[2].to_owned() })
+        .collect()
 }
 
 /// Who made and changed pages: all of them in one query for a large catch-up; for a few pages,

@@ -86,8 +86,8 @@ impl Semantic {
                anchor TEXT NOT NULL, heading TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS passages_page ON passages(space, path);
              CREATE INDEX IF NOT EXISTS passages_hash ON passages(hash);
-             CREATE TABLE IF NOT EXISTS vectors(model TEXT NOT NULL, hash TEXT NOT NULL, data BLOB NOT NULL,
-               PRIMARY KEY(model, hash)) WITHOUT ROWID;",
+             CREATE TABLE IF NOT EXISTS vectors(id INTEGER PRIMARY KEY, model TEXT NOT NULL, hash TEXT NOT NULL,
+               data BLOB NOT NULL, UNIQUE(model, hash));",
         )
         .map_err(&err)?;
         Ok(Semantic { conn, path: path.to_path_buf(), store: None })
@@ -272,16 +272,26 @@ impl Semantic {
     /// Loads the vector store for `model` if it is not loaded.
     fn load(&mut self, model: &str, dims: usize) -> Result<&BruteForce, SearchError> {
         if self.store.as_ref().is_none_or(|(m, _)| m != model) {
-            let mut store = BruteForce::new(dims);
-            let mut stmt = self
-                .conn
-                .prepare("SELECT p.id, v.data FROM passages p JOIN vectors v ON v.hash = p.hash AND v.model = ?1")
+            // Two sequential scans (vectors by hash, then passages) instead of a join that
+            // looks a vector up for every passage.
+            let mut by_hash: std::collections::HashMap<String, Vec<f32>> = std::collections::HashMap::new();
+            let mut stmt = self.conn.prepare("SELECT hash, data FROM vectors WHERE model = ?1").map_err(self.err())?;
+            let rows = stmt
+                .query_map([model], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
                 .map_err(self.err())?;
-            let rows =
-                stmt.query_map([model], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))).map_err(self.err())?;
             for row in rows {
-                let (id, data) = row.map_err(self.err())?;
-                store.insert(id, &decode(&data));
+                let (hash, data) = row.map_err(self.err())?;
+                by_hash.insert(hash, decode(&data));
+            }
+            drop(stmt);
+            let mut store = BruteForce::new(dims);
+            let mut stmt = self.conn.prepare("SELECT id, hash FROM passages").map_err(self.err())?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(self.err())?;
+            for row in rows {
+                let (id, hash) = row.map_err(self.err())?;
+                if let Some(v) = by_hash.get(&hash) {
+                    store.insert(id, v);
+                }
             }
             drop(stmt);
             self.store = Some((model.to_owned(), store));

@@ -37,18 +37,57 @@ pub struct Marks {
 }
 
 impl Marks {
-    fn matches(&self, token: &analyzer::Token, text: &str) -> bool {
-        if self.terms.contains(&token.term) {
-            return true;
+    /// Whether a word of the text matches: its analysed form is a term, or it begins with the
+    /// prefix being typed. Stemming is the costly part, so it runs only for words that begin
+    /// like a term (a stem, less its last letter, which stemming may change: "policy" is
+    /// indexed as "polici").
+    fn term_of(&self, word: &str) -> Option<String> {
+        if let Some(prefix) = &self.prefix
+            && starts_with_folded(word, prefix)
+        {
+            return Some(prefix.clone());
         }
-        match &self.prefix {
-            Some(prefix) => text[token.from..token.to].to_lowercase().starts_with(prefix.as_str()),
-            None => false,
+        let candidate = self.terms.iter().any(|t| {
+            let cut = t.char_indices().last().map_or(0, |(i, _)| i);
+            starts_with_folded(word, if cut >= 3 { &t[..cut] } else { t })
+        });
+        if !candidate {
+            return None;
         }
+        analyzer::terms(word).into_iter().find(|t| self.terms.contains(t))
     }
 }
 
-/// How many tokens a snippet spans at most.
+/// Whether `word` begins with `prefix` (lower-case), ignoring case.
+fn starts_with_folded(word: &str, prefix: &str) -> bool {
+    if word.is_ascii() {
+        word.len() >= prefix.len() && word.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    } else {
+        analyzer::terms(word).first().is_some_and(|t| t.starts_with(prefix)) || word.to_lowercase().starts_with(prefix)
+    }
+}
+
+/// The words of a text as the index splits them: runs of letters and digits (byte ranges).
+fn words(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
+}
+
+/// How many words a snippet spans at most.
 const WINDOW: usize = 28;
 
 /// The section at `anchor` (where meaning matched) with its matching words marked, or [`best`]
@@ -67,12 +106,12 @@ pub fn at_or_best(sections: &[StoredSection], marks: &Marks, anchor: Option<&str
 /// cuts a snippet around its densest run of matches. Without any match: the page's beginning.
 pub fn best(sections: &[StoredSection], marks: &Marks) -> Snippet {
     let mut best: Option<(usize, usize)> = None; // (score, index)
-    for (i, section) in sections.iter().enumerate() {
-        let text_hits = distinct(&section.text, marks);
-        let heading_hits = distinct(&section.heading, marks);
-        let score = text_hits + 2 * heading_hits;
-        if score > 0 && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, i));
+    if !marks.terms.is_empty() || marks.prefix.is_some() {
+        for (i, section) in sections.iter().enumerate() {
+            let score = distinct(&section.text, marks) + 2 * distinct(&section.heading, marks);
+            if score > 0 && best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, i));
+            }
         }
     }
     let index = best.map_or(0, |(_, i)| i);
@@ -85,22 +124,22 @@ pub fn best(sections: &[StoredSection], marks: &Marks) -> Snippet {
 
 fn distinct(text: &str, marks: &Marks) -> usize {
     let mut seen = HashSet::new();
-    for token in analyzer::tokens(text) {
-        if marks.matches(&token, text) {
-            seen.insert(token.term);
+    for (from, to) in words(text) {
+        if let Some(term) = marks.term_of(&text[from..to]) {
+            seen.insert(term);
         }
     }
     seen.len()
 }
 
-/// The window of at most [`WINDOW`] tokens with the most matches, on one line of text.
+/// The window of at most [`WINDOW`] words with the most matches, on one line of text.
 fn excerpt(text: &str, marks: &Marks) -> (String, Vec<(usize, usize)>) {
-    let tokens = analyzer::tokens(text);
+    let tokens = words(text);
     if tokens.is_empty() {
         let cut = floor_char(text, 200);
         return (text[..cut].replace('\n', " "), Vec::new());
     }
-    let hit: Vec<bool> = tokens.iter().map(|t| marks.matches(t, text)).collect();
+    let hit: Vec<bool> = tokens.iter().map(|&(a, b)| marks.term_of(&text[a..b]).is_some()).collect();
     let (mut start, mut best, mut count) = (0, 0, 0);
     for i in 0..tokens.len() {
         if hit[i] {
@@ -119,8 +158,8 @@ fn excerpt(text: &str, marks: &Marks) -> (String, Vec<(usize, usize)>) {
         start = first.saturating_sub(4).max(start);
     }
     let end = (start + WINDOW).min(tokens.len()) - 1;
-    let from = if start == 0 { 0 } else { tokens[start].from };
-    let to = if end + 1 == tokens.len() { text.len() } else { tokens[end].to };
+    let from = if start == 0 { 0 } else { tokens[start].0 };
+    let to = if end + 1 == tokens.len() { text.len() } else { tokens[end].1 };
     let mut out = String::new();
     let mut highlights = Vec::new();
     if from > 0 {
@@ -128,9 +167,9 @@ fn excerpt(text: &str, marks: &Marks) -> (String, Vec<(usize, usize)>) {
     }
     let base = out.len();
     out.push_str(&text[from..to].replace('\n', " "));
-    for (t, _) in tokens.iter().zip(&hit).filter(|(_, h)| **h) {
-        if t.from >= from && t.to <= to {
-            highlights.push((base + t.from - from, base + t.to - from));
+    for (&(a, b), _) in tokens.iter().zip(&hit).filter(|(_, h)| **h) {
+        if a >= from && b <= to {
+            highlights.push((base + a - from, base + b - from));
         }
     }
     if to < text.len() {
