@@ -232,10 +232,12 @@ impl SearchIndex {
 
     fn writer(&mut self) -> Result<&mut IndexWriter, SearchError> {
         if self.writer.is_none() {
-            let writer = self.index.writer(WRITER_MEMORY).map_err(|e| match e {
+            let writer: IndexWriter = self.index.writer(WRITER_MEMORY).map_err(|e| match e {
                 tantivy::TantivyError::LockFailure(..) => SearchError::Busy(self.dir.clone()),
                 e => SearchError::index(&self.dir)(e),
             })?;
+            // Merging is done here, between commits (see `compact`), never in the background.
+            writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
             self.writer = Some(writer);
         }
         // Just set above.
@@ -346,6 +348,7 @@ impl SearchIndex {
         let fields = self.fields;
         let writer = self.writer()?;
         let mut passages = Vec::with_capacity(docs.len());
+        let docs_written = docs.len();
         for (path, doc) in docs {
             writer.delete_term(Term::from_field_text(fields.key, &doc_key(&key, &path)));
             match doc {
@@ -362,6 +365,7 @@ impl SearchIndex {
         }
         report.removed = removed.len();
         self.commit()?;
+        self.compact(docs_written > 1000)?;
         for (path, page_passages) in passages {
             self.semantic.set_page(&key, &path, &page_passages)?;
         }
@@ -384,6 +388,24 @@ impl SearchIndex {
         self.state.execute("DELETE FROM docs WHERE space = ?1", [key]).map_err(&err)?;
         self.state.execute("DELETE FROM spaces WHERE key = ?1", [key]).map_err(&err)?;
         Ok(())
+    }
+
+    /// Keeps the segment count low (each segment costs every query a lookup per term): after a
+    /// large catch-up (`all`, a rebuild) everything is merged into one segment; otherwise, once
+    /// small commits have made more than eight, the small ones are merged together.
+    fn compact(&mut self, all: bool) -> Result<(), SearchError> {
+        let dir = self.dir.clone();
+        let mut metas = self.index.searchable_segment_metas().map_err(SearchError::index(&dir))?;
+        if metas.len() <= 1 || (!all && metas.len() <= 8) {
+            return Ok(());
+        }
+        metas.sort_by_key(|m| std::cmp::Reverse(m.num_docs()));
+        let skip = usize::from(!all);
+        let ids: Vec<tantivy::index::SegmentId> = metas.iter().skip(skip).map(|m| m.id()).collect();
+        if let Some(writer) = self.writer.as_mut() {
+            writer.merge(&ids).wait().map_err(SearchError::index(&dir))?;
+        }
+        self.reader.reload().map_err(SearchError::index(&dir))
     }
 
     fn commit(&mut self) -> Result<(), SearchError> {
@@ -737,28 +759,42 @@ impl SearchIndex {
     pub fn build(&self, q: &UserQuery) -> (Box<dyn Query>, Marks) {
         let f = self.fields;
         let mut marks = Marks::default();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        // The words' clauses in one flat union of boosted term queries: tantivy then ranks the
+        // top results with block-max WAND instead of scoring every document with the word.
+        let mut union: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let meaningful: Vec<&String> = q.words.iter().filter(|w| !analyzer::is_filler(w)).collect();
         let words: Vec<&String> = if meaningful.is_empty() { q.words.iter().collect() } else { meaningful };
         let last = q.words.last();
         for word in &words {
             let terms = analyzer::terms(word);
             marks.terms.extend(terms.iter().cloned());
-            let mut options: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            if let Some(query) = self.text_query(&terms) {
-                options.push((Occur::Should, query));
+            match terms.as_slice() {
+                [] => {}
+                [term] => {
+                    for (field, boost) in self.text_fields() {
+                        union.push((Occur::Should, boosted(term_query(field, term), boost)));
+                    }
+                }
+                several => {
+                    if let Some(query) = self.text_query(several) {
+                        union.push((Occur::Should, query));
+                    }
+                }
             }
-            options.push((Occur::Should, boosted(term_query(f.labels, &word.to_lowercase()), 2.0)));
+            union.push((Occur::Should, boosted(term_query(f.labels, &word.to_lowercase()), 2.0)));
             if q.prefix && Some(*word) == last {
                 let plain = plain_terms(word);
                 if let Some(prefix) = plain.last() {
                     marks.prefix = Some(prefix.clone());
                     let prefix_query = PhrasePrefixQuery::new(vec![Term::from_field_text(f.names, prefix)]);
-                    options.push((Occur::Should, boosted(Box::new(prefix_query), 2.0)));
+                    union.push((Occur::Should, boosted(Box::new(prefix_query), 2.0)));
                 }
             }
-            clauses.push((Occur::Should, Box::new(BooleanQuery::new(options))));
         }
+        for title in &q.titles {
+            marks.terms.extend(analyzer::terms(title));
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for phrase in &q.phrases {
             let terms = analyzer::terms(phrase);
             marks.terms.extend(terms.iter().cloned());
@@ -766,14 +802,23 @@ impl SearchIndex {
                 clauses.push((Occur::Must, query));
             }
         }
-        for title in &q.titles {
-            marks.terms.extend(analyzer::terms(title));
-        }
         clauses.extend(self.filters(q));
+        if clauses.is_empty() && !union.is_empty() {
+            return (Box::new(BooleanQuery::new(union)), marks);
+        }
+        if !union.is_empty() {
+            // Alongside requirements, the words rank what matches them.
+            clauses.push((Occur::Should, Box::new(BooleanQuery::new(union))));
+        }
         if !clauses.iter().any(|(occur, _)| *occur != Occur::MustNot) {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
         (Box::new(BooleanQuery::new(clauses)), marks)
+    }
+
+    /// The text fields a word is looked for in, with their boosts.
+    fn text_fields(&self) -> [(Field, f32); 3] {
+        [(self.fields.title, 3.0), (self.fields.headings, 1.5), (self.fields.body, 1.0)]
     }
 
     /// What a query requires besides its words: titles, exclusions, labels, spaces.
@@ -803,12 +848,17 @@ impl SearchIndex {
 
     /// A word's terms in title (boosted), headings and body; several terms make a phrase.
     pub fn text_query(&self, terms: &[String]) -> Option<Box<dyn Query>> {
-        let f = self.fields;
-        let options: Vec<(Occur, Box<dyn Query>)> = [(f.title, 3.0), (f.headings, 1.5), (f.body, 1.0)]
+        let options: Vec<(Occur, Box<dyn Query>)> = self
+            .text_fields()
             .into_iter()
             .filter_map(|(field, boost)| field_phrase(field, terms).map(|q| (Occur::Should, boosted(q, boost))))
             .collect();
         (!options.is_empty()).then(|| Box::new(BooleanQuery::new(options)) as Box<dyn Query>)
+    }
+
+    /// How many segments the index is split in (each one costs every query a little).
+    pub fn segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// How many documents the index holds.

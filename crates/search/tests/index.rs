@@ -247,4 +247,14 @@ fn a_save_is_indexed_by_its_paths_alone() {
     let report = index.sync_paths(&mut f.space, &[adr_path, path]).expect("sync paths");
     assert_eq!((report.indexed, report.removed, report.unchanged), (0, 1, 1));
     assert!(search(&index, "postgres").is_empty());
+
+    // Many small updates do not pile up segments (every query pays per segment).
+    for i in 0..12 {
+        let update = PageUpdate { body: Some(format!("Edit number{i}.\n")), ..PageUpdate::default() };
+        f.space.update_page(&auth, &update, &alice()).expect("save");
+        let path = f.space.summary(&auth).expect("summary").path;
+        index.sync_paths(&mut f.space, &[path]).expect("sync");
+    }
+    assert!(index.segments() <= 9, "{} segments", index.segments());
+    assert_eq!(titles(&search(&index, "number11")), ["Authentication"]);
 }
