@@ -48,6 +48,8 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Times semantic queries against an index a `search` run left in its work folder
+    Probe { index: PathBuf, query: String },
     /// Search quality on a corpus with relevance judgments (BEIR layout): nDCG@10, MRR@10, Recall@5
     SearchQuality {
         /// The corpus folder (e.g. ../shared/testdata/search-bench)
@@ -78,6 +80,7 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::Probe { index, query } => search::probe(&index, &query),
         Cmd::SearchQuality { corpus, workdir } => {
             let tmp = tempfile::tempdir()?;
             let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());

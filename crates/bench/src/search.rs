@@ -207,12 +207,13 @@ pub fn speed(title: &str, dir: &Path, work: &Path, queries: usize, greps: usize,
     let report = index.sync_space(&mut space, &mut |_| {})?;
     let build = t.elapsed();
     row(
-        "index build (full text and passages, one thread)",
+        "index build (full text and passages, one thread, then merged)",
         &format!(
-            "{} for {} pages, {:.0} pages/s",
+            "{} for {} pages, {:.0} pages/s, {} segment(s)",
             stats::ms(build),
             report.indexed,
-            report.indexed as f64 / build.as_secs_f64()
+            report.indexed as f64 / build.as_secs_f64(),
+            index.segments()
         ),
     );
 
@@ -348,5 +349,17 @@ pub fn speed(title: &str, dir: &Path, work: &Path, queries: usize, greps: usize,
     );
     row(&format!("semantic query ({n} queries)"), &format!("p50 {}, p99 {}", semantic.p50(), semantic.p99()));
     println!();
+    Ok(())
+}
+
+/// Times a few semantic queries against an existing index (for looking into latency).
+pub fn probe(index_dir: &Path, query: &str) -> Result<()> {
+    let mut index = SearchIndex::open(index_dir)?;
+    let mut model = load_model()?;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let outcome = index.query(&plain(query), Mode::Semantic, Some(&mut model), 10)?;
+        println!("semantic: {} hits in {}", outcome.hits.len(), stats::ms(t.elapsed()));
+    }
     Ok(())
 }

@@ -72,6 +72,9 @@ pub struct Semantic {
     path: PathBuf,
     /// The store for one model, loaded on first use.
     store: Option<(String, BruteForce)>,
+    /// The last coverage counted (two scans of the passages): model, when, pending, total.
+    /// Forgotten on every change this process makes; recounted after a few seconds otherwise.
+    counted: std::cell::RefCell<Option<(String, std::time::Instant, usize, usize)>>,
 }
 
 impl Semantic {
@@ -90,7 +93,7 @@ impl Semantic {
                data BLOB NOT NULL, UNIQUE(model, hash));",
         )
         .map_err(&err)?;
-        Ok(Semantic { conn, path: path.to_path_buf(), store: None })
+        Ok(Semantic { conn, path: path.to_path_buf(), store: None, counted: std::cell::RefCell::new(None) })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> SearchError + '_ {
@@ -99,6 +102,7 @@ impl Semantic {
 
     /// Forgets every passage (the full-text index was rebuilt); cached vectors stay.
     pub fn clear(&mut self) -> Result<(), SearchError> {
+        self.counted.replace(None);
         self.conn.execute("DELETE FROM passages", []).map_err(self.err())?;
         self.store = None;
         Ok(())
@@ -106,6 +110,7 @@ impl Semantic {
 
     /// Replaces the passages of one page (none: the page is gone).
     pub fn set_page(&mut self, space: &str, path: &str, passages: &[Passage]) -> Result<(), SearchError> {
+        self.counted.replace(None);
         let err = SearchError::state(&self.path);
         let tx = self.conn.transaction().map_err(&err)?;
         let old: Vec<i64> = {
@@ -151,6 +156,7 @@ impl Semantic {
 
     /// Forgets the passages of a space.
     pub fn remove_space(&mut self, space: &str) -> Result<(), SearchError> {
+        self.counted.replace(None);
         self.conn.execute("DELETE FROM passages WHERE space = ?1", [space]).map_err(self.err())?;
         self.store = None;
         Ok(())
@@ -158,6 +164,12 @@ impl Semantic {
 
     /// How many passages (distinct texts) have no vector of `model` yet, and how many there are.
     pub fn coverage(&self, model: &str) -> Result<(usize, usize), SearchError> {
+        if let Some((m, at, pending, total)) = &*self.counted.borrow()
+            && m == model
+            && at.elapsed() < std::time::Duration::from_secs(10)
+        {
+            return Ok((*pending, *total));
+        }
         let pending: i64 = self
             .conn
             .query_row(
@@ -169,6 +181,8 @@ impl Semantic {
             .map_err(self.err())?;
         let total: i64 =
             self.conn.query_row("SELECT COUNT(DISTINCT hash) FROM passages", [], |r| r.get(0)).map_err(self.err())?;
+        let counted = (model.to_owned(), std::time::Instant::now(), pending as usize, total as usize);
+        self.counted.replace(Some(counted));
         Ok((pending as usize, total as usize))
     }
 
@@ -235,6 +249,7 @@ impl Semantic {
         model: &str,
         batch: &[(String, String)],
     ) -> Result<(), SearchError> {
+        self.counted.replace(None);
         let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
         let vectors = embedder.embed(&texts)?;
         let err = SearchError::state(&self.path);
