@@ -44,21 +44,35 @@ impl BruteForce {
         dot(&self.data[i * self.dims..(i + 1) * self.dims], query)
     }
 
-    /// The `k` best of `range` by `score`, best first.
+    /// The `k` best of `range` by `score`, best first (a min-heap of the best so far).
     fn top(range: std::ops::Range<usize>, k: usize, score: impl Fn(usize) -> f32) -> Vec<(usize, f32)> {
-        let mut best: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
-        let mut floor = f32::NEG_INFINITY;
-        for i in range {
-            let s = score(i);
-            if best.len() < k || s > floor {
-                let at = best.partition_point(|(_, b)| *b >= s);
-                best.insert(at, (i, s));
-                best.truncate(k);
-                if best.len() == k {
-                    floor = best[k - 1].1;
-                }
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        #[derive(PartialEq)]
+        struct Scored(f32, usize);
+        impl Eq for Scored {}
+        impl PartialOrd for Scored {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
             }
         }
+        impl Ord for Scored {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
+            }
+        }
+        let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
+        for i in range {
+            let s = score(i);
+            if heap.len() < k {
+                heap.push(Reverse(Scored(s, i)));
+            } else if heap.peek().is_some_and(|Reverse(low)| s > low.0) {
+                heap.pop();
+                heap.push(Reverse(Scored(s, i)));
+            }
+        }
+        let mut best: Vec<(usize, f32)> = heap.into_iter().map(|Reverse(Scored(s, i))| (i, s)).collect();
+        best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         best
     }
 
