@@ -27,7 +27,7 @@ use crate::semantic::{self, Passage, Semantic};
 use crate::snippet::{self, Marks, Snippet, StoredSection};
 
 /// Bumped when the schema or what is indexed changes; a mismatch rebuilds the index.
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 4;
 /// The analyzer of the unstemmed title-and-headings field that prefixes match against.
 const PLAIN: &str = "cdo_plain";
 /// The cosine similarity a passage needs to count as a semantic match (all-MiniLM-L6-v2 puts
@@ -54,6 +54,9 @@ pub struct Fields {
     /// The sections (stored only), as anchor, heading, text triples: snippets and anchors.
     pub sections: Field,
     pub labels: Field,
+    /// The labels again, with frequencies: a word that is a label ranks the page (a field
+    /// without frequencies would keep tantivy from pruning with block-max WAND).
+    pub label_words: Field,
     pub ancestors: Field,
     pub parent: Field,
     pub creator: Field,
@@ -84,6 +87,7 @@ fn schema() -> (Schema, Fields) {
         body: b.add_text_field("body", text(analyzer::NAME, false)),
         sections: b.add_text_field("sections", STORED),
         labels: b.add_text_field("labels", STRING | STORED),
+        label_words: b.add_text_field("label_words", text("raw", false)),
         ancestors: b.add_text_field("ancestors", STRING),
         parent: b.add_text_field("parent", STRING),
         creator: b.add_text_field("creator", STRING | STORED),
@@ -497,6 +501,7 @@ impl SearchIndex {
         }
         for label in &node.labels {
             doc.add_text(f.labels, label);
+            doc.add_text(f.label_words, label);
         }
         for id in &ancestors {
             doc.add_text(f.ancestors, id);
@@ -765,6 +770,12 @@ impl SearchIndex {
         let meaningful: Vec<&String> = q.words.iter().filter(|w| !analyzer::is_filler(w)).collect();
         let words: Vec<&String> = if meaningful.is_empty() { q.words.iter().collect() } else { meaningful };
         let last = q.words.last();
+        let searcher = self.reader.searcher();
+        // Only terms the index has: a clause that matches nothing also keeps block-max WAND off.
+        let present = |field: Field, text: &str| {
+            let term = Term::from_field_text(field, text);
+            searcher.doc_freq(&term).is_ok_and(|n| n > 0)
+        };
         for word in &words {
             let terms = analyzer::terms(word);
             marks.terms.extend(terms.iter().cloned());
@@ -772,7 +783,9 @@ impl SearchIndex {
                 [] => {}
                 [term] => {
                     for (field, boost) in self.text_fields() {
-                        union.push((Occur::Should, boosted(term_query(field, term), boost)));
+                        if present(field, term) {
+                            union.push((Occur::Should, boosted(term_query(field, term), boost)));
+                        }
                     }
                 }
                 several => {
@@ -781,7 +794,10 @@ impl SearchIndex {
                     }
                 }
             }
-            union.push((Occur::Should, boosted(term_query(f.labels, &word.to_lowercase()), 2.0)));
+            let label = word.to_lowercase();
+            if present(f.label_words, &label) {
+                union.push((Occur::Should, boosted(term_query(f.label_words, &label), 2.0)));
+            }
             if q.prefix && Some(*word) == last {
                 let plain = plain_terms(word);
                 if let Some(prefix) = plain.last() {
@@ -806,9 +822,15 @@ impl SearchIndex {
         if clauses.is_empty() && !union.is_empty() {
             return (Box::new(BooleanQuery::new(union)), marks);
         }
+        let requires = clauses.iter().any(|(occur, _)| *occur != Occur::MustNot);
         if !union.is_empty() {
-            // Alongside requirements, the words rank what matches them.
-            clauses.push((Occur::Should, Box::new(BooleanQuery::new(union))));
+            // Beside requirements (a label, a phrase) the words only rank; without any, a page
+            // must have one of them.
+            let occur = if requires { Occur::Should } else { Occur::Must };
+            clauses.push((occur, Box::new(BooleanQuery::new(union))));
+        } else if !words.is_empty() && !requires {
+            // Words no page has, and nothing else: no results (not every page).
+            return (Box::new(tantivy::query::EmptyQuery), marks);
         }
         if !clauses.iter().any(|(occur, _)| *occur != Occur::MustNot) {
             clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -997,7 +1019,17 @@ pub(crate) fn fnv(bytes: &[u8]) -> u64 {
 
 fn open_index(dir: &Path, schema: Schema) -> tantivy::Result<Index> {
     let directory = tantivy::directory::MmapDirectory::open(dir)?;
-    Index::open_or_create(directory, schema)
+    if Index::exists(&directory)? {
+        return Index::open(directory);
+    }
+    // Results read ten stored pages per query: small uncompressed blocks make each a copy
+    // instead of decompressing 16 KB (the stored text is a fraction of the index anyway).
+    let settings = tantivy::IndexSettings {
+        docstore_compression: tantivy::store::Compressor::None,
+        docstore_blocksize: 4096,
+        ..tantivy::IndexSettings::default()
+    };
+    Index::builder().schema(schema).settings(settings).create_in_dir(dir)
 }
 
 fn open_state(path: &Path) -> Result<Connection, SearchError> {

@@ -34,6 +34,8 @@ pub struct Snippet {
 pub struct Marks {
     pub terms: HashSet<String>,
     pub prefix: Option<String>,
+    /// Words already stemmed for this query (a page repeats its words).
+    seen: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
 }
 
 impl Marks {
@@ -47,14 +49,24 @@ impl Marks {
         {
             return Some(prefix.clone());
         }
+        let first = word.as_bytes().first().map(u8::to_ascii_lowercase);
         let candidate = self.terms.iter().any(|t| {
+            // Most words differ in their first letter already.
+            if word.is_ascii() && t.as_bytes().first().copied() != first {
+                return false;
+            }
             let cut = t.char_indices().last().map_or(0, |(i, _)| i);
             starts_with_folded(word, if cut >= 3 { &t[..cut] } else { t })
         });
         if !candidate {
             return None;
         }
-        analyzer::terms(word).into_iter().find(|t| self.terms.contains(t))
+        if let Some(known) = self.seen.borrow().get(word) {
+            return known.clone();
+        }
+        let found = analyzer::terms(word).into_iter().find(|t| self.terms.contains(t));
+        self.seen.borrow_mut().insert(word.to_owned(), found.clone());
+        found
     }
 }
 
@@ -68,11 +80,21 @@ fn starts_with_folded(word: &str, prefix: &str) -> bool {
 }
 
 /// The words of a text as the index splits them: runs of letters and digits (byte ranges).
+/// ASCII is classified byte by byte; other characters are decoded.
 fn words(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        match (c.is_alphanumeric(), start) {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() / 6);
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (word_char, len) = if b < 0x80 {
+            (b.is_ascii_alphanumeric(), 1)
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            (c.is_alphanumeric(), c.len_utf8())
+        };
+        match (word_char, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
                 out.push((s, i));
@@ -80,6 +102,7 @@ fn words(text: &str) -> Vec<(usize, usize)> {
             }
             _ => {}
         }
+        i += len;
     }
     if let Some(s) = start {
         out.push((s, text.len()));
@@ -195,7 +218,7 @@ mod tests {
     }
 
     fn marks(words: &str) -> Marks {
-        Marks { terms: analyzer::terms(words).into_iter().collect(), prefix: None }
+        Marks { terms: analyzer::terms(words).into_iter().collect(), ..Marks::default() }
     }
 
     #[test]
@@ -227,7 +250,7 @@ mod tests {
         assert!(s.text.len() < 260, "{}", s.text);
         let marked: Vec<&str> = s.highlights.iter().map(|&(a, b)| &s.text[a..b]).collect();
         assert_eq!(marked, ["rollback", "release"]);
-        let typing = Marks { terms: HashSet::new(), prefix: Some("rollb".into()) };
+        let typing = Marks { prefix: Some("rollb".into()), ..Marks::default() };
         let s = best(&[section("deploy", "Deploy", &text)], &typing);
         assert_eq!(s.highlights.len(), 1);
         assert!(best(&[], &typing).text.is_empty());

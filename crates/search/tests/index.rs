@@ -89,6 +89,8 @@ fn finds_pages_by_words_phrases_labels_and_titles_with_the_matching_section() {
     assert_eq!(search(&index, "label:adr")[0].id, adr.as_str());
     assert_eq!(titles(&search(&index, "title:deployment")), ["Deployment guide"]);
     assert!(!titles(&search(&index, "release -rollback")).contains(&"Deployment guide"));
+    assert!(titles(&search(&index, "tokens -sessions")).is_empty(), "only Authentication has tokens");
+    assert!(search(&index, "zyzzyva").is_empty(), "a word no page has finds nothing");
     assert_eq!(titles(&search(&index, "space:eng label:security")), ["Authentication"]);
     assert!(search(&index, "space:OPS token").is_empty());
     // Typing: the last word matches as a prefix of titles and headings.
