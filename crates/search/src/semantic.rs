@@ -73,7 +73,8 @@ pub struct Semantic {
     /// The store for one model, loaded on first use.
     store: Option<(String, BruteForce)>,
     /// The last coverage counted (two scans of the passages): model, when, pending, total.
-    /// Forgotten on every change this process makes; recounted after a few seconds otherwise.
+    /// Forgotten on every change this process makes (another process's embedding shows the
+    /// next time this one changes something; the figure is informative only).
     counted: std::cell::RefCell<Option<(String, std::time::Instant, usize, usize)>>,
 }
 
@@ -164,9 +165,8 @@ impl Semantic {
 
     /// How many passages (distinct texts) have no vector of `model` yet, and how many there are.
     pub fn coverage(&self, model: &str) -> Result<(usize, usize), SearchError> {
-        if let Some((m, at, pending, total)) = &*self.counted.borrow()
+        if let Some((m, _, pending, total)) = &*self.counted.borrow()
             && m == model
-            && at.elapsed() < std::time::Duration::from_secs(10)
         {
             return Ok((*pending, *total));
         }
