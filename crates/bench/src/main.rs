@@ -82,73 +82,58 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Probe { index, query } => search::probe(&index, &query),
         Cmd::SearchQuality { corpus, workdir } => {
-            let tmp = tempfile::tempdir()?;
-            let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
-            std::fs::create_dir_all(&work)?;
-            println!("# confluence.do search quality\n");
-            println!("{}\n", stats::machine());
+            let (_tmp, work) = start("search quality", workdir)?;
             search::quality(&corpus, &work)
         }
         Cmd::Search { pages, docs, queries, greps, real, workdir } => {
-            let tmp = tempfile::tempdir()?;
-            let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
-            std::fs::create_dir_all(&work)?;
-            println!("# confluence.do search speed\n");
-            println!("{}\n", stats::machine());
-            if let Some(docs) = docs {
-                let dir = work.join("docs-space");
-                copy_dir(&docs, &dir).with_context(|| format!("copying {}", docs.display()))?;
-                let n = corpus::count_pages(&dir);
-                git_commit_all(&dir)?;
-                search::speed(
-                    &format!("Real documentation set ({n} pages, {})", docs.display()),
-                    &dir,
-                    &work,
-                    queries,
-                    greps,
-                    real,
-                )?;
-            }
-            for n in pages {
-                let dir = work.join(format!("generated-{n}"));
-                corpus::generate(&dir, n)?;
-                git_commit_all(&dir)?;
-                search::speed(&format!("Generated space, {n} pages"), &dir, &work, queries, greps, real)?;
-            }
-            Ok(())
+            let (_tmp, work) = start("search speed", workdir)?;
+            each_space(&work, docs.as_deref(), &pages, |title, dir, _| {
+                search::speed(title, dir, &work, queries, greps, real)
+            })
         }
         Cmd::Core { pages, docs, saves, git_saves, versions, workdir } => {
-            let tmp = tempfile::tempdir()?;
-            let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
-            std::fs::create_dir_all(&work)?;
-            println!("# confluence.do core benchmark\n");
-            println!("{}\n", stats::machine());
-            if let Some(docs) = docs {
-                let dir = work.join("docs-space");
-                copy_dir(&docs, &dir).with_context(|| format!("copying {}", docs.display()))?;
-                let n = corpus::count_pages(&dir);
-                git_commit_all(&dir)?;
-                bench_space(
-                    &format!("Real documentation set ({n} pages, {})", docs.display()),
-                    &dir,
-                    &work,
-                    saves,
-                    git_saves,
-                    versions,
-                    true,
-                )?;
-            }
-            for n in pages {
-                let dir = work.join(format!("generated-{n}"));
-                let started = Instant::now();
-                corpus::generate(&dir, n)?;
-                git_commit_all(&dir)?;
-                eprintln!("generated {n} pages in {:.1} s", started.elapsed().as_secs_f64());
-                bench_space(&format!("Generated space, {n} pages"), &dir, &work, saves, git_saves, versions, false)?;
-            }
-            Ok(())
+            let (_tmp, work) = start("core benchmark", workdir)?;
+            each_space(&work, docs.as_deref(), &pages, |title, dir, real| {
+                bench_space(title, dir, &work, saves, git_saves, versions, real)
+            })
         }
     }
+}
+
+/// The work folder (a temporary one unless given) and the report's heading.
+fn start(what: &str, workdir: Option<PathBuf>) -> Result<(tempfile::TempDir, PathBuf)> {
+    let tmp = tempfile::tempdir()?;
+    let work = workdir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&work)?;
+    println!("# confluence.do {what}\n");
+    println!("{}\n", stats::machine());
+    Ok((tmp, work))
+}
+
+/// Builds the real documentation set (when given) and each generated space as a git repository
+/// in `work`, and runs `bench` on each with its title (`true` for the real set).
+fn each_space(
+    work: &Path,
+    docs: Option<&Path>,
+    pages: &[usize],
+    mut bench: impl FnMut(&str, &Path, bool) -> Result<()>,
+) -> Result<()> {
+    if let Some(docs) = docs {
+        let dir = work.join("docs-space");
+        copy_dir(docs, &dir).with_context(|| format!("copying {}", docs.display()))?;
+        let n = corpus::count_pages(&dir);
+        git_commit_all(&dir)?;
+        bench(&format!("Real documentation set ({n} pages, {})", docs.display()), &dir, true)?;
+    }
+    for &n in pages {
+        let dir = work.join(format!("generated-{n}"));
+        let started = Instant::now();
+        corpus::generate(&dir, n)?;
+        git_commit_all(&dir)?;
+        eprintln!("generated {n} pages in {:.1} s", started.elapsed().as_secs_f64());
+        bench(&format!("Generated space, {n} pages"), &dir, false)?;
+    }
+    Ok(())
 }
 
 fn author() -> Author {

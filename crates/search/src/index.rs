@@ -1033,16 +1033,10 @@ fn open_index(dir: &Path, schema: Schema) -> tantivy::Result<Index> {
 }
 
 fn open_state(path: &Path) -> Result<Connection, SearchError> {
-    let err = SearchError::state(path);
-    let conn = Connection::open(path).map_err(&err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(&err)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(&err)?;
-    conn.execute_batch(
+    crate::open_sqlite(
+        path,
         "CREATE TABLE IF NOT EXISTS docs(space TEXT NOT NULL, path TEXT NOT NULL, mtime INTEGER NOT NULL,
            size INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY(space, path)) WITHOUT ROWID;
          CREATE TABLE IF NOT EXISTS spaces(key TEXT PRIMARY KEY, head TEXT);",
     )
-    .map_err(&err)?;
-    Ok(conn)
 }

@@ -42,6 +42,18 @@ pub enum SearchError {
     Store(#[from] cdo_core::store::StoreError),
 }
 
+/// Opens (creating) one of the search folder's sqlite files with the pragmas they all use, and
+/// creates its tables.
+pub(crate) fn open_sqlite(path: &Path, schema: &str) -> Result<rusqlite::Connection, SearchError> {
+    let err = SearchError::state(path);
+    let conn = rusqlite::Connection::open(path).map_err(&err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(&err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(&err)?;
+    conn.execute_batch(schema).map_err(&err)?;
+    Ok(conn)
+}
+
 impl SearchError {
     fn index(path: &Path) -> impl Fn(tantivy::TantivyError) -> SearchError + '_ {
         move |source| SearchError::Index { path: path.to_path_buf(), source }

@@ -80,20 +80,15 @@ pub struct Semantic {
 
 impl Semantic {
     pub fn open(path: &Path) -> Result<Semantic, SearchError> {
-        let err = SearchError::state(path);
-        let conn = Connection::open(path).map_err(&err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(&err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(&err)?;
-        conn.execute_batch(
+        let conn = crate::open_sqlite(
+            path,
             "CREATE TABLE IF NOT EXISTS passages(id INTEGER PRIMARY KEY, space TEXT NOT NULL, path TEXT NOT NULL,
                anchor TEXT NOT NULL, heading TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS passages_page ON passages(space, path);
              CREATE INDEX IF NOT EXISTS passages_hash ON passages(hash);
              CREATE TABLE IF NOT EXISTS vectors(id INTEGER PRIMARY KEY, model TEXT NOT NULL, hash TEXT NOT NULL,
                data BLOB NOT NULL, UNIQUE(model, hash));",
-        )
-        .map_err(&err)?;
+        )?;
         Ok(Semantic { conn, path: path.to_path_buf(), store: None, counted: std::cell::RefCell::new(None) })
     }
 
