@@ -147,6 +147,13 @@ fn sort_key(e: &Entry) -> Vec<u8> {
     key
 }
 
+/// Who and when, as git writes it in commits and reflogs: `Name <email> 1700000000 +0100`.
+pub fn signature(name: &str, email: &str, time: i64, offset_minutes: i32) -> String {
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let off = offset_minutes.unsigned_abs();
+    format!("{name} <{email}> {time} {sign}{:02}{:02}", off / 60, off % 60)
+}
+
 /// The bytes of a commit object, as git writes them.
 pub fn commit_bytes(
     tree: Oid,
@@ -167,9 +174,7 @@ pub fn commit_bytes(
     if forbidden(&author.email) {
         return Err(bad("an e-mail address"));
     }
-    let sign = if offset_minutes < 0 { '-' } else { '+' };
-    let off = offset_minutes.unsigned_abs();
-    let who = format!("{} <{}> {time} {sign}{:02}{:02}", author.name.trim(), author.email.trim(), off / 60, off % 60);
+    let who = signature(author.name.trim(), author.email.trim(), time, offset_minutes);
     let mut out = format!("tree {tree}\n");
     for p in parents {
         out.push_str(&format!("parent {p}\n"));

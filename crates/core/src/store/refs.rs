@@ -159,17 +159,8 @@ fn is_safe_ref(name: &str) -> bool {
 /// One reflog line as git writes it: the message's line breaks become spaces.
 fn reflog_line(old: Oid, new: Oid, who: &Author, time: i64, offset_minutes: i32, message: &str) -> String {
     let clean = |s: &str| s.replace(['<', '>', '\n'], "");
-    let sign = if offset_minutes < 0 { '-' } else { '+' };
-    let offset = offset_minutes.unsigned_abs();
-    let message = message.replace('\n', " ");
-    format!(
-        "{old} {new} {} <{}> {time} {sign}{:02}{:02}\t{}\n",
-        clean(&who.name),
-        clean(&who.email),
-        offset / 60,
-        offset % 60,
-        message.trim_end()
-    )
+    let who = super::objects::signature(&clean(&who.name), &clean(&who.email), time, offset_minutes);
+    format!("{old} {new} {who}\t{}\n", message.replace('\n', " ").trim_end())
 }
 
 #[cfg(test)]
