@@ -535,8 +535,19 @@ impl SearchIndex {
     /// Runs a search box query, optionally limited to some spaces.
     pub fn search(&self, query: &UserQuery, limit: usize) -> Result<Vec<Hit>, SearchError> {
         let (built, marks) = self.build(query);
-        let sort = if query.has_text() { Sort::Relevance } else { Sort::Updated(Order::Desc) };
-        self.run(built.as_ref(), &sort, &marks, limit)
+        self.search_built(query, built.as_ref(), &marks, limit)
+    }
+
+    /// [`SearchIndex::search`] for a query already built by [`SearchIndex::build`].
+    fn search_built(
+        &self,
+        q: &UserQuery,
+        built: &dyn Query,
+        marks: &Marks,
+        limit: usize,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let sort = if q.has_text() { Sort::Relevance } else { Sort::Updated(Order::Desc) };
+        self.run(built, &sort, marks, limit)
     }
 
     /// Runs a CQL query.
@@ -615,7 +626,10 @@ impl SearchIndex {
         limit: usize,
     ) -> Result<Outcome, SearchError> {
         let depth = limit.max(50);
-        let keyword = if mode == Mode::Semantic { Vec::new() } else { self.search(q, depth)? };
+        // Built once: the keyword results use the query, both lists the words to mark.
+        let (built, marks) = self.build(q);
+        let keyword =
+            if mode == Mode::Semantic { Vec::new() } else { self.search_built(q, built.as_ref(), &marks, depth)? };
         let text: Vec<&str> = q.words.iter().chain(&q.phrases).chain(&q.titles).map(String::as_str).collect();
         let text = text.join(" ");
         let (semantic, status) = match (mode, embedder) {
@@ -626,7 +640,6 @@ impl SearchIndex {
             (_, Some(_)) if text.trim().is_empty() => (Vec::new(), SemanticStatus::NotUsed),
             (_, Some(embedder)) => {
                 let (pending, total) = self.semantic.coverage(embedder.model_id())?;
-                let (_, marks) = self.build(q);
                 let hits = self.semantic_hits(q, &text, embedder, depth, &marks)?;
                 (hits, SemanticStatus::Used { pending, total })
             }
