@@ -6,6 +6,7 @@
 mod corpus;
 mod search;
 mod stats;
+mod storage;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,6 +58,17 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Storage format: every sample converts without losing a word and round-trips; conversion speed
+    Storage {
+        /// A folder of `*.storage.xhtml` samples (e.g. ../shared/testdata/confluence-storage)
+        samples: PathBuf,
+        /// Conversions timed per sample
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+        /// Print each sample's Markdown
+        #[arg(long)]
+        show: bool,
+    },
     /// Search speed: index build, incremental update, keyword and hybrid queries, grep and rg
     Search {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
@@ -80,6 +92,7 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::Storage { samples, rounds, show } => storage::conformance(&samples, rounds, show),
         Cmd::Probe { index, query } => search::probe(&index, &query),
         Cmd::SearchQuality { corpus, workdir } => {
             let (_tmp, work) = start("search quality", workdir)?;

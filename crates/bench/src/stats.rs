@@ -29,6 +29,10 @@ impl Samples {
         ms(self.quantile(0.99))
     }
 
+    pub fn total(&self) -> Duration {
+        self.0.iter().sum()
+    }
+
     pub fn p50_secs(&self) -> f64 {
         self.quantile(0.5).as_secs_f64()
     }
