@@ -77,6 +77,72 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the team server: the web UI, its API and the Confluence REST API
+    Serve {
+        /// Address to listen on; anything but loopback requires auth
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        bind: std::net::SocketAddr,
+        /// Serve a fresh copy of the demo space from a temporary home
+        #[arg(long)]
+        demo: bool,
+        /// Let anyone who can reach the server read and write (loopback only)
+        #[arg(long)]
+        no_auth: bool,
+        /// Let people without credentials read every space
+        #[arg(long)]
+        anonymous_read: bool,
+        /// The built web UI [env: CONFLUENCE_DO_UI] [default: ui/dist when present]
+        #[arg(long, value_name = "DIR")]
+        ui: Option<PathBuf>,
+    },
+    /// Users of the team server: add, list, remove, grant
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API tokens of the team server's users
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Add a user (or update one); by default they may write in every space
+    Add {
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// May do everything, in every space
+        #[arg(long)]
+        admin: bool,
+        /// May only read (grant writes per space with `user grant`)
+        #[arg(long)]
+        read_only: bool,
+        /// Read a password for the web UI's sign-in from standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// The users and what they may do
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user with their tokens
+    Remove { email: String },
+    /// Set what a user may do in a space (KEY or * for all): read, write, admin or none
+    Grant { email: String, space: String, level: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Create an API token (shown once); use it as the password of HTTP Basic or as a Bearer token
+    Create {
+        email: String,
+        #[arg(long, default_value = "api")]
+        label: String,
+    },
+    /// A user's tokens (their first characters only)
+    List { email: String },
+    /// Revoke a token by the id `token list` shows
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand, Debug)]

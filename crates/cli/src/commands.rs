@@ -33,6 +33,10 @@ impl Ctx {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<()> {
+    if let Command::Serve { bind, demo, no_auth, anonymous_read, ui } = cli.command {
+        let opts = crate::serve::Serve { home: cli.home, user: cli.user, bind, demo, no_auth, anonymous_read, ui };
+        return crate::serve::serve(opts);
+    }
     let home = Home::locate(cli.home.as_deref())?;
     let ctx = Ctx { wiki: Wiki::new(home), user: cli.user };
     match cli.command {
@@ -76,6 +80,9 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Related { page, limit, json } => crate::search::related(&ctx.wiki, &page, limit, json),
         Command::Index { key, rebuild, json } => crate::search::index(&ctx.wiki, key.as_deref(), rebuild, json),
+        Command::Serve { .. } => bail!("serve runs before the home is opened"),
+        Command::User(cmd) => crate::serve::user(ctx.wiki.home(), cmd),
+        Command::Token(cmd) => crate::serve::token(ctx.wiki.home(), cmd),
         Command::Demo { json } => {
             let entry = demo::install(&ctx.wiki)?;
             let mut space = ctx.space(&entry.key)?;

@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod output;
 mod search;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -32,13 +32,50 @@ pub enum SpaceError {
     NotDeleted(String),
     #[error("no template `{0}` in this space (`template list` shows them)")]
     TemplateNotFound(String),
+    #[error("page {id} changed since version {base}: it is at version {current} now; reload it and edit again")]
+    Stale { id: String, base: u32, current: u32 },
+    #[error("page {page} has no attachment `{name}`")]
+    AttachmentNotFound { page: String, name: String },
+    #[error("no comment with id {0}")]
+    CommentNotFound(String),
     #[error("{0}")]
     Invalid(String),
     #[error("space.yaml: {0}")]
     SpaceFile(String),
 }
 
+/// What kind of failure an error is, for shells that map errors to status codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The thing asked for does not exist.
+    NotFound,
+    /// The request conflicts with the current state (a stale version, a taken title).
+    Conflict,
+    /// The request itself is wrong.
+    Invalid,
+    /// Another writer holds the space; try again.
+    Busy,
+    /// Something failed on this side (IO, git, the cache).
+    Internal,
+}
+
 impl SpaceError {
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SpaceError::PageNotFound(_)
+            | SpaceError::NoSuchVersion { .. }
+            | SpaceError::TemplateNotFound(_)
+            | SpaceError::AttachmentNotFound { .. }
+            | SpaceError::CommentNotFound(_)
+            | SpaceError::Deleted(_) => ErrorKind::NotFound,
+            SpaceError::Stale { .. } | SpaceError::TitleTaken { .. } | SpaceError::NotDeleted(_) => ErrorKind::Conflict,
+            SpaceError::Edit { .. } | SpaceError::Invalid(_) | SpaceError::Template(_) => ErrorKind::Invalid,
+            SpaceError::Store(StoreError::Busy { .. }) => ErrorKind::Busy,
+            _ => ErrorKind::Internal,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SpaceError {
         let path = path.into();
         move |source| SpaceError::Io { path, source }

@@ -20,5 +20,7 @@ pub mod templates;
 
 pub use model::*;
 
-pub use error::SpaceError;
-pub use space::{Backlink, BrokenLink, MoveTarget, NewPage, PageDiff, PageUpdate, Saved, Space};
+pub use error::{ErrorKind, SpaceError};
+pub use space::{
+    Attachment, Backlink, BrokenLink, Comment, MoveTarget, NewComment, NewPage, PageDiff, PageUpdate, Saved, Space,
+};

@@ -5,8 +5,13 @@
 //! the catalog is rebuilt from them (re-reading only files whose size or mtime changed) and
 //! every write updates it for the paths it touched.
 
+mod attachments;
+mod comments;
 mod scan;
 mod write;
+
+pub use attachments::{Attachment, check_attachment_name, media_type};
+pub use comments::{Comment, NewComment, comments_path};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -10,8 +10,9 @@ use crate::{ALERTS, Context, VERBATIM_LANGUAGE};
 
 /// Converts a Markdown body to storage format (always well-formed XHTML).
 pub fn to_storage(markdown: &str, ctx: &Context<'_>) -> String {
+    let markdown = separate_tags(markdown);
     let arena = Arena::new();
-    let root = comrak::parse_document(&arena, markdown, &cdo_core::markdown::options());
+    let root = comrak::parse_document(&arena, &markdown, &cdo_core::markdown::options());
     let mut writer = Writer { ctx, out: String::new(), open_tags: Vec::new(), floor: 0, trust_html: true, task_id: 0 };
     writer.blocks(root);
     writer.close_tags();
@@ -64,6 +65,36 @@ fn parameter(name: &str, value: &str, out: &mut String) {
     out.push_str("\">");
     escape(value, out);
     out.push_str("</ac:parameter>");
+}
+
+/// Puts blank lines around whole-line `{% tag %}` lines outside code fences, so each is a
+/// paragraph of its own (the renderer reads them line by line; Markdown would merge them with
+/// the text around them).
+fn separate_tags(markdown: &str) -> std::borrow::Cow<'_, str> {
+    if !markdown.contains("{%") {
+        return std::borrow::Cow::Borrowed(markdown);
+    }
+    let mut out = String::with_capacity(markdown.len() + 64);
+    let mut fence: Option<(char, usize)> = None;
+    for line in markdown.split_inclusive('\n') {
+        let trimmed = line.trim();
+        let ch = trimmed.chars().next().filter(|c| *c == '`' || *c == '~');
+        let run = ch.map_or(0, |c| trimmed.chars().take_while(|&x| x == c).count());
+        match (fence, ch) {
+            (Some((f, n)), Some(c)) if c == f && run >= n && trimmed.chars().all(|x| x == c) => fence = None,
+            (None, Some(c)) if run >= 3 => fence = Some((c, run)),
+            _ => {}
+        }
+        let is_tag = fence.is_none() && !line.starts_with([' ', '\t']) && parse_tag(trimmed).is_some();
+        if is_tag {
+            out.push('\n');
+            out.push_str(trimmed);
+            out.push_str("\n\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A page named by its space key (when another space) and title.

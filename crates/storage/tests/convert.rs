@@ -90,6 +90,18 @@ fn markdown_becomes_storage_clients_expect() {
     }
 }
 
+/// Callout tags the renderer reads line by line work without blank lines around them.
+#[test]
+fn callout_tags_inside_paragraphs_become_macros() {
+    let storage =
+        to_storage("{% info %}\nOn call: the *platform* team.\n{% /info %}\n\n```\n{% info %}\n```\n", &ctx());
+    assert!(
+        storage.starts_with("<ac:structured-macro ac:name=\"info\" ac:schema-version=\"1\"><ac:rich-text-body><p>On call: the <em>platform</em> team.</p></ac:rich-text-body></ac:structured-macro>"),
+        "{storage}"
+    );
+    assert!(storage.contains("<![CDATA[{% info %}]]>"), "tags in code stay code: {storage}");
+}
+
 #[test]
 fn raw_html_that_is_not_xhtml_becomes_text() {
     let storage = to_storage("<div>\n<p>unclosed\n\ntext</span>\n", &ctx());

@@ -155,7 +155,7 @@ impl Space {
     }
 
     /// Re-reads the space if another process committed since the catalog was built.
-    pub(crate) fn sync_with_head(&mut self) -> Result<(), SpaceError> {
+    pub fn sync_with_head(&mut self) -> Result<(), SpaceError> {
         if self.catalog.is_none() || self.store.head_id()? != self.seen_head {
             self.refresh()?;
         }

@@ -125,7 +125,7 @@ fn labels_of(given: &[String]) -> Result<Vec<String>, SpaceError> {
 
 impl Space {
     /// Runs one write: lock, catch up with other writers, plan, commit, refresh.
-    fn write(
+    pub(super) fn write(
         &mut self,
         author: &Author,
         plan: impl FnOnce(&mut Space) -> Result<Change, SpaceError>,
@@ -246,9 +246,7 @@ impl Space {
         if let Some(base) = base_version {
             let current = self.version_count(id)?;
             if base != current {
-                return Err(SpaceError::Invalid(format!(
-                    "page {id} changed since version {base}: it is at version {current} now; reload it and edit again"
-                )));
+                return Err(SpaceError::Stale { id: id.to_string(), base, current });
             }
         }
         let (old_path, mut file) = match &node.file {

@@ -1,0 +1,218 @@
+//! `confluence-do serve`: the web UI's API (`/api/v1`), the Confluence REST API v1 (under
+//! `/rest/api` and `/wiki/rest/api`), auth, and the UI's static files. The only crate with HTTP
+//! and JSON wire shapes; it reads and writes spaces through core and app like the CLI.
+
+pub mod api;
+pub mod auth;
+pub mod confluence;
+pub mod error;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+
+use crate::auth::{Auth, AuthError};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub bind: SocketAddr,
+    /// Whether requests need credentials.
+    pub auth: bool,
+    /// The built UI (`ui/dist`), served at `/` when present.
+    pub ui_dir: Option<PathBuf>,
+    /// Watch spaces for changes made outside the server.
+    pub watch: bool,
+}
+
+/// Largest JSON body accepted.
+pub const MAX_JSON_BYTES: usize = 5 * 1024 * 1024;
+/// Largest attachment accepted.
+pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+/// Longest a request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "cdo_session";
+
+/// Why the server cannot start with these options.
+pub fn check_options(options: &Options, auth: &Auth) -> Result<(), String> {
+    if options.bind.ip().is_loopback() {
+        return Ok(());
+    }
+    if !options.auth {
+        return Err(format!(
+            "refusing to serve {} without auth: only loopback addresses (127.0.0.1) may use --no-auth",
+            options.bind
+        ));
+    }
+    match auth.has_users() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "serving {} needs auth, and there are no users yet: `confluence-do user add EMAIL --name NAME` \
+             and `confluence-do token create EMAIL` make one",
+            options.bind
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The whole application.
+pub fn router(state: Arc<AppState>, options: &Options) -> Router {
+    let api = api::router();
+    let confluence = confluence::router();
+    let mut app = Router::new()
+        .nest("/api/v1", api)
+        .nest("/rest/api", confluence.clone())
+        .nest("/wiki/rest/api", confluence)
+        .merge(confluence::downloads());
+    if let Some(dir) = options.ui_dir.as_ref().filter(|d| d.join("index.html").is_file()) {
+        let index = dir.join("index.html");
+        app = app.fallback_service(
+            tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(index)),
+        );
+    } else {
+        app = app
+            .fallback(|| async { ApiError::not_found("no such endpoint; the API lives under /api/v1 and /rest/api") });
+    }
+    let open = !options.auth;
+    app.layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state((state.clone(), open), authenticate))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes; requests in flight finish first.
+pub async fn serve(
+    state: Arc<AppState>,
+    options: Options,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state, &options);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Turns errors that axum or tower answer in plain text (unknown route, wrong method, body too
+/// large, timeout) into Confluence-shaped JSON, which clients parse.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!("the request body is too large (at most {MAX_UPLOAD_BYTES} bytes)"),
+        StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not take that method".to_owned(),
+        StatusCode::REQUEST_TIMEOUT => "the request took too long".to_owned(),
+        StatusCode::NOT_FOUND => "not found".to_owned(),
+        other => {
+            let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+            return ApiError::new(other, if text.is_empty() { other.to_string() } else { text }).into_response();
+        }
+    };
+    ApiError::new(status, message).into_response()
+}
+
+/// Credentials of a request: Basic (e-mail and token or password), Bearer, or the session cookie.
+enum Credentials {
+    None,
+    Secret { email: Option<String>, secret: String },
+    Session(String),
+    Malformed,
+}
+
+fn credentials(headers: &HeaderMap) -> Credentials {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let Ok(value) = value.to_str() else { return Credentials::Malformed };
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        return match scheme.to_ascii_lowercase().as_str() {
+            "basic" => {
+                let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) else {
+                    return Credentials::Malformed;
+                };
+                let Ok(text) = String::from_utf8(decoded) else { return Credentials::Malformed };
+                match text.split_once(':') {
+                    Some((email, secret)) => {
+                        Credentials::Secret { email: Some(email.to_owned()), secret: secret.to_owned() }
+                    }
+                    None => Credentials::Malformed,
+                }
+            }
+            "bearer" => Credentials::Secret { email: None, secret: rest.trim().to_owned() },
+            _ => Credentials::Malformed,
+        };
+    }
+    for cookie in headers.get_all(header::COOKIE) {
+        let Ok(cookie) = cookie.to_str() else { continue };
+        for part in cookie.split(';') {
+            if let Some(value) = part.trim().strip_prefix(SESSION_COOKIE).and_then(|r| r.strip_prefix('=')) {
+                return Credentials::Session(value.to_owned());
+            }
+        }
+    }
+    Credentials::None
+}
+
+/// Works out who is calling and puts a [`auth::Caller`] in the request; wrong credentials get
+/// a 401 (429 after too many), never a silent anonymous request.
+async fn authenticate(
+    State((state, open)): State<(Arc<AppState>, bool)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let creds = credentials(request.headers());
+    let user = match creds {
+        Credentials::None => Ok(None),
+        Credentials::Malformed => Err(ApiError::new(StatusCode::UNAUTHORIZED, "malformed Authorization header")),
+        Credentials::Session(cookie) => {
+            let st = state.clone();
+            match tokio::task::spawn_blocking(move || st.auth.session(&cookie)).await {
+                Ok(Ok(user)) => Ok(user),
+                Ok(Err(e)) => Err(ApiError::internal(e.to_string())),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Credentials::Secret { email, secret } => {
+            let st = state.clone();
+            match tokio::task::spawn_blocking(move || st.auth.verify(email.as_deref(), &secret, peer.ip())).await {
+                Ok(Ok(user)) => Ok(Some(user)),
+                Ok(Err(AuthError::TooMany)) => {
+                    Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, AuthError::TooMany.to_string()))
+                }
+                Ok(Err(e @ AuthError::Wrong)) => Err(ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())),
+                Ok(Err(e)) => Err(ApiError::internal(e.to_string())),
+                Err(e) => Err(e.into()),
+            }
+        }
+    };
+    let user = match user {
+        Ok(user) => user,
+        // With auth off, wrong credentials are still wrong: say so rather than act as someone else.
+        Err(e) => return e.into_response(),
+    };
+    let caller = state.auth.caller(user, open, &state.local_user);
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}

@@ -1,0 +1,352 @@
+//! What the server holds: the wiki, one open space per key (behind its own lock, used from
+//! blocking threads), where each content id lives, the search index, and a cache of rendered
+//! answers that is dropped whenever a space changes (our writes, a commit by another program,
+//! an edit on disk seen by the watcher).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use axum::body::Bytes;
+use cdo_app::watch::{SpaceEvent, SpaceWatcher};
+use cdo_app::{SpaceEntry, Wiki};
+use cdo_core::{Author, PageId, Space};
+use cdo_search::SearchIndex;
+use cdo_search::embed::{Embedder, MiniLm};
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+
+/// One open space.
+pub struct SpaceHandle {
+    pub key: String,
+    space: Mutex<Space>,
+    /// Bumped on every change; cached answers carry the generation they were made at.
+    generation: AtomicU64,
+    /// The files that say which commit the branch is at, and what they looked like.
+    git_dir: PathBuf,
+    head_stamp: Mutex<Vec<Option<(i64, u64, u64)>>>,
+    /// Page files the watcher saw change, to re-read before the next use.
+    dirty: Mutex<Vec<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SpaceHandle {
+    fn stamp_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.git_dir.join("HEAD"), self.git_dir.join("packed-refs")];
+        if let Ok(head) = std::fs::read_to_string(self.git_dir.join("HEAD"))
+            && let Some(name) = head.trim().strip_prefix("ref: ")
+        {
+            files.push(self.git_dir.join(name));
+        }
+        files
+    }
+
+    fn read_stamp(&self) -> Vec<Option<(i64, u64, u64)>> {
+        use std::os::unix::fs::MetadataExt as _;
+        self.stamp_files()
+            .iter()
+            .map(|f| std::fs::metadata(f).ok().map(|m| (m.mtime_nsec() + m.mtime() * 1_000_000_000, m.len(), m.ino())))
+            .collect()
+    }
+
+    /// The current generation, after checking whether another program moved the branch.
+    pub fn generation(&self) -> u64 {
+        let now = self.read_stamp();
+        let mut seen = lock(&self.head_stamp);
+        if *seen != now {
+            *seen = now;
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn touch(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The space, caught up with commits and edits made outside this server.
+    pub fn lock(&self) -> Result<MutexGuard<'_, Space>, ApiError> {
+        let mut space = lock(&self.space);
+        let dirty: Vec<String> = std::mem::take(&mut *lock(&self.dirty));
+        if !dirty.is_empty() {
+            space.refresh_paths(&dirty)?;
+        }
+        space.sync_with_head()?;
+        Ok(space)
+    }
+}
+
+/// Where a content id lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Located {
+    Page { space: String, id: PageId },
+    Attachment { space: String, page: PageId, name: String },
+    Comment { space: String, page: PageId },
+}
+
+/// A cached answer: the generation of its space and the bytes.
+struct Cached {
+    generation: u64,
+    body: Bytes,
+}
+
+/// The server's state, shared by every request.
+pub struct AppState {
+    pub wiki: Wiki,
+    pub auth: Auth,
+    /// Who edits when auth is off (the desktop app, a loopback server with `--no-auth`).
+    pub local_user: Author,
+    spaces: Mutex<HashMap<String, Arc<SpaceHandle>>>,
+    ids: RwLock<HashMap<String, Located>>,
+    search: Mutex<Option<SearchIndex>>,
+    /// The embedding model, loaded on the first search that wants meaning (`None` inside: missing).
+    model: Mutex<Option<Option<MiniLm>>>,
+    search_dirty: Mutex<HashSet<String>>,
+    cache: RwLock<HashMap<String, Cached>>,
+    /// Watchers live as long as the state.
+    watchers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    watch: bool,
+}
+
+/// Most cached answers kept; past it the cache is cleared (a simple bound, not an LRU).
+const CACHE_ENTRIES: usize = 20_000;
+
+impl AppState {
+    pub fn new(wiki: Wiki, auth: Auth, local_user: Author, watch: bool) -> AppState {
+        AppState {
+            wiki,
+            auth,
+            local_user,
+            spaces: Mutex::new(HashMap::new()),
+            ids: RwLock::new(HashMap::new()),
+            search: Mutex::new(None),
+            model: Mutex::new(None),
+            search_dirty: Mutex::new(HashSet::new()),
+            cache: RwLock::new(HashMap::new()),
+            watchers: Mutex::new(Vec::new()),
+            watch,
+        }
+    }
+
+    /// The registered spaces.
+    pub fn space_entries(&self) -> ApiResult<Vec<SpaceEntry>> {
+        Ok(self.wiki.spaces()?)
+    }
+
+    /// The open space with this key (opening it on first use).
+    pub fn space(&self, key: &str) -> ApiResult<Arc<SpaceHandle>> {
+        let key = key.to_ascii_uppercase();
+        if let Some(handle) = lock(&self.spaces).get(&key) {
+            return Ok(handle.clone());
+        }
+        let space = self.wiki.open_space(&key)?;
+        let git_dir = space.store().repo().path().to_path_buf();
+        let root = space.root().to_path_buf();
+        let handle = Arc::new(SpaceHandle {
+            key: key.clone(),
+            space: Mutex::new(space),
+            generation: AtomicU64::new(1),
+            git_dir: git_dir.clone(),
+            head_stamp: Mutex::new(Vec::new()),
+            dirty: Mutex::new(Vec::new()),
+        });
+        *lock(&handle.head_stamp) = handle.read_stamp();
+        let mut spaces = lock(&self.spaces);
+        if let Some(existing) = spaces.get(&key) {
+            return Ok(existing.clone());
+        }
+        spaces.insert(key.clone(), handle.clone());
+        drop(spaces);
+        if self.watch {
+            self.start_watcher(&handle, root, git_dir);
+        }
+        Ok(handle)
+    }
+
+    fn start_watcher(&self, handle: &Arc<SpaceHandle>, root: PathBuf, git_dir: PathBuf) {
+        let Ok(watcher) = SpaceWatcher::start(&root, &git_dir) else { return };
+        let weak = Arc::downgrade(handle);
+        let spawned = std::thread::Builder::new().name(format!("watch-{}", handle.key)).spawn(move || {
+            while let Ok(event) = watcher.events().recv() {
+                let Some(handle) = weak.upgrade() else { return };
+                if let SpaceEvent::Files(paths) = event {
+                    lock(&handle.dirty).extend(paths);
+                }
+                handle.touch();
+            }
+        });
+        if let Ok(thread) = spawned {
+            lock(&self.watchers).push(thread);
+        }
+    }
+
+    /// Forgets an open space (after it was created or removed).
+    pub fn forget_space(&self, key: &str) {
+        lock(&self.spaces).remove(&key.to_ascii_uppercase());
+    }
+
+    /// Runs `f` on a space in a blocking thread; `write` marks the space changed afterwards.
+    pub async fn with_space<T: Send + 'static>(
+        self: &Arc<Self>,
+        key: &str,
+        write: bool,
+        f: impl FnOnce(&mut Space) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let handle = self.space(key)?;
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut space = handle.lock()?;
+            let out = f(&mut space);
+            if write {
+                handle.touch();
+                lock(&state.search_dirty).insert(handle.key.clone());
+            }
+            out
+        })
+        .await?
+    }
+
+    /// Where a content id lives: a page of any space, an attachment, a comment.
+    pub async fn locate(self: &Arc<Self>, id: &str) -> ApiResult<Located> {
+        if let Some(found) = self.ids.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(id) {
+            return Ok(found.clone());
+        }
+        let state = self.clone();
+        let wanted = id.to_owned();
+        tokio::task::spawn_blocking(move || state.find(&wanted)).await?
+    }
+
+    /// Remembers where an id lives.
+    pub fn remember(&self, id: String, at: Located) {
+        self.ids.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, at);
+    }
+
+    /// Forgets an id (after a delete).
+    pub fn forget(&self, id: &str) {
+        self.ids.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
+    }
+
+    fn find(&self, id: &str) -> ApiResult<Located> {
+        let not_found = || ApiError::not_found(format!("no content with id {id}"));
+        let entries = self.space_entries()?;
+        if let Some(rest) = id.strip_prefix("att") {
+            rest.parse::<u64>().map_err(|_| not_found())?;
+            for entry in &entries {
+                let handle = self.space(&entry.key)?;
+                let mut space = handle.lock()?;
+                let pages: Vec<PageId> = space.catalog()?.nodes().map(|n| n.id.clone()).collect();
+                for page in pages {
+                    for att in space.attachments(&page)? {
+                        let att_id = attachment_id(&page, &att.name);
+                        let at = Located::Attachment { space: entry.key.clone(), page: page.clone(), name: att.name };
+                        self.remember(att_id.clone(), at.clone());
+                        if att_id == id {
+                            return Ok(at);
+                        }
+                    }
+                }
+            }
+            return Err(not_found());
+        }
+        let page_id = PageId::parse(id).ok_or_else(not_found)?;
+        for entry in &entries {
+            let handle = self.space(&entry.key)?;
+            let mut space = handle.lock()?;
+            if space.catalog()?.get(&page_id).is_some() {
+                let at = Located::Page { space: entry.key.clone(), id: page_id };
+                self.remember(id.to_owned(), at.clone());
+                return Ok(at);
+            }
+        }
+        for entry in &entries {
+            let handle = self.space(&entry.key)?;
+            let mut space = handle.lock()?;
+            if let Ok((page, _)) = space.find_comment(&page_id) {
+                let at = Located::Comment { space: entry.key.clone(), page };
+                self.remember(id.to_owned(), at.clone());
+                return Ok(at);
+            }
+        }
+        Err(not_found())
+    }
+
+    /// A cached answer for `key` in a space, if the space has not changed since; else the
+    /// space's generation, to cache the answer about to be made with.
+    pub fn cached(&self, handle: &SpaceHandle, key: &str) -> Result<Bytes, u64> {
+        let generation = handle.generation();
+        let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match cache.get(key) {
+            Some(c) if c.generation == generation => Ok(c.body.clone()),
+            _ => Err(generation),
+        }
+    }
+
+    /// Caches an answer made at `generation`.
+    pub fn cache(&self, key: String, generation: u64, body: Bytes) {
+        let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, Cached { generation, body });
+    }
+
+    /// Runs `f` with the search index, caught up with the spaces changed since the last search,
+    /// and the embedding model when `meaning` asks for it and it is installed.
+    pub async fn with_search<T: Send + 'static>(
+        self: &Arc<Self>,
+        meaning: bool,
+        f: impl FnOnce(&mut SearchIndex, Option<&mut dyn Embedder>) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = lock(&state.search);
+            let fresh = guard.is_none();
+            if fresh {
+                *guard = Some(state.wiki.search_index()?);
+            }
+            let Some(index) = guard.as_mut() else {
+                return Err(ApiError::internal("the search index could not be opened"));
+            };
+            let dirty: Vec<String> = if fresh {
+                state.space_entries()?.into_iter().map(|e| e.key).collect()
+            } else {
+                lock(&state.search_dirty).drain().collect()
+            };
+            for key in dirty {
+                let handle = state.space(&key)?;
+                let mut space = handle.lock()?;
+                index.sync_space(&mut space, &mut |_| {})?;
+            }
+            if !meaning {
+                return f(index, None);
+            }
+            let mut model = lock(&state.model);
+            let model = model.get_or_insert_with(|| MiniLm::load(&cdo_search::embed::models_dir()).ok());
+            f(index, model.as_mut().map(|m| m as &mut dyn Embedder))
+        })
+        .await?
+    }
+
+    /// Marks every space for a search catch-up (after spaces were added).
+    pub fn search_all_dirty(&self) -> ApiResult<()> {
+        let keys: Vec<String> = self.space_entries()?.into_iter().map(|e| e.key).collect();
+        lock(&self.search_dirty).extend(keys);
+        Ok(())
+    }
+}
+
+/// The id Confluence clients see for an attachment: `att` and a number from its page and name.
+pub fn attachment_id(page: &PageId, name: &str) -> String {
+    // FNV-1a: stable across runs and versions, unlike the std hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in page.as_str().bytes().chain([b'/']).chain(name.bytes()) {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("att{}", hash % 1_000_000_000_000)
+}
