@@ -7,5 +7,6 @@ mod support;
 mod acceptance;
 mod concurrency;
 mod search;
+mod server;
 mod spaces;
 mod tidy;

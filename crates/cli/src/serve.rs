@@ -64,22 +64,26 @@ pub fn serve(opts: Serve) -> Result<()> {
             format!("cannot listen on {}; is another server running there? (--bind picks another)", options.bind)
         })?;
         let addr = listener.local_addr()?;
-        println!("confluence.do serving http://{addr}");
+        // Status lines go to whoever started us; if they stopped listening, keep serving.
+        let mut out = std::io::stdout();
+        let mut say = |line: String| {
+            use std::io::Write as _;
+            let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        };
+        say(format!("confluence.do serving http://{addr}"));
         if use_auth {
-            println!("sign in with an API token (`confluence-do token create EMAIL`)");
+            say("sign in with an API token (`confluence-do token create EMAIL`)".into());
         } else {
-            println!(
+            say(format!(
                 "auth is off: anyone on this machine may read and write, as {} <{}> (`user add` turns it on)",
                 local.name, local.email
-            );
+            ));
         }
         if let Some(dir) = &options.ui_dir {
-            println!("web UI from {}", dir.display());
+            say(format!("web UI from {}", dir.display()));
         }
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
         cdo_server::serve(state, options, listener, shutdown_signal()).await.context("serving")?;
-        println!("confluence.do stopped");
+        eprintln!("confluence.do stopped");
         Ok::<_, anyhow::Error>(())
     })?;
     drop(temp);

@@ -39,7 +39,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/pages/{id}/diff", get(diff))
         .route("/pages/{id}/backlinks", get(backlinks))
         .route("/pages/{id}/related", get(related))
-        .route("/pages/{id}/attachments", get(attachments).post(upload))
+        .route("/pages/{id}/attachments", get(attachments).post(upload).layer(crate::confluence::upload_limit()))
         .route("/pages/{id}/attachments/{name}", get(download).delete(delete_attachment))
         .route("/search", get(search))
         .route("/login", post(login))
@@ -492,9 +492,11 @@ async fn attachments(
     Ok(Json(json!({ "attachments": list })))
 }
 
-/// The files of a multipart body: (file name, bytes).
+/// The files of a multipart body: (file name, bytes). Confluence reads the parts named `file`;
+/// clients also send `minorEdit` and `comment` parts, some with a file name of their own.
 pub(crate) async fn multipart_files(mut multipart: Multipart) -> ApiResult<Vec<(String, Bytes)>> {
-    let mut files = Vec::new();
+    let mut named_file = Vec::new();
+    let mut other = Vec::new();
     loop {
         let field = multipart
             .next_field()
@@ -502,11 +504,18 @@ pub(crate) async fn multipart_files(mut multipart: Multipart) -> ApiResult<Vec<(
             .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
         let Some(field) = field else { break };
         let Some(name) = field.file_name().map(str::to_owned) else { continue };
+        let is_file = field.name() == Some("file");
+        let skip = matches!(field.name(), Some("minorEdit" | "comment" | "status"));
         let bytes = field.bytes().await.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
-        files.push((name, bytes));
+        if is_file {
+            named_file.push((name, bytes));
+        } else if !skip {
+            other.push((name, bytes));
+        }
     }
+    let files = if named_file.is_empty() { other } else { named_file };
     if files.is_empty() {
-        return Err(ApiError::bad_request("the multipart body has no file part (a part with a filename)"));
+        return Err(ApiError::bad_request("the multipart body has no file part (a part named `file` with a filename)"));
     }
     Ok(files)
 }

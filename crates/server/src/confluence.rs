@@ -31,11 +31,12 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/content", get(list_content).post(create_content))
         .route("/content/search", get(content_search))
-        .route("/content/{id}", get(get_content).put(update_content).delete(delete_content))
+        .route("/content/{id}", get(get_content).put(put_content).layer(upload_limit()).delete(delete_content))
         .route("/content/{id}/history", get(history))
         .route("/content/{id}/child", get(children_all))
-        .route("/content/{id}/child/attachment", get(child_attachments).post(upload).put(upload))
-        .route("/content/{id}/child/attachment/{att}/data", post(upload_data))
+        .route("/content/{id}/child/attachment", get(child_attachments).post(upload).put(upload).layer(upload_limit()))
+        .route("/content/{id}/child/attachment/{att}/data", post(upload_data).layer(upload_limit()))
+        .route("/content/{id}/child/attachment/{att}/download", get(download_by_id))
         .route("/content/{id}/child/{kind}", get(children))
         .route("/content/{id}/descendant/{kind}", get(children))
         .route("/content/{id}/label", get(labels).post(add_labels).delete(remove_label_query))
@@ -46,6 +47,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/space/{key}/content", get(space_content))
         .route("/search", get(search))
         .route("/user/current", get(current_user))
+}
+
+/// Uploads may be larger than JSON bodies.
+pub(crate) fn upload_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BYTES)
 }
 
 /// Attachment downloads, where `_links.download` points.
@@ -643,6 +649,43 @@ async fn create_comment(
     Ok(Json(value).into_response())
 }
 
+/// `PUT /content/{id}`: JSON updates a page; a multipart body replaces an attachment's data
+/// (what atlassian-python-api sends to re-upload a file).
+async fn put_content(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    uri: OriginalUri,
+    request: axum::extract::Request,
+) -> ApiResult<Response> {
+    let headers = request.headers().clone();
+    let multipart =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/"));
+    if multipart {
+        let base = base(&headers, &uri);
+        let Located::Attachment { page, name, .. } = state.locate(&id).await? else {
+            return Err(ApiError::bad_request(
+                "a multipart PUT replaces an attachment's data; this id is not an attachment",
+            ));
+        };
+        let multipart = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+        let mut files = multipart_files(multipart).await?;
+        files.truncate(1);
+        let files: Vec<(String, Bytes)> = files.into_iter().map(|(_, bytes)| (name.clone(), bytes)).collect();
+        let mut values = save_files(&state, &caller, page.as_str(), files, &base).await?;
+        return values
+            .pop()
+            .map(|v| Json(v).into_response())
+            .ok_or_else(|| ApiError::internal("the upload saved nothing"));
+    }
+    let body = axum::body::to_bytes(request.into_body(), crate::MAX_JSON_BYTES).await.map_err(|e| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the JSON body is too large or broken: {e}"))
+    })?;
+    update_content(State(state), Extension(caller), Path(id), headers, uri, body).await
+}
+
 async fn update_content(
     State(state): St,
     Extension(caller): Extension<Caller>,
@@ -823,6 +866,20 @@ async fn download(
     let (space, page) = page_of(&state, &page).await?;
     caller.require(&space, Level::Read)?;
     attachment_response(&state, &space, page, name).await
+}
+
+async fn download_by_id(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path((_, att)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    match state.locate(&att).await? {
+        Located::Attachment { space, page, name } => {
+            caller.require(&space, Level::Read)?;
+            attachment_response(&state, &space, page, name).await
+        }
+        _ => Err(ApiError::not_found(format!("no attachment with id {att}"))),
+    }
 }
 
 // ---- labels ----

@@ -19,6 +19,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use tower::Layer as _;
+use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::auth::{Auth, AuthError};
 use crate::error::ApiError;
@@ -89,7 +91,7 @@ pub fn router(state: Arc<AppState>, options: &Options) -> Router {
     let open = !options.auth;
     app.layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state((state.clone(), open), authenticate))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .with_state(state)
 }
@@ -101,8 +103,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state, &options);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    // Clients write `rest/api/content/` as often as `rest/api/content`.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state, &options));
+    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -121,7 +124,9 @@ async fn json_errors(request: Request, next: Next) -> Response {
         return response;
     }
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => format!("the request body is too large (at most {MAX_UPLOAD_BYTES} bytes)"),
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "the request body is too large: at most {MAX_JSON_BYTES} bytes of JSON, {MAX_UPLOAD_BYTES} bytes per upload"
+        ),
         StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not take that method".to_owned(),
         StatusCode::REQUEST_TIMEOUT => "the request took too long".to_owned(),
         StatusCode::NOT_FOUND => "not found".to_owned(),
@@ -132,6 +137,11 @@ async fn json_errors(request: Request, next: Next) -> Response {
         }
     };
     ApiError::new(status, message).into_response()
+}
+
+fn needs_credentials(path: &str) -> bool {
+    let api = ["/rest/", "/wiki/rest/", "/api/", "/download/", "/wiki/download/"].iter().any(|p| path.starts_with(p));
+    api && !matches!(path, "/api/v1/login" | "/api/v1/me")
 }
 
 /// Credentials of a request: Basic (e-mail and token or password), Bearer, or the session cookie.
@@ -212,6 +222,15 @@ async fn authenticate(
         // With auth off, wrong credentials are still wrong: say so rather than act as someone else.
         Err(e) => return e.into_response(),
     };
+    // Without credentials, an API request to a server that needs them is a 401 (unless anyone
+    // may read), whatever it asks for; the UI's files and its sign-in stay reachable.
+    if user.is_none() && !open && !state.auth.anonymous_read && needs_credentials(request.uri().path()) {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "sign in: send HTTP Basic with your e-mail and an API token, or `Authorization: Bearer TOKEN`",
+        )
+        .into_response();
+    }
     let caller = state.auth.caller(user, open, &state.local_user);
     request.extensions_mut().insert(caller);
     next.run(request).await

@@ -1,0 +1,347 @@
+//! The team server, end to end: the real binary serving a temporary home on 127.0.0.1, driven
+//! by the real Confluence clients (atlassian-python-api, confluence.js), by raw HTTP and by the
+//! CLI beside it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::support::{BIN, Env, git};
+
+/// A running `confluence-do serve`; killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    /// Kept open: the server's later lines must not hit a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    /// Starts the server on `bind` (port 0 picks a free one) and waits for its "serving" line.
+    fn start(env: &Env, bind: &str, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("--home")
+            .arg(&env.home)
+            .args(["serve", "--bind", bind])
+            .args(extra)
+            .env_remove("CONFLUENCE_DO_HOME")
+            .env("CONFLUENCE_DO_USER", "Local Person <local@example.com>")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("reads the first line");
+        let Some(url) = line.trim().strip_prefix("confluence.do serving http://") else {
+            let mut err = String::new();
+            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+            panic!("the server did not start: {line}{err}");
+        };
+        // A server bound to 0.0.0.0 is reached through loopback.
+        let addr = url.replace("0.0.0.0", "127.0.0.1");
+        Server { child, addr, _stdout: stdout }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status and body.
+struct Reply {
+    status: u16,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection.
+fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, body: Option<(&str, &[u8])>) -> Reply {
+    use base64::Engine as _;
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some((user, secret)) = auth {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+        head.push_str(&format!("Authorization: Basic {basic}\r\n"));
+    }
+    let bytes = body.map_or(&[][..], |(_, b)| b);
+    if let Some((content_type, _)) = body {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
+    // A server may answer (413) and stop reading before the body is sent; read the answer anyway.
+    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(bytes));
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    Reply { status, body }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn json_body(value: &Value) -> Option<(&'static str, Vec<u8>)> {
+    Some(("application/json", serde_json::to_vec(value).expect("json")))
+}
+
+/// A home with two spaces, an admin with a token and a read-only user with a token.
+struct Team {
+    env: Env,
+    token: String,
+    reader_token: String,
+}
+
+fn team() -> Team {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    env.ok(&["space", "create", "OPS", "--name", "Operations"]);
+    env.ok(&["user", "add", "ada@example.com", "--name", "Ada Lovelace", "--admin"]);
+    env.ok(&["user", "add", "rita@example.com", "--name", "Rita Reader", "--read-only"]);
+    let token = env.ok(&["token", "create", "ada@example.com"]).trim().to_owned();
+    let reader_token = env.ok(&["token", "create", "rita@example.com"]).trim().to_owned();
+    assert!(token.starts_with("cdo_"), "{token}");
+    Team { env, token, reader_token }
+}
+
+fn clients_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients")
+}
+
+fn python_path() -> PathBuf {
+    std::env::var_os("CONFLUENCE_DO_PYLIB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/confluence-do/pylib"))
+}
+
+/// Runs one client script; panics with its output unless it reports success.
+fn run_client(program: &str, script: &str, args: &[&str]) -> Value {
+    let dir = clients_dir();
+    let mut cmd = Command::new(program);
+    cmd.current_dir(&dir).arg(script).args(args);
+    if program == "python3" {
+        let lib = python_path();
+        assert!(
+            lib.join("atlassian").is_dir(),
+            "atlassian-python-api is not installed in {}; run scripts/setup-tests",
+            lib.display()
+        );
+        cmd.env("PYTHONPATH", lib);
+    } else {
+        assert!(
+            dir.join("node_modules/confluence.js").is_dir(),
+            "confluence.js is not installed; run scripts/setup-tests"
+        );
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    let report: Value = serde_json::from_str(last).unwrap_or(Value::Null);
+    assert!(
+        out.status.success() && report["ok"] == json!(true),
+        "{script} {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
+/// The acceptance list of the server issue: both clients, both API paths, every operation.
+#[test]
+fn confluence_clients_work_unchanged() {
+    let team = team();
+    let server = Server::start(&team.env, "127.0.0.1:0", &[]);
+    let url = server.url();
+    let py = run_client("python3", "python_client.py", &[&url, "ada@example.com", &team.token, "ENG"]);
+    run_client("python3", "python_client.py", &[&format!("{url}/wiki"), "ada@example.com", &team.token, "OPS"]);
+    run_client("node", "node_client.mjs", &[&url, "ada@example.com", &team.token, "ENG"]);
+    run_client("node", "node_client.mjs", &[&format!("{url}/server"), "ada@example.com", &team.token, "OPS"]);
+
+    // A page made through the API is a normal commit, authored by the API user.
+    let repo = team.env.space_path("ENGPY");
+    let log = git(&repo, &["log", "--format=%an <%ae>|%s"]);
+    assert!(log.contains("Ada Lovelace <ada@example.com>|Create \"Ledger (python)\""), "{log}");
+    assert!(!log.contains("local@example.com"), "every API commit is the API user's: {log}");
+
+    // Edited with the CLI, the page shows up through the API with the next version number.
+    let id = py["parent"].as_str().expect("parent id");
+    let auth = Some(("ada@example.com", team.token.as_str()));
+    let before =
+        http(&server.addr, "GET", &format!("/rest/api/content/{id}?expand=version,body.storage"), auth, None).json();
+    let number = before["version"]["number"].as_u64().expect("version");
+    team.env.update_body(id, "# Ledger\n\nEdited in the terminal.\n");
+    let after =
+        http(&server.addr, "GET", &format!("/rest/api/content/{id}?expand=version,body.storage"), auth, None).json();
+    assert_eq!(after["version"]["number"].as_u64(), Some(number + 1), "{after}");
+    assert!(
+        after["body"]["storage"]["value"].as_str().is_some_and(|v| v.contains("Edited in the terminal.")),
+        "{after}"
+    );
+}
+
+#[test]
+fn auth_is_required_off_loopback_and_permissions_hold() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    // Off loopback, no users: the server refuses to start, and says what to do.
+    let out = env.cmd(&["serve", "--bind", "0.0.0.0:0"]).output().expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("user add"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.cmd(&["serve", "--bind", "0.0.0.0:0", "--no-auth"]).output().expect("runs");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--no-auth"));
+
+    let team = team();
+    let server = Server::start(&team.env, "0.0.0.0:0", &[]);
+    let addr = &server.addr;
+    let anonymous = http(addr, "GET", "/rest/api/space", None, None);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    let page = http(addr, "GET", "/rest/api/content?spaceKey=ENG", None, None);
+    assert_eq!(page.status, 401);
+    assert_eq!(page.json()["statusCode"], json!(401));
+    let wrong =
+        http(addr, "GET", "/rest/api/space", Some(("ada@example.com", "cdo_wrong-token-xxxxxxxxxxxxxxxx")), None);
+    assert_eq!(wrong.status, 401);
+
+    let reader = Some(("rita@example.com", team.reader_token.as_str()));
+    assert_eq!(http(addr, "GET", "/rest/api/space/ENG", reader, None).status, 200);
+    let new_page = json!({"type": "page", "title": "Nope", "space": {"key": "ENG"},
+                          "body": {"storage": {"value": "<p>x</p>", "representation": "storage"}}});
+    let (ct, bytes) = json_body(&new_page).expect("body");
+    let denied = http(addr, "POST", "/rest/api/content", reader, Some((ct, &bytes)));
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    let admin = Some(("ada@example.com", team.token.as_str()));
+    assert_eq!(http(addr, "POST", "/rest/api/content", admin, Some((ct, &bytes))).status, 200);
+
+    // Tokens never reach the logs.
+    drop(server);
+    let log = std::fs::read_to_string(team.env.home.join("server.sqlite")).unwrap_or_default();
+    assert!(!log.contains(&team.token));
+}
+
+#[test]
+fn bad_requests_get_clear_errors() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let id = env.create("ENG", "Home", "# Home\n", &[]);
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = &server.addr;
+    // (method, path, body, status, what the message says)
+    type Case<'a> = (&'a str, String, Option<(&'a str, Vec<u8>)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        ("POST", "/rest/api/content".into(), Some(("application/json", b"{not json".to_vec())), 400, "malformed JSON"),
+        (
+            "POST",
+            "/rest/api/content".into(),
+            json_body(&json!({"type": "page", "title": "X", "space": {"key": "ENG"},
+                              "body": {"storage": {"value": "<p>open <b>bold</p>", "representation": "storage"}}})),
+            400,
+            "not well-formed XHTML",
+        ),
+        ("GET", "/rest/api/search?cql=title%20~%20(".into(), None, 400, "CQL"),
+        ("GET", "/rest/api/content/123456789".into(), None, 404, "no content"),
+        ("GET", "/rest/api/content/att99".into(), None, 404, "no content"),
+        ("GET", "/rest/api/nothing-here".into(), None, 404, ""),
+        ("DELETE", "/rest/api/space".into(), None, 405, ""),
+        (
+            "PUT",
+            format!("/rest/api/content/{id}"),
+            json_body(&json!({"type": "page", "title": "Home", "body": {"storage": {"value": "<p>x</p>"}}})),
+            400,
+            "version.number",
+        ),
+        (
+            "PUT",
+            format!("/rest/api/content/{id}"),
+            json_body(&json!({"type": "page", "title": "Home", "version": {"number": 7},
+                              "body": {"storage": {"value": "<p>x</p>"}}})),
+            409,
+            "Current version is: 1",
+        ),
+        (
+            "POST",
+            format!("/api/v1/pages/{id}/attachments"),
+            Some(("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\n\r\nx\r\n--x--\r\n".to_vec())),
+            400,
+            "attachment name",
+        ),
+    ];
+    for (method, path, body, status, says) in cases {
+        let reply = http(addr, method, &path, None, body.as_ref().map(|(c, b)| (*c, b.as_slice())));
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+        let json = reply.json();
+        assert_eq!(json["statusCode"], json!(status), "{method} {path}: {json}");
+        assert!(json["message"].as_str().is_some_and(|m| m.contains(says)), "{method} {path}: {json}");
+    }
+    let big = vec![b' '; 5 * 1024 * 1024 + 1];
+    let reply = http(addr, "POST", "/rest/api/content", None, Some(("application/json", &big)));
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert_eq!(reply.json()["statusCode"], json!(413));
+    // The server still answers after all of that.
+    assert_eq!(http(addr, "GET", &format!("/rest/api/content/{id}"), None, None).status, 200);
+}
+
+/// The UI's API refuses a stale save with 409 and the current version, never overwriting it.
+#[test]
+fn ui_api_saves_against_the_version_they_started_from() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = &server.addr;
+    let (ct, bytes) =
+        json_body(&json!({"title": "Runbook", "body": "# Runbook\n\nStep one.\n", "labels": ["ops"]})).expect("body");
+    let created = http(addr, "POST", "/api/v1/spaces/ENG/pages", None, Some((ct, &bytes)));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let page = created.json();
+    let id = page["id"].as_str().expect("id").to_owned();
+    assert_eq!(page["version"], json!(1));
+    assert!(page["html"].as_str().is_some_and(|h| h.contains("<h1")), "{page}");
+
+    let save = |body: &str, base: u32| {
+        let (ct, bytes) = json_body(&json!({"body": body, "baseVersion": base})).expect("body");
+        http(addr, "PUT", &format!("/api/v1/pages/{id}"), None, Some((ct, &bytes)))
+    };
+    assert_eq!(save("# Runbook\n\nStep one, edited by Ann.\n", 1).status, 200);
+    let stale = save("# Runbook\n\nStep one, edited by Bob.\n", 1);
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    let stale = stale.json();
+    assert_eq!(stale["data"]["currentVersion"], json!(2));
+    assert!(stale["data"]["current"]["markdown"].as_str().is_some_and(|m| m.contains("Ann")), "{stale}");
+    let now = http(addr, "GET", &format!("/api/v1/pages/{id}"), None, None).json();
+    assert!(now["markdown"].as_str().is_some_and(|m| m.contains("Ann") && !m.contains("Bob")), "{now}");
+
+    let tree = http(addr, "GET", "/api/v1/spaces/ENG/tree", None, None).json();
+    assert_eq!(tree["tree"][0]["title"], json!("Runbook"));
+    let history = http(addr, "GET", &format!("/api/v1/pages/{id}/history"), None, None).json();
+    assert_eq!(history["versions"].as_array().map(Vec::len), Some(2));
+    let diff = http(addr, "GET", &format!("/api/v1/pages/{id}/diff?from=1&to=2"), None, None).json();
+    assert!(diff["unified"].as_str().is_some_and(|d| d.contains("+Step one, edited by Ann.")), "{diff}");
+    let found = http(addr, "GET", "/api/v1/search?q=edited%20Ann", None, None).json();
+    assert_eq!(found["results"][0]["id"], json!(id), "{found}");
+}
