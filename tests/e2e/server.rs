@@ -345,3 +345,182 @@ fn ui_api_saves_against_the_version_they_started_from() {
     let found = http(addr, "GET", "/api/v1/search?q=edited%20Ann", None, None).json();
     assert_eq!(found["results"][0]["id"], json!(id), "{found}");
 }
+
+/// Random and mangled requests over every route: the server answers each one (never a 5xx,
+/// never a dropped connection) and keeps serving. `CDO_API_FUZZ_REQUESTS` runs longer.
+#[test]
+fn no_request_makes_the_server_fail() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let parent = env.create("ENG", "Parent", "# Parent\n\nSee [[Child]].\n", &[]);
+    let child = env.create("ENG", "Child", "# Child\n", &["--parent", &parent]);
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = &server.addr;
+    let upload = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--b--\r\n";
+    let reply = http(
+        addr,
+        "POST",
+        &format!("/rest/api/content/{parent}/child/attachment"),
+        None,
+        Some(("multipart/form-data; boundary=b", upload)),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let att = reply.json()["results"][0]["id"].as_str().expect("attachment id").to_owned();
+
+    let seed: u64 = std::env::var("CDO_API_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
+    let n: usize = std::env::var("CDO_API_FUZZ_REQUESTS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    // Ids of things that exist (grown as the run creates pages), and ids that never will.
+    let mut live = vec![parent.clone(), child.clone(), att.clone()];
+    let junk_ids =
+        ["0", "99999999999999999999999", "att", "att18446744073709551615", "..%2F..%2Fetc", "%E2%9C%93", "-1", "1e9"];
+    let words = [
+        "",
+        "page",
+        "comment",
+        "attachment",
+        "blogpost",
+        "x",
+        "%00",
+        "append",
+        "before",
+        "after",
+        "ENG",
+        "eng",
+        "NOPE",
+        "ü",
+        "a%20b",
+        "%FF",
+        "..",
+        "title~x",
+        "label=x",
+    ];
+    let cqls = [
+        "title ~ \"Parent\"",
+        "space = ENG AND text ~ x",
+        "(",
+        "title ~",
+        "type IN (page, comment)",
+        "lastmodified > now(\"-99999999999y\")",
+        "ancestor = 1 ORDER BY title DESC",
+        "id = att1",
+        "\"",
+        "NOT",
+        "created >= \"2024-13-45\"",
+        "label NOT IN (a, b) OR creator = x@y",
+    ];
+    let bodies = [
+        json!({"type": "page", "title": "Fuzz", "space": {"key": "ENG"}, "body": {"storage": {"value": "<p>x</p>"}}}),
+        json!({"type": "page", "title": "", "space": {"key": "NOPE"}}),
+        json!({"type": "comment", "container": {"id": parent}, "body": {"storage": {"value": "<p>c</p>"}}}),
+        json!({"type": "page", "title": "Fuzz", "version": {"number": 2}, "body": {"storage": {"value": "<ac:structured-macro ac:name=\"x\">"}}}),
+        json!({"type": 7, "title": ["a"], "ancestors": [{"id": {"x": 1}}], "body": {"storage": {"value": 5}}}),
+        json!([{"prefix": "global", "name": "l1"}, {"name": ""}, {"name": "a b c"}]),
+        json!({"name": "x".repeat(300)}),
+        json!({"key": "Z", "name": "Z"}),
+        json!({"title": "T", "body": "# x", "baseVersion": 1, "parent": "1"}),
+        json!({"parent": null, "position": 99999}),
+        json!({"email": "a@b", "password": "x"}),
+        json!({"version": 1}),
+    ];
+    // (methods the route takes, path)
+    let routes: [(&[&str], &str); 31] = [
+        (&["GET", "PUT", "DELETE"], "/rest/api/content/{id}"),
+        (&["GET"], "/rest/api/content/{id}?expand={w},body.storage,version&version={n}"),
+        (&["GET"], "/rest/api/content/{id}/child/{w}"),
+        (&["GET"], "/rest/api/content/{id}/child"),
+        (&["GET"], "/rest/api/content/{id}/history"),
+        (&["GET", "POST", "DELETE"], "/rest/api/content/{id}/label"),
+        (&["DELETE"], "/rest/api/content/{id}/label/{w}"),
+        (&["PUT"], "/rest/api/content/{id}/move/{w}/{id2}"),
+        (&["POST"], "/rest/api/content/{id}/child/attachment/{id2}/data"),
+        (&["GET", "POST", "PUT"], "/rest/api/content/{id}/child/attachment"),
+        (&["GET"], "/rest/api/content/{id}/child/attachment/{id2}/download"),
+        (&["GET"], "/rest/api/content?spaceKey={w}&title={w}&start={n}&limit={n}&expand={w}"),
+        (&["POST"], "/rest/api/content"),
+        (&["GET", "POST"], "/rest/api/space"),
+        (&["GET"], "/rest/api/space/{w}"),
+        (&["GET"], "/rest/api/space/{w}/content"),
+        (&["GET"], "/rest/api/search?cql={cql}&limit={n}"),
+        (&["GET"], "/rest/api/content/search?cql={cql}&start={n}&expand={w}"),
+        (&["GET"], "/wiki/rest/api/content/{id}?expand=ancestors,children.page,metadata.labels,history"),
+        (&["GET", "PUT", "DELETE"], "/api/v1/pages/{id}"),
+        (&["GET"], "/api/v1/pages/{id}/diff?from={n}&to={n}"),
+        (&["GET"], "/api/v1/pages/{id}/history"),
+        (&["POST"], "/api/v1/pages/{id}/move"),
+        (&["POST"], "/api/v1/pages/{id}/restore"),
+        (&["GET", "POST"], "/api/v1/pages/{id}/attachments"),
+        (&["GET", "DELETE"], "/api/v1/pages/{id}/attachments/{w}"),
+        (&["POST"], "/api/v1/spaces/{w}/pages"),
+        (&["GET"], "/api/v1/spaces/{w}/tree"),
+        (&["GET"], "/api/v1/search?q={w}&mode={w}&limit={n}&space={w}"),
+        (&["GET"], "/api/v1/pages/{id}/related"),
+        (&["POST", "GET"], "/api/v1/login"),
+    ];
+    let other_methods = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+    let mut failures = Vec::new();
+    for i in 0..n {
+        let pick = |rng: &mut fastrand::Rng, list: &[&str]| list[rng.usize(..list.len())].to_owned();
+        let (allowed, route) = routes[rng.usize(..routes.len())];
+        let mut path = if rng.u8(..20) == 0 { format!("/{}", pick(&mut rng, &words)) } else { route.to_owned() };
+        for hole in ["{id}", "{id2}"] {
+            while path.contains(hole) {
+                let id = if rng.u8(..10) < 8 {
+                    live[rng.usize(..live.len())].clone()
+                } else {
+                    junk_ids[rng.usize(..junk_ids.len())].to_owned()
+                };
+                path = path.replacen(hole, &id, 1);
+            }
+        }
+        while path.contains("{w}") {
+            let w = pick(&mut rng, &words);
+            path = path.replacen("{w}", &w, 1);
+        }
+        while path.contains("{n}") {
+            let n = ["0", "1", "2", "-5", "abc", "99999999999999999999", "25"][rng.usize(..7)];
+            path = path.replacen("{n}", n, 1);
+        }
+        while path.contains("{cql}") {
+            let cql: String = pick(&mut rng, &cqls).bytes().map(|b| format!("%{b:02X}")).collect();
+            path = path.replacen("{cql}", &cql, 1);
+        }
+        let method = if rng.u8(..10) == 0 { pick(&mut rng, &other_methods) } else { pick(&mut rng, allowed) };
+        let body: Option<(&str, Vec<u8>)> = match rng.u8(..4) {
+            0 => None,
+            1 => Some(("application/json", serde_json::to_vec(&bodies[rng.usize(..bodies.len())]).expect("json"))),
+            2 => Some(("multipart/form-data; boundary=b", upload.to_vec())),
+            _ => {
+                let mut junk = serde_json::to_vec(&bodies[rng.usize(..bodies.len())]).expect("json");
+                for _ in 0..rng.usize(1..6) {
+                    let at = rng.usize(..junk.len().max(1));
+                    if at < junk.len() {
+                        junk[at] = rng.u8(..);
+                    }
+                }
+                Some(("application/json", junk))
+            }
+        };
+        let reply = http(addr, &method, &path, None, body.as_ref().map(|(c, b)| (*c, b.as_slice())));
+        if reply.status < 300
+            && let Some(id) =
+                serde_json::from_str::<Value>(&reply.body).ok().and_then(|v| v["id"].as_str().map(str::to_owned))
+        {
+            live.push(id);
+        }
+        if i % 40 == 0 {
+            // Keep something to work on: deletes and moves eat pages.
+            let (ct, bytes) = json_body(&json!({"title": format!("Fuzz page {i}"), "body": "# Fuzz\n"})).expect("body");
+            if let Some(id) =
+                http(addr, "POST", "/api/v1/spaces/ENG/pages", None, Some((ct, &bytes))).json()["id"].as_str()
+            {
+                live.push(id.to_owned());
+            }
+        }
+        if reply.status == 0 || reply.status >= 500 {
+            failures.push(format!("#{i} {method} {path} -> {} {}", reply.status, reply.body));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {n} requests failed:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(http(addr, "GET", "/rest/api/space", None, None).status, 200, "still serving");
+}

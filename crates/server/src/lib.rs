@@ -90,6 +90,7 @@ pub fn router(state: Arc<AppState>, options: &Options) -> Router {
     }
     let open = !options.auth;
     app.layer(middleware::from_fn(json_errors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_answer))
         .layer(middleware::from_fn_with_state((state.clone(), open), authenticate))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
@@ -108,6 +109,19 @@ pub async fn serve(
     axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// A panic is a bug: the request gets a 500 that says so, the server keeps serving, and the
+/// message goes to the log (stderr) for the bug report.
+fn panic_answer(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown");
+    eprintln!("confluence.do: a request panicked (a bug; please report it): {what}");
+    ApiError::internal("internal error: a bug in confluence.do stopped this request; the log has details")
+        .into_response()
 }
 
 /// Turns errors that axum or tower answer in plain text (unknown route, wrong method, body too
