@@ -355,7 +355,11 @@ impl<'a> Writer<'a> {
             self.out.push_str("</ac:rich-text-body></ac:structured-macro>");
             return;
         }
-        if self.trust_html {
+        if let Some(image) = img_tag(trimmed) {
+            self.out.push_str("<p>");
+            self.html_image(&image);
+            self.out.push_str("</p>");
+        } else if self.trust_html {
             self.out.push_str(trimmed);
         } else {
             self.out.push_str("<p>");
@@ -452,6 +456,10 @@ impl<'a> Writer<'a> {
             self.open_macro("anchor", &[(String::new(), xhtml::decode_entities(id))], false);
             return i + 2;
         }
+        if let Some(image) = img_tag(tag) {
+            self.html_image(&image);
+            return i + 1;
+        }
         let name =
             tag.trim_start_matches('<').trim_start_matches('/').trim_end_matches('>').trim_end_matches('/').trim();
         if matches!(name, "br") {
@@ -462,6 +470,29 @@ impl<'a> Writer<'a> {
             escape(html, &mut self.out);
         }
         i + 1
+    }
+
+    /// An `<img>` written as HTML: an image by URL (or attachment), with its size.
+    fn html_image(&mut self, image: &xhtml::Element) {
+        let src = image.attr("src").unwrap_or("");
+        self.out.push_str("<ac:image");
+        for (from, to) in [("alt", "ac:alt"), ("title", "ac:title"), ("width", "ac:width"), ("height", "ac:height")] {
+            if let Some(v) = image.attr(from) {
+                self.out.push_str(&format!(" {to}=\""));
+                escape(v, &mut self.out);
+                self.out.push('"');
+            }
+        }
+        self.out.push('>');
+        match self.attachment_of(&percent_decode(src)).filter(|_| !src.contains("://")) {
+            Some(file) => self.attachment(file),
+            None => {
+                self.out.push_str("<ri:url ri:value=\"");
+                escape(src, &mut self.out);
+                self.out.push_str("\" />");
+            }
+        }
+        self.out.push_str("</ac:image>");
     }
 
     fn link<'n>(&mut self, node: &'n AstNode<'n>, url: &str) {
@@ -600,6 +631,18 @@ impl<'a> Writer<'a> {
             self.out.push_str("</p></ac:caption>");
         }
         self.out.push_str("</ac:image>");
+    }
+}
+
+/// A lone `<img ...>` tag, read with the XHTML reader (which accepts HTML's `<img>` without `/`).
+fn img_tag(html: &str) -> Option<xhtml::Element> {
+    let html = html.trim();
+    if !html.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("<img")) || html.matches('<').count() != 1 {
+        return None;
+    }
+    match xhtml::parse(html).ok()?.as_slice() {
+        [xhtml::Node::Element(e)] if e.name.eq_ignore_ascii_case("img") => Some(e.clone()),
+        _ => None,
     }
 }
 

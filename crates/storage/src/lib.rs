@@ -158,6 +158,42 @@ pub mod check {
         lost
     }
 
+    /// Markdown to storage and back to Markdown, twice: the second round must change nothing,
+    /// and every word of the Markdown's text must survive the first.
+    pub fn markdown_round_trip(markdown: &str, ctx: &Context<'_>) -> Result<String, String> {
+        let storage = to_storage(markdown, ctx);
+        let first =
+            to_markdown(&storage, ctx).map_err(|e| format!("our storage does not parse: {e}\n{storage}"))?.markdown;
+        let plain = cdo_core::render::render(markdown).html;
+        let text = xhtml_text(&plain);
+        let have = words(&first);
+        let lost: Vec<String> =
+            words(&text).into_iter().filter(|(w, n)| have.get(w).copied().unwrap_or(0) < *n).map(|(w, _)| w).collect();
+        if !lost.is_empty() {
+            return Err(format!("words lost from the Markdown: {lost:?}\n--- markdown\n{first}"));
+        }
+        round_trip(&storage, ctx)?;
+        Ok(first)
+    }
+
+    /// The text of rendered HTML (tags dropped, entities decoded).
+    fn xhtml_text(html: &str) -> String {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' if in_tag => {
+                    in_tag = false;
+                    out.push(' ');
+                }
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        crate::xhtml::decode_entities(&out)
+    }
+
     /// Converts storage to Markdown, back to storage and to Markdown again; the two Markdown
     /// texts must be equal. Returns the first Markdown or what differs.
     pub fn round_trip(storage: &str, ctx: &Context<'_>) -> Result<String, String> {
@@ -166,7 +202,14 @@ pub mod check {
         let second =
             to_markdown(&again, ctx).map_err(|e| format!("our storage does not parse: {e}\n{again}"))?.markdown;
         if first != second {
-            return Err(format!("round trip differs\n--- first\n{first}\n--- second\n{second}\n--- storage\n{again}"));
+            let line = first.lines().zip(second.lines()).position(|(a, b)| a != b).unwrap_or(0);
+            let show = |t: &str| t.lines().skip(line.saturating_sub(2)).take(5).collect::<Vec<_>>().join("\n");
+            return Err(format!(
+                "round trip differs at line {}\n--- first\n{}\n--- second\n{}",
+                line + 1,
+                show(&first),
+                show(&second)
+            ));
         }
         Ok(first)
     }

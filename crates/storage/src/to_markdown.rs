@@ -509,6 +509,26 @@ impl Writer<'_> {
             Some(c) => format!(" \"{}\"", c.replace('\\', "\\\\").replace('"', "\\\"")),
             None => String::new(),
         };
+        let size: Vec<(&str, &str)> = [("width", "ac:width"), ("height", "ac:height")]
+            .iter()
+            .filter_map(|(h, a)| e.attr(a).map(|v| (*h, v)))
+            .collect();
+        if !size.is_empty() && src.contains("://") {
+            // A sized image by URL keeps its size as HTML, which GitHub and confluence.do render.
+            let mut tag = String::from("<img src=\"");
+            xhtml::escape(&src, &mut tag);
+            tag.push('"');
+            for (k, v) in [("alt", Some(alt))].into_iter().chain(size.iter().map(|(k, v)| (*k, Some(*v)))) {
+                if let Some(v) = v.filter(|v| !v.is_empty()) {
+                    tag.push_str(&format!(" {k}=\""));
+                    xhtml::escape(v, &mut tag);
+                    tag.push('"');
+                }
+            }
+            tag.push_str(" />");
+            out.push_str(&tag);
+            return;
+        }
         out.push_str(&format!("![{}]({}{title})", escape_text(alt, place), destination(&src)));
     }
 }

@@ -228,3 +228,9 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn html_images_become_image_macros() {
+    let storage = to_storage("a <img src=\"http://x.org/i.png\" width=\"24\" /> b\n", &ctx());
+    assert_eq!(storage, "<p>a <ac:image ac:width=\"24\"><ri:url ri:value=\"http://x.org/i.png\" /></ac:image> b</p>");
+}
