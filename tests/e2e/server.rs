@@ -73,7 +73,9 @@ impl Reply {
 /// One HTTP/1.1 request over a fresh connection.
 fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, body: Option<(&str, &[u8])>) -> Reply {
     use base64::Engine as _;
-    let mut stream = TcpStream::connect(addr).expect("connects");
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return Reply { status: 0, body: "connection refused".into() };
+    };
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some((user, secret)) = auth {
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
@@ -523,4 +525,53 @@ fn no_request_makes_the_server_fail() {
     }
     assert!(failures.is_empty(), "{} of {n} requests failed:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(http(addr, "GET", "/rest/api/space", None, None).status, 200, "still serving");
+}
+
+/// SIGTERM while writes are in flight: every write that was answered is committed, nothing
+/// else is, the repository is clean, and the server exits cleanly.
+#[test]
+fn shutdown_finishes_what_it_started() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let mut server = Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = server.addr.clone();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let (addr, answered) = (addr.clone(), answered.clone());
+            std::thread::spawn(move || {
+                let mut created = 0;
+                for i in 0..200 {
+                    let (ct, bytes) =
+                        json_body(&json!({"title": format!("Page {w}-{i}"), "body": "# Hello\n"})).expect("body");
+                    let reply = http(&addr, "POST", "/api/v1/spaces/ENG/pages", None, Some((ct, &bytes)));
+                    match reply.status {
+                        201 => {
+                            created += 1;
+                            answered.fetch_add(1, Ordering::SeqCst);
+                        }
+                        0 => break, // the server stopped accepting
+                        other => panic!("unexpected {other}: {}", reply.body),
+                    }
+                }
+                created
+            })
+        })
+        .collect();
+    while answered.load(Ordering::SeqCst) < 30 {
+        std::thread::yield_now();
+    }
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+    let created: usize = writers.into_iter().map(|t| t.join().expect("writer")).sum();
+    let status = server.child.wait().expect("the server exits");
+    assert!(status.success(), "a clean exit after SIGTERM: {status}");
+    let repo = env.space_path("ENG");
+    let commits = git(&repo, &["log", "--format=%s"]).lines().filter(|l| l.starts_with("Create \"Page")).count();
+    assert_eq!(commits, created, "every answered write is committed, and nothing else");
+    assert!(created < 6 * 200, "the signal came while writes were still coming");
+    crate::support::assert_repo_clean(&repo);
+    crate::support::assert_fsck(&repo);
 }

@@ -18,6 +18,9 @@ use cdo_search::embed::{Embedder, MiniLm};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 
+/// A file's modification time (ns), size and inode; `None` when it does not exist.
+type FileStamp = Option<(i64, u64, u64)>;
+
 /// One open space.
 pub struct SpaceHandle {
     pub key: String,
@@ -26,7 +29,9 @@ pub struct SpaceHandle {
     generation: AtomicU64,
     /// The files that say which commit the branch is at, and what they looked like.
     git_dir: PathBuf,
-    head_stamp: Mutex<Vec<Option<(i64, u64, u64)>>>,
+    head_stamp: Mutex<Vec<FileStamp>>,
+    /// HEAD's stat data when it was last read, and the loose ref file it named.
+    ref_file: Mutex<Option<(FileStamp, Option<PathBuf>)>>,
     /// Page files the watcher saw change, to re-read before the next use.
     dirty: Mutex<Vec<String>>,
 }
@@ -36,22 +41,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SpaceHandle {
-    fn stamp_files(&self) -> Vec<PathBuf> {
-        let mut files = vec![self.git_dir.join("HEAD"), self.git_dir.join("packed-refs")];
-        if let Ok(head) = std::fs::read_to_string(self.git_dir.join("HEAD"))
-            && let Some(name) = head.trim().strip_prefix("ref: ")
-        {
-            files.push(self.git_dir.join(name));
-        }
-        files
-    }
-
-    fn read_stamp(&self) -> Vec<Option<(i64, u64, u64)>> {
+    /// What says which commit the branch is at: HEAD, the loose ref it names (else the packed
+    /// refs). Stat data only, two system calls per check; HEAD is read again only when it
+    /// changed (a checkout).
+    fn read_stamp(&self) -> Vec<FileStamp> {
         use std::os::unix::fs::MetadataExt as _;
-        self.stamp_files()
-            .iter()
-            .map(|f| std::fs::metadata(f).ok().map(|m| (m.mtime_nsec() + m.mtime() * 1_000_000_000, m.len(), m.ino())))
-            .collect()
+        let stat = |f: &std::path::Path| {
+            std::fs::metadata(f).ok().map(|m| (m.mtime_nsec() + m.mtime() * 1_000_000_000, m.len(), m.ino()))
+        };
+        let head = stat(&self.git_dir.join("HEAD"));
+        let mut cached = lock(&self.ref_file);
+        if cached.as_ref().is_none_or(|(h, _)| *h != head) {
+            let name = std::fs::read_to_string(self.git_dir.join("HEAD"))
+                .ok()
+                .and_then(|t| t.trim().strip_prefix("ref: ").map(|n| self.git_dir.join(n)));
+            *cached = Some((head, name));
+        }
+        let loose = cached.as_ref().and_then(|(_, n)| n.as_deref()).and_then(stat);
+        let packed = if loose.is_none() { stat(&self.git_dir.join("packed-refs")) } else { None };
+        vec![head, loose, packed]
     }
 
     /// The current generation, after checking whether another program moved the branch.
@@ -153,6 +161,7 @@ impl AppState {
             generation: AtomicU64::new(1),
             git_dir: git_dir.clone(),
             head_stamp: Mutex::new(Vec::new()),
+            ref_file: Mutex::new(None),
             dirty: Mutex::new(Vec::new()),
         });
         *lock(&handle.head_stamp) = handle.read_stamp();
