@@ -248,6 +248,24 @@ fn auth_is_required_off_loopback_and_permissions_hold() {
 }
 
 #[test]
+fn unknown_macros_survive_the_api_and_are_reported() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    let gliffy = "<ac:structured-macro ac:name=\"gliffy\" ac:schema-version=\"1\"><ac:parameter ac:name=\"name\">Flow</ac:parameter></ac:structured-macro>";
+    let (ct, bytes) = json_body(&json!({"type": "page", "title": "Diagrams", "space": {"key": "ENG"},
+        "body": {"storage": {"value": format!("<p>Before</p>{gliffy}<p>After</p>"), "representation": "storage"}}}))
+    .expect("body");
+    let created = http(&server.addr, "POST", "/rest/api/content", None, Some((ct, &bytes))).json();
+    assert_eq!(created["extensions"]["keptVerbatim"], json!(["macro:gliffy"]), "{created}");
+    let id = created["id"].as_str().expect("id");
+    let read = http(&server.addr, "GET", &format!("/rest/api/content/{id}?expand=body.storage"), None, None).json();
+    assert_eq!(read["body"]["storage"]["value"], json!(format!("<p>Before</p>{gliffy}<p>After</p>")), "{read}");
+    let markdown = std::fs::read_to_string(env.space_path("ENG").join("diagrams.md")).expect("the page file");
+    assert!(markdown.contains("```confluence\n<ac:structured-macro ac:name=\"gliffy\""), "{markdown}");
+}
+
+#[test]
 fn bad_requests_get_clear_errors() {
     let env = Env::new();
     env.ok(&["space", "create", "ENG", "--name", "Engineering"]);

@@ -548,14 +548,24 @@ fn storage_of(body: Option<&BodyIn>) -> ApiResult<Option<String>> {
     Ok(None)
 }
 
-/// Storage XHTML to Markdown for the page at `file`; malformed XHTML is a 400 that says where.
-fn markdown_of(space: &mut Space, file: &str, storage: &str) -> ApiResult<String> {
+/// Storage XHTML to Markdown for the page at `file`, and what was kept verbatim; malformed
+/// XHTML is a 400 that says where.
+fn markdown_of(space: &mut Space, file: &str, storage: &str) -> ApiResult<(String, Vec<String>)> {
     let key = space.info().key.as_str().to_owned();
     let catalog = space.catalog()?;
     let links = SpaceLinks { catalog, key, from: file.to_owned() };
     let converted = cdo_storage::to_markdown(storage, &shape::context(&links))
         .map_err(|e| ApiError::bad_request(format!("the storage-format body is not well-formed XHTML: {e}")))?;
-    Ok(converted.markdown)
+    let kept = converted.losses.into_iter().map(|l| l.what).collect();
+    Ok((converted.markdown, kept))
+}
+
+/// Tells the client what had no Markdown form and was kept verbatim (clients ignore the field;
+/// people reading the response see it).
+fn report_kept(value: &mut Value, kept: Vec<String>) {
+    if !kept.is_empty() {
+        value["extensions"]["keptVerbatim"] = json!(kept);
+    }
 }
 
 async fn create_content(
@@ -603,13 +613,21 @@ async fn create_content(
                 None => String::new(),
             };
             let file = format!("{dir}{}.md", cdo_core::slug::slugify(&title));
-            let markdown = match &storage {
+            let (markdown, kept) = match &storage {
                 Some(st) => markdown_of(s, &file, st)?,
-                None => String::new(),
+                None => (String::new(), Vec::new()),
             };
             let request = NewPage { title: Some(title), parent, body: markdown, ..Default::default() };
             let saved = s.create_page(&request, &author)?;
-            page_content(s, &saved.summary.id, None, &Expand::parse(Some("body.storage,version,space,ancestors")), &b)
+            let mut value = page_content(
+                s,
+                &saved.summary.id,
+                None,
+                &Expand::parse(Some("body.storage,version,space,ancestors")),
+                &b,
+            )?;
+            report_kept(&mut value, kept);
+            Ok(value)
         })
         .await?;
     if let Some(id) = value["id"].as_str() {
@@ -732,14 +750,23 @@ async fn update_content(
                 return Ok(Err(current));
             }
             let file = s.summary(&page)?.path;
-            let markdown = storage.as_deref().map(|st| markdown_of(s, &file, st)).transpose()?;
+            let (markdown, kept) = match storage.as_deref() {
+                Some(st) => {
+                    let (m, k) = markdown_of(s, &file, st)?;
+                    (Some(m), k)
+                }
+                None => (None, Vec::new()),
+            };
             let update = PageUpdate { title, body: markdown, labels: None, base_version: None };
             match s.update_page(&page, &update, &author) {
                 Ok(_) => {}
                 Err(SpaceError::Stale { current, .. }) => return Ok(Err(current)),
                 Err(e) => return Err(e.into()),
             }
-            Ok(Ok(page_content(s, &page, None, &Expand::parse(Some("body.storage,version,space,ancestors")), &b)?))
+            let mut value =
+                page_content(s, &page, None, &Expand::parse(Some("body.storage,version,space,ancestors")), &b)?;
+            report_kept(&mut value, kept);
+            Ok(Ok(value))
         })
         .await?;
     match result {
