@@ -62,6 +62,7 @@ impl Drop for Server {
 struct Reply {
     status: u16,
     body: String,
+    head: String,
 }
 
 impl Reply {
@@ -72,14 +73,29 @@ impl Reply {
 
 /// One HTTP/1.1 request over a fresh connection.
 fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, body: Option<(&str, &[u8])>) -> Reply {
+    http_with(addr, method, path, auth, &[], body)
+}
+
+/// [`http`] with extra headers; the reply's headers are kept at the start of `head`.
+fn http_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Reply {
     use base64::Engine as _;
     let Ok(mut stream) = TcpStream::connect(addr) else {
-        return Reply { status: 0, body: "connection refused".into() };
+        return Reply { status: 0, body: "connection refused".into(), head: String::new() };
     };
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some((user, secret)) = auth {
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
         head.push_str(&format!("Authorization: Basic {basic}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     let bytes = body.map_or(&[][..], |(_, b)| b);
     if let Some((content_type, _)) = body {
@@ -95,7 +111,7 @@ fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, body: 
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
     let body = if chunked { dechunk(body) } else { body.to_owned() };
-    Reply { status, body }
+    Reply { status, body, head: head.to_owned() }
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -592,4 +608,45 @@ fn shutdown_finishes_what_it_started() {
     assert!(created < 6 * 200, "the signal came while writes were still coming");
     crate::support::assert_repo_clean(&repo);
     crate::support::assert_fsck(&repo);
+}
+
+/// The web UI signs in with a password and then uses its session cookie; anonymous reading is
+/// opt-in and read-only.
+#[test]
+fn sessions_and_anonymous_reading() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let mut add = env.cmd(&["user", "add", "ada@example.com", "--name", "Ada", "--password-stdin"]);
+    add.stdin(Stdio::piped()).stdout(Stdio::null());
+    let mut child = add.spawn().expect("runs");
+    child.stdin.take().expect("stdin").write_all(b"correct horse battery\n").expect("writes");
+    assert!(child.wait().expect("waits").success());
+    let server = Server::start(&env, "0.0.0.0:0", &["--anonymous-read"]);
+    let addr = &server.addr;
+
+    let (ct, bytes) = json_body(&json!({"email": "ada@example.com", "password": "wrong password"})).expect("body");
+    assert_eq!(http(addr, "POST", "/api/v1/login", None, Some((ct, &bytes))).status, 401);
+    let (ct, bytes) =
+        json_body(&json!({"email": "ada@example.com", "password": "correct horse battery"})).expect("body");
+    let login = http(addr, "POST", "/api/v1/login", None, Some((ct, &bytes)));
+    assert_eq!(login.status, 200, "{}", login.body);
+    let cookie_line = login.head.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).expect("a cookie");
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"), "{cookie_line}");
+    let cookie = cookie_line.split_once(':').expect("header").1.trim().split(';').next().expect("value").to_owned();
+    let me = http_with(addr, "GET", "/api/v1/me", None, &[("Cookie", &cookie)], None).json();
+    assert_eq!((me["signedIn"].clone(), me["email"].clone()), (json!(true), json!("ada@example.com")));
+    let (ct, bytes) = json_body(&json!({"title": "From the browser"})).expect("body");
+    let created = http_with(addr, "POST", "/api/v1/spaces/ENG/pages", None, &[("Cookie", &cookie)], Some((ct, &bytes)));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let log = git(&env.space_path("ENG"), &["log", "-1", "--format=%an <%ae>"]);
+    assert_eq!(log.trim(), "Ada <ada@example.com>");
+
+    // Anyone may read; nobody anonymous may write.
+    assert_eq!(http(addr, "GET", "/api/v1/spaces/ENG/tree", None, None).status, 200);
+    let (ct, bytes) = json_body(&json!({"title": "Anonymous"})).expect("body");
+    assert_eq!(http(addr, "POST", "/api/v1/spaces/ENG/pages", None, Some((ct, &bytes))).status, 401);
+    let out = http_with(addr, "POST", "/api/v1/logout", None, &[("Cookie", &cookie)], None);
+    assert_eq!(out.status, 204);
+    let me = http_with(addr, "GET", "/api/v1/me", None, &[("Cookie", &cookie)], None).json();
+    assert_eq!(me["signedIn"], json!(false), "a session ends at logout");
 }

@@ -42,6 +42,13 @@ impl SpaceWatcher {
         let git_dir = std::fs::canonicalize(git_dir).map_err(WikiError::io(git_dir))?;
         let (raw_tx, raw_rx) = mpsc::channel::<Result<Vec<PathBuf>, String>>();
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            // Reading a file is not a change (inotify reports opens and closes too): without
+            // this, every read of a page would look like an edit of it.
+            if let Ok(event) = &res
+                && matches!(event.kind, notify::EventKind::Access(_))
+            {
+                return;
+            }
             let _ = raw_tx.send(res.map(|e| e.paths).map_err(|e| e.to_string()));
         })
         .map_err(|e| WikiError::Invalid(format!("cannot watch {}: {e}", root.display())))?;
@@ -132,6 +139,23 @@ fn interesting(rel: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reading pages is not editing them: only the written file is reported.
+    #[test]
+    fn reads_are_not_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        git2::Repository::init(root).expect("git init");
+        std::fs::write(root.join("read.md"), "# Read\n").expect("write");
+        std::fs::write(root.join("written.md"), "# Before\n").expect("write");
+        let watcher = SpaceWatcher::start(root, &root.join(".git")).expect("watch");
+        for _ in 0..5 {
+            let _ = std::fs::read_to_string(root.join("read.md")).expect("read");
+        }
+        std::fs::write(root.join("written.md"), "# After\n").expect("write");
+        let event = watcher.events().recv_timeout(Duration::from_secs(10)).expect("an event");
+        assert_eq!(event, SpaceEvent::Files(vec!["written.md".into()]));
+    }
 
     #[test]
     fn what_is_interesting() {

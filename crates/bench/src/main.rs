@@ -5,6 +5,7 @@
 
 mod corpus;
 mod search;
+mod server;
 mod stats;
 mod storage;
 
@@ -58,6 +59,23 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// The team server under load (oha): cached page GETs and searches, flat out and at a fixed rate
+    Server {
+        /// Pages of the generated space served beside the demo (0: only the demo)
+        #[arg(long, default_value_t = 10000)]
+        pages: usize,
+        /// Seconds per measurement
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The fixed rate for page GETs (requests/s)
+        #[arg(long, default_value_t = 10000)]
+        page_rate: u32,
+        /// The fixed rate for searches (requests/s)
+        #[arg(long, default_value_t = 200)]
+        search_rate: u32,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Storage format: every sample converts without losing a word and round-trips; conversion speed
     Storage {
         /// A folder of `*.storage.xhtml` samples (e.g. ../shared/testdata/confluence-storage)
@@ -92,6 +110,10 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::Server { pages, seconds, page_rate, search_rate, workdir } => {
+            let (_tmp, work) = start("server benchmark", workdir)?;
+            server::run(&work, pages, seconds, page_rate, search_rate)
+        }
         Cmd::Storage { samples, rounds, show } => storage::conformance(&samples, rounds, show),
         Cmd::Probe { index, query } => search::probe(&index, &query),
         Cmd::SearchQuality { corpus, workdir } => {
@@ -342,7 +364,7 @@ fn run_git(dir: &Path, args: &[&str]) -> Result<()> {
 /// writes the pack directly (adding loose objects and repacking would delete tens of thousands
 /// of files just before the measurements, which slows the file system down for a while).
 /// Automatic `git gc` is off so no background repacking disturbs either side.
-fn git_commit_all(dir: &Path) -> Result<()> {
+pub(crate) fn git_commit_all(dir: &Path) -> Result<()> {
     use std::io::Write as _;
     run_git(dir, &["init", "-q", "-b", "main"])?;
     run_git(dir, &["config", "gc.auto", "0"])?;
