@@ -94,7 +94,8 @@ pub fn run(work: &Path, pages: usize, seconds: u64, page_rate: u32, search_rate:
             &["space", "add", dir.to_str().context("utf-8 path")?, "--key", "GEN", "--name", "Generated"],
         )?;
     }
-    cli(&server, &home, &["index"])?;
+    // Build the keyword index once (the server would on its first search); no embedding needed.
+    cli(&server, &home, &["search", "deploy", "--mode", "keyword"])?;
     let mut child = Command::new(&server)
         .arg("--home")
         .arg(&home)

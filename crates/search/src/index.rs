@@ -557,6 +557,41 @@ impl SearchIndex {
         self.run(built.as_ref(), &sort, &marks, limit)
     }
 
+    /// One page of a CQL query's results, `start` hits in, and how many there are in all;
+    /// `spaces` limits results to those spaces (the ones the asker may read). Only the hits
+    /// returned get a snippet.
+    pub fn cql_page(
+        &self,
+        query: &str,
+        cx: &crate::cql::Context,
+        spaces: Option<&[String]>,
+        start: usize,
+        limit: usize,
+    ) -> Result<(Vec<Hit>, usize), SearchError> {
+        let parsed = crate::cql::parse(query)?;
+        let (built, sort, marks) = crate::cql::compile(&parsed, self, cx, query)?;
+        let built: Box<dyn Query> = match spaces {
+            Some(keys) => {
+                let f = self.fields;
+                let allowed: Vec<(Occur, Box<dyn Query>)> =
+                    keys.iter().map(|k| (Occur::Should, term_query(f.space, &k.to_uppercase()))).collect();
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, built),
+                    (Occur::Must, Box::new(BooleanQuery::new(allowed))),
+                ]))
+            }
+            None => built,
+        };
+        let total = self
+            .reader
+            .searcher()
+            .search(built.as_ref(), &tantivy::collector::Count)
+            .map_err(SearchError::index(&self.dir))?;
+        let mut hits = self.run_from(built.as_ref(), &sort, &marks, start, limit)?;
+        hits.truncate(limit);
+        Ok((hits, total))
+    }
+
     /// The addresses of the `limit` best documents for a query (ranking only, for benchmarks).
     pub fn top(&self, query: &dyn Query, limit: usize) -> Result<Vec<(f32, DocAddress)>, SearchError> {
         self.reader.searcher().search(query, &TopDocs::with_limit(limit)).map_err(SearchError::index(&self.dir))
@@ -564,10 +599,22 @@ impl SearchIndex {
 
     /// Runs a query built elsewhere (CQL), ordered by `sort`, with `marks` highlighted.
     pub fn run(&self, query: &dyn Query, sort: &Sort, marks: &Marks, limit: usize) -> Result<Vec<Hit>, SearchError> {
+        self.run_from(query, sort, marks, 0, limit)
+    }
+
+    /// [`SearchIndex::run`] from the `start`-th hit on.
+    fn run_from(
+        &self,
+        query: &dyn Query,
+        sort: &Sort,
+        marks: &Marks,
+        start: usize,
+        limit: usize,
+    ) -> Result<Vec<Hit>, SearchError> {
         let searcher = self.reader.searcher();
         let err = SearchError::index(&self.dir);
         let limit = limit.max(1);
-        let top = TopDocs::with_limit(limit);
+        let top = TopDocs::with_limit(limit).and_offset(start);
         let addresses: Vec<(f32, DocAddress)> = match sort {
             Sort::Relevance => searcher.search(query, &top).map_err(&err)?,
             Sort::Created(order) | Sort::Updated(order) => {

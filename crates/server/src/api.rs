@@ -467,10 +467,13 @@ async fn search(
     if let Some(label) = q.get("label").filter(|s| !s.is_empty()) {
         query.push_str(&format!(" label:{label}"));
     }
+    // Results in spaces the caller may not read are left out; ask for more when there are such.
+    let everything = state.space_entries()?.iter().all(|e| caller.can(&e.key, Level::Read));
+    let wanted = if everything { limit } else { limit * 3 };
     let outcome = state
         .with_search(mode != Mode::Keyword, move |index, embedder| {
             // Without the model, semantic and hybrid say so and answer by words.
-            Ok(index.query(&UserQuery::parse(&query), mode, embedder, limit * 2)?)
+            Ok(index.query(&UserQuery::parse(&query), mode, embedder, wanted)?)
         })
         .await?;
     let hits: Vec<_> = outcome.hits.into_iter().filter(|h| caller.can(&h.space, Level::Read)).take(limit).collect();

@@ -1143,23 +1143,29 @@ async fn current_user(Extension(caller): Extension<Caller>) -> Json<Value> {
 
 // ---- search ----
 
+/// One page of a CQL search over the spaces the caller may read, and the total.
 async fn cql_hits(
     state: &Arc<AppState>,
     caller: &Caller,
     q: &HashMap<String, String>,
-) -> ApiResult<(Vec<cdo_search::index::Hit>, usize, usize, String)> {
+) -> ApiResult<(Vec<cdo_search::index::Hit>, usize, usize, usize, String)> {
     let cql = q
         .get("cql")
         .cloned()
         .filter(|c| !c.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("give a CQL query as `?cql=`"))?;
     let (start, limit) = paging(q, 25)?;
+    let keys: Vec<String> = state.space_entries()?.into_iter().map(|e| e.key).collect();
+    let readable: Vec<String> = keys.iter().filter(|k| caller.can(k, Level::Read)).cloned().collect();
+    let spaces = (readable.len() < keys.len()).then_some(readable);
     let query = cql.clone();
-    let hits = state
-        .with_search(false, move |index, _| Ok(index.cql(&query, &cdo_search::cql::Context::default(), 1000)?))
+    let (hits, total) = state
+        .with_search(false, move |index, _| {
+            let cx = cdo_search::cql::Context::default();
+            Ok(index.cql_page(&query, &cx, spaces.as_deref(), start, limit)?)
+        })
         .await?;
-    let hits: Vec<_> = hits.into_iter().filter(|h| caller.can(&h.space, Level::Read)).collect();
-    Ok((hits, start, limit, cql))
+    Ok((hits, total, start, limit, cql))
 }
 
 async fn content_search(
@@ -1170,11 +1176,10 @@ async fn content_search(
     uri: OriginalUri,
 ) -> ApiResult<Json<Value>> {
     let base = base(&headers, &uri);
-    let (hits, start, limit, _) = cql_hits(&state, &caller, &q).await?;
-    let total = hits.len();
+    let (hits, total, start, limit, _) = cql_hits(&state, &caller, &q).await?;
     let expand = Expand::parse(q.get("expand").map(String::as_str));
     let mut results = Vec::new();
-    for hit in hits.into_iter().skip(start).take(limit) {
+    for hit in hits {
         let Some(id) = PageId::parse(&hit.id) else { continue };
         let (b, e) = (base.clone(), expand.clone());
         match state.with_space(&hit.space, false, move |s| page_content(s, &id, None, &e, &b)).await {
@@ -1198,12 +1203,9 @@ async fn search(
 ) -> ApiResult<Json<Value>> {
     let base = base(&headers, &uri);
     let started = std::time::Instant::now();
-    let (hits, start, limit, cql) = cql_hits(&state, &caller, &q).await?;
-    let total = hits.len();
+    let (hits, total, start, limit, cql) = cql_hits(&state, &caller, &q).await?;
     let results: Vec<Value> = hits
         .iter()
-        .skip(start)
-        .take(limit)
         .map(|h| {
             let webui = shape::webui(&h.space, &h.id, &h.title);
             let modified = cdo_core::model::format_time(h.updated, 0);
