@@ -650,3 +650,45 @@ fn sessions_and_anonymous_reading() {
     let me = http_with(addr, "GET", "/api/v1/me", None, &[("Cookie", &cookie)], None).json();
     assert_eq!(me["signedIn"], json!(false), "a session ends at logout");
 }
+
+/// CQL search pages with `start`/`limit` and `totalSize`, and never shows what the caller may
+/// not read (nor counts it).
+#[test]
+fn search_pages_and_respects_permissions() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    env.ok(&["space", "create", "OPS", "--name", "Operations"]);
+    for i in 0..5 {
+        env.create("ENG", &format!("Deploy step {i}"), "# Deploy\n\nHow to deploy.\n", &[]);
+    }
+    env.create("OPS", "Deploy secrets", "# Deploy\n\nThe deploy keys.\n", &[]);
+    env.ok(&["user", "add", "eve@example.com", "--name", "Eve", "--read-only"]);
+    env.ok(&["user", "grant", "eve@example.com", "*", "none"]);
+    env.ok(&["user", "grant", "eve@example.com", "ENG", "read"]);
+    let token = env.ok(&["token", "create", "eve@example.com"]).trim().to_owned();
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    let eve = Some(("eve@example.com", token.as_str()));
+    let page = |start: usize| {
+        let path = format!("/rest/api/search?cql=title%20~%20deploy%20ORDER%20BY%20title&start={start}&limit=2");
+        http(&server.addr, "GET", &path, eve, None).json()
+    };
+    let first = page(0);
+    assert_eq!(first["totalSize"], json!(5), "OPS is neither shown nor counted: {first}");
+    assert_eq!(first["size"], json!(2));
+    assert!(first["_links"]["next"].as_str().is_some_and(|n| n.contains("start=2")), "{first}");
+    let titles = |v: &Value| -> Vec<String> {
+        v["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| r["title"].as_str().expect("title").to_owned())
+            .collect()
+    };
+    assert_eq!(titles(&first), ["Deploy step 0", "Deploy step 1"]);
+    assert_eq!(titles(&page(2)), ["Deploy step 2", "Deploy step 3"]);
+    let last = page(4);
+    assert_eq!(titles(&last), ["Deploy step 4"]);
+    assert!(last["_links"]["next"].is_null(), "{last}");
+    let ops = http(&server.addr, "GET", "/rest/api/space/OPS", eve, None);
+    assert_eq!(ops.status, 403, "{}", ops.body);
+}
