@@ -36,6 +36,8 @@ pub struct Marks {
     pub prefix: Option<String>,
     /// Words already stemmed for this query (a page repeats its words).
     seen: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
+    /// Which first bytes a matching word can have (lower-cased; every non-ASCII byte allowed).
+    first_bytes: std::cell::OnceCell<[bool; 256]>,
 }
 
 impl Marks {
@@ -44,6 +46,21 @@ impl Marks {
     /// like a term (a stem, less its last letter, which stemming may change: "policy" is
     /// indexed as "polici").
     fn term_of(&self, word: &str) -> Option<String> {
+        // Most words cannot match: they start with a letter no term or prefix starts with.
+        let table = self.first_bytes.get_or_init(|| {
+            let mut table = [false; 256];
+            table[0x80..].fill(true);
+            for t in self.terms.iter().chain(&self.prefix) {
+                if let Some(&b) = t.as_bytes().first() {
+                    table[usize::from(b.to_ascii_lowercase())] = true;
+                    table[usize::from(b.to_ascii_uppercase())] = true;
+                }
+            }
+            table
+        });
+        if !word.as_bytes().first().is_some_and(|&b| table[usize::from(b)]) {
+            return None;
+        }
         if let Some(prefix) = &self.prefix
             && starts_with_folded(word, prefix)
         {
