@@ -71,7 +71,7 @@ enum Cmd {
         #[arg(long, default_value_t = 10000)]
         page_rate: u32,
         /// The fixed rate for searches (requests/s)
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 100)]
         search_rate: u32,
         #[arg(long)]
         workdir: Option<PathBuf>,
