@@ -672,7 +672,9 @@ impl SearchIndex {
         embedder: Option<&mut dyn Embedder>,
         limit: usize,
     ) -> Result<Outcome, SearchError> {
-        let depth = limit.max(50);
+        // Fusion needs deeper lists than it returns; words alone need only what is shown (each
+        // hit costs its snippet).
+        let depth = if mode == Mode::Keyword { limit } else { limit.max(50) };
         // Built once: the keyword results use the query, both lists the words to mark.
         let (built, marks) = self.build(q);
         let keyword =
