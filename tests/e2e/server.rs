@@ -692,3 +692,63 @@ fn search_pages_and_respects_permissions() {
     let ops = http(&server.addr, "GET", "/rest/api/space/OPS", eve, None);
     assert_eq!(ops.status, 403, "{}", ops.body);
 }
+
+/// `PUT /content/{id}/move/{append|before|after}/{target}` moves pages as Confluence does.
+#[test]
+fn pages_move_like_confluence() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let a = env.create("ENG", "Alpha", "# Alpha\n", &[]);
+    let b = env.create("ENG", "Beta", "# Beta\n", &[]);
+    let c = env.create("ENG", "Gamma", "# Gamma\n", &[]);
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    let order = || -> Vec<String> {
+        let tree = http(&server.addr, "GET", "/api/v1/spaces/ENG/tree", None, None).json();
+        let mut out = Vec::new();
+        fn walk(nodes: &Value, depth: usize, out: &mut Vec<String>) {
+            for n in nodes.as_array().into_iter().flatten() {
+                out.push(format!("{}{}", "  ".repeat(depth), n["title"].as_str().unwrap_or("?")));
+                walk(&n["children"], depth + 1, out);
+            }
+        }
+        walk(&tree["tree"], 0, &mut out);
+        out
+    };
+    let mv = |page: &str, position: &str, target: &str| {
+        let reply =
+            http(&server.addr, "PUT", &format!("/rest/api/content/{page}/move/{position}/{target}"), None, None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.json()["pageId"], json!(page));
+    };
+    mv(&c, "before", &a);
+    assert_eq!(order(), ["Gamma", "Alpha", "Beta"]);
+    mv(&a, "append", &b);
+    assert_eq!(order(), ["Gamma", "Beta", "  Alpha"]);
+    mv(&c, "after", &a);
+    assert_eq!(order(), ["Beta", "  Alpha", "  Gamma"]);
+    let bad = http(&server.addr, "PUT", &format!("/rest/api/content/{a}/move/sideways/{b}"), None, None);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let log = git(&env.space_path("ENG"), &["log", "--format=%s", "-3"]);
+    assert_eq!(log.lines().count(), 3, "each move is one commit: {log}");
+}
+
+/// The built web UI is served at `/`, with its routes falling back to `index.html`; the APIs
+/// keep their JSON 404s.
+#[test]
+fn serves_the_web_ui() {
+    let env = Env::new();
+    let ui = env.dir.path().join("dist");
+    std::fs::create_dir_all(ui.join("assets")).expect("mkdir");
+    std::fs::write(ui.join("index.html"), "<!doctype html><title>confluence.do</title>").expect("write");
+    std::fs::write(ui.join("assets/app.js"), "console.log(1)").expect("write");
+    let server = Server::start(&env, "127.0.0.1:0", &["--ui", ui.to_str().expect("utf-8")]);
+    let index = http(&server.addr, "GET", "/", None, None);
+    assert!(index.status == 200 && index.body.contains("<title>confluence.do</title>"), "{}", index.body);
+    let js = http(&server.addr, "GET", "/assets/app.js", None, None);
+    assert_eq!((js.status, js.body.as_str()), (200, "console.log(1)"));
+    let route = http(&server.addr, "GET", "/spaces/ENG/pages/123", None, None);
+    assert!(route.status == 200 && route.body.contains("<title>"), "{}", route.body);
+    let api = http(&server.addr, "GET", "/api/v1/nothing", None, None);
+    assert_eq!(api.status, 404);
+    assert_eq!(api.json()["statusCode"], json!(404));
+}

@@ -185,6 +185,8 @@ impl Auth {
     pub fn open(home: &Path) -> Result<Auth, AuthError> {
         let path = home.join("server.sqlite");
         let display = path.display().to_string();
+        std::fs::create_dir_all(home)
+            .map_err(|e| AuthError::Invalid(format!("cannot create the wiki home {}: {e}", home.display())))?;
         let db_err = |source| AuthError::Db { path: display.clone(), source };
         let db = Connection::open(&path).map_err(db_err)?;
         db.busy_timeout(Duration::from_secs(5)).map_err(db_err)?;

@@ -72,8 +72,11 @@ pub fn check_options(options: &Options, auth: &Auth) -> Result<(), String> {
 
 /// The whole application.
 pub fn router(state: Arc<AppState>, options: &Options) -> Router {
-    let api = api::router();
-    let confluence = confluence::router();
+    // Unknown API paths are JSON 404s, never the UI's index.html.
+    let api_missing = || async { ApiError::not_found("no such endpoint under /api/v1") };
+    let rest_missing = || async { ApiError::not_found("no such endpoint in the Confluence REST API v1") };
+    let api = api::router().fallback(api_missing);
+    let confluence = confluence::router().fallback(rest_missing);
     let mut app = Router::new()
         .nest("/api/v1", api)
         .nest("/rest/api", confluence.clone())
