@@ -752,3 +752,45 @@ fn serves_the_web_ui() {
     assert_eq!(api.status, 404);
     assert_eq!(api.json()["statusCode"], json!(404));
 }
+
+/// Every `expand` the issue lists comes back in Confluence's shape.
+#[test]
+fn expansions_have_confluence_shapes() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let parent = env.create(
+        "ENG",
+        "Guide",
+        "# Guide\n\n{% panel title=\"Steps\" %}\n\nDo it.\n\n{% /panel %}\n",
+        &["--label", "howto"],
+    );
+    let child = env.create("ENG", "Step one", "# One\n", &["--parent", &parent]);
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    let expand = "body.storage,body.view,version,ancestors,space,history,children.page,metadata.labels";
+    let page =
+        http(&server.addr, "GET", &format!("/wiki/rest/api/content/{parent}?expand={expand}"), None, None).json();
+    assert_eq!(page["id"], json!(parent));
+    assert_eq!(page["type"], json!("page"));
+    assert_eq!(page["version"]["number"], json!(1));
+    assert_eq!(page["version"]["by"]["email"], json!("alice@example.com"), "{page}");
+    assert_eq!(page["space"]["key"], json!("ENG"));
+    assert_eq!(page["ancestors"], json!([]));
+    assert_eq!(page["history"]["createdBy"]["displayName"], json!("Alice Liddell"));
+    assert_eq!(page["children"]["page"]["results"][0]["id"], json!(child));
+    assert_eq!(page["metadata"]["labels"]["results"][0]["name"], json!("howto"));
+    let storage = page["body"]["storage"]["value"].as_str().expect("storage");
+    assert!(
+        storage.contains("<ac:structured-macro ac:name=\"panel\"")
+            && storage.contains("<ac:parameter ac:name=\"title\">Steps</ac:parameter>"),
+        "{storage}"
+    );
+    let view = page["body"]["view"]["value"].as_str().expect("view");
+    assert!(view.contains("markdown-alert-panel") && view.contains("Do it."), "{view}");
+    for link in ["self", "webui", "base"] {
+        assert!(page["_links"][link].is_string(), "_links.{link}: {page}");
+    }
+    assert!(page["_links"]["self"].as_str().is_some_and(|s| s.ends_with(&format!("/wiki/rest/api/content/{parent}"))));
+    let kid = http(&server.addr, "GET", &format!("/rest/api/content/{child}?expand=ancestors"), None, None).json();
+    assert_eq!(kid["ancestors"][0]["id"], json!(parent));
+    assert!(kid["body"].is_null() && kid["_expandable"]["body"].is_string(), "unasked parts stay out: {kid}");
+}

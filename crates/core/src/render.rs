@@ -20,6 +20,8 @@ const CALLOUTS: &[(&str, &str)] = &[
     ("danger", "Danger"),
     ("caution", "Caution"),
     ("important", "Important"),
+    // Confluence's panel: a box with an optional title of its own.
+    ("panel", ""),
 ];
 
 /// A rendered page.
@@ -210,12 +212,13 @@ fn expand_callouts(body: &str) -> std::borrow::Cow<'_, str> {
             Some(Tag::Open { kind, title }) => {
                 let default = CALLOUTS.iter().find(|(k, _)| *k == kind).map_or(kind, |(_, t)| *t);
                 let title = title.unwrap_or(default);
-                let _ = write!(
-                    out,
-                    "\n<div class=\"markdown-alert markdown-alert-{kind}\">\n<p class=\"markdown-alert-title\">"
-                );
-                let _ = comrak::html::escape(&mut out, title);
-                out.push_str("</p>\n\n");
+                let _ = write!(out, "\n<div class=\"markdown-alert markdown-alert-{kind}\">\n");
+                if !title.is_empty() {
+                    out.push_str("<p class=\"markdown-alert-title\">");
+                    let _ = comrak::html::escape(&mut out, title);
+                    out.push_str("</p>\n");
+                }
+                out.push('\n');
                 open.push(kind);
             }
             Some(Tag::Close { kind }) if open.last() == Some(&kind) => {
@@ -353,6 +356,19 @@ mod tests {
     fn mermaid_fences_become_diagram_containers() {
         let r = render("```mermaid\ngraph TD; A-->B;\n```\n");
         assert!(r.html.contains("<pre class=\"mermaid\">graph TD; A--&gt;B;\n</pre>"), "{}", r.html);
+    }
+
+    #[test]
+    fn panels_render_as_boxes_with_their_title() {
+        let r = render("{% panel title=\"Steps\" %}\n\n1. one\n\n{% /panel %}\n\n{% panel %}\nplain\n{% /panel %}\n");
+        assert!(
+            r.html.contains(
+                "<div class=\"markdown-alert markdown-alert-panel\">\n<p class=\"markdown-alert-title\">Steps</p>"
+            ),
+            "{}",
+            r.html
+        );
+        assert!(!r.html.contains("{% panel"), "{}", r.html);
     }
 
     #[test]
