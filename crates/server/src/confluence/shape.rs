@@ -90,8 +90,13 @@ pub fn list(results: Vec<Value>, start: usize, limit: usize, more: bool, base: &
     let size = results.len();
     let mut links = json!({ "base": base.base(), "context": base.context, "self": base.api(path) });
     if more {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        links["next"] = json!(format!("{}/rest/api/{path}{sep}start={}&limit={limit}", base.context, start + size));
+        // The same query with the paging parameters replaced.
+        let (route, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut params: Vec<&str> =
+            query.split('&').filter(|p| !p.is_empty() && !p.starts_with("start=") && !p.starts_with("limit=")).collect();
+        let paging = format!("start={}&limit={limit}", start + size);
+        params.push(&paging);
+        links["next"] = json!(format!("{}/rest/api/{route}?{}", base.context, params.join("&")));
     }
     json!({ "results": results, "start": start, "limit": limit, "size": size, "_links": links })
 }
