@@ -797,3 +797,52 @@ fn expansions_have_confluence_shapes() {
     assert_eq!(kid["ancestors"][0]["id"], json!(parent));
     assert!(kid["body"].is_null() && kid["_expandable"]["body"].is_string(), "unasked parts stay out: {kid}");
 }
+
+/// The server embeds new passages in the background (the real model), so a question finds the
+/// page by meaning without anyone running `index`; searches never wait for it.
+#[test]
+fn meaning_catches_up_in_the_background() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    // No word in common with the question below.
+    env.create("ENG", "Signing in", "# Signing in\n\nWhen someone signs in, the login service checks their password and issues a short-lived JWT with a refresh token; refresh rotation replaces the refresh token on every use.\n", &[]);
+    env.create("ENG", "Lunch", "# Lunch\n\nThe canteen serves soup on Mondays and pasta on Fridays.\n", &[]);
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    // A keyword search answers at once, whatever the embedder is doing.
+    let first = http(&server.addr, "GET", "/api/v1/search?q=canteen&mode=keyword", None, None).json();
+    assert_eq!(first["results"][0]["title"], json!("Lunch"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let status = loop {
+        let status = http(&server.addr, "GET", "/api/v1/search/status", None, None).json();
+        assert!(status["error"].is_null(), "{status}");
+        if status["available"] == json!(true)
+            && status["running"] == json!(false)
+            && status["pending"] == json!(0)
+            && status["total"].as_u64() > Some(0)
+        {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "embedding did not finish: {status}");
+        std::thread::sleep(std::time::Duration::from_millis(100)); // polling what the server reports
+    };
+    assert!(status["embedded"].as_u64() >= Some(2), "{status}");
+    let found = http(
+        &server.addr,
+        "GET",
+        "/api/v1/search?q=how%20do%20we%20handle%20authentication%3F&mode=hybrid",
+        None,
+        None,
+    )
+    .json();
+    assert_eq!(found["semantic"], json!({"used": true, "pending": 0, "total": status["total"]}), "{found}");
+    assert_eq!(found["results"][0]["title"], json!("Signing in"), "{found}");
+    let words = http(
+        &server.addr,
+        "GET",
+        "/api/v1/search?q=how%20do%20we%20handle%20authentication%3F&mode=keyword",
+        None,
+        None,
+    )
+    .json();
+    assert_eq!(words["results"], json!([]), "words alone find nothing: {words}");
+}

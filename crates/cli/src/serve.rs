@@ -58,6 +58,8 @@ pub fn serve(opts: Serve) -> Result<()> {
     }
     let local = local_user(&home, opts.user.as_deref());
     let state = Arc::new(AppState::new(wiki, auth, local.clone(), options.watch));
+    // Passages are embedded in the background, so semantic search catches up by itself.
+    state.start_embedder();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(options.bind).await.with_context(|| {

@@ -808,6 +808,27 @@ impl SearchIndex {
     }
 
     /// Embeds the passages that have no vector yet (see [`Semantic::embed_pending`]).
+    /// Passages without a vector for `model`, after passage id `after` (see
+    /// [`crate::semantic::Semantic::pending_after`]).
+    pub fn pending_passages(
+        &self,
+        model: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, String)>, SearchError> {
+        self.semantic.pending_after(model, after, limit)
+    }
+
+    /// Stores vectors computed outside the index for (hash, text) passages.
+    pub fn store_vectors(
+        &mut self,
+        model: &str,
+        batch: &[(String, String)],
+        vectors: Vec<Vec<f32>>,
+    ) -> Result<(), SearchError> {
+        self.semantic.store_vectors(model, batch, vectors)
+    }
+
     pub fn embed_pending(
         &mut self,
         embedder: &mut dyn Embedder,

@@ -237,6 +237,41 @@ impl Semantic {
         Ok(done)
     }
 
+    /// Up to `limit` passages after passage id `after` (in id order) that have no vector for
+    /// `model` yet: (id, hash, text). For embedding outside any lock: read, embed, then
+    /// [`Semantic::store_vectors`].
+    pub fn pending_after(
+        &self,
+        model: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, String)>, SearchError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, hash, text FROM passages p WHERE id > ?1
+                 AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model = ?2 AND v.hash = p.hash)
+                 ORDER BY id LIMIT ?3",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![after, model, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Stores vectors computed for (hash, text) passages, as [`Semantic::embed_pending`] would.
+    pub fn store_vectors(
+        &mut self,
+        model: &str,
+        batch: &[(String, String)],
+        vectors: Vec<Vec<f32>>,
+    ) -> Result<(), SearchError> {
+        let mut given = Some(vectors);
+        let mut replay = Replay(&mut given, model);
+        self.embed_batch(&mut replay, model, batch)
+    }
+
     /// Embeds and stores one batch of (hash, text), and adds the vectors to a loaded store.
     fn embed_batch(
         &mut self,
@@ -372,6 +407,22 @@ fn encode(v: &[f32]) -> Vec<u8> {
 
 fn decode(bytes: &[u8]) -> Vec<f32> {
     bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// An "embedder" that hands back vectors computed earlier (by a model used outside the lock).
+struct Replay<'a>(&'a mut Option<Vec<Vec<f32>>>, &'a str);
+
+impl crate::embed::Embedder for Replay<'_> {
+    fn model_id(&self) -> &str {
+        self.1
+    }
+
+    fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, SearchError> {
+        match self.0.take() {
+            Some(v) if v.len() == texts.len() => Ok(v),
+            _ => Err(SearchError::Model("stored vectors do not match their passages".into())),
+        }
+    }
 }
 
 #[cfg(test)]

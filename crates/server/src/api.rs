@@ -42,6 +42,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/pages/{id}/attachments", get(attachments).post(upload).layer(crate::confluence::upload_limit()))
         .route("/pages/{id}/attachments/{name}", get(download).delete(delete_attachment))
         .route("/search", get(search))
+        .route("/search/status", get(search_status))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/me", get(me))
@@ -477,7 +478,20 @@ async fn search(
         })
         .await?;
     let hits: Vec<_> = outcome.hits.into_iter().filter(|h| caller.can(&h.space, Level::Read)).take(limit).collect();
-    Ok(Json(json!({ "query": text, "results": hits, "semantic": format!("{:?}", outcome.semantic) })))
+    let semantic = match outcome.semantic {
+        cdo_search::index::SemanticStatus::NotUsed => json!({"used": false}),
+        cdo_search::index::SemanticStatus::Used { pending, total } => {
+            json!({"used": true, "pending": pending, "total": total})
+        }
+        cdo_search::index::SemanticStatus::Unavailable(hint) => json!({"used": false, "hint": hint}),
+    };
+    Ok(Json(json!({ "query": text, "results": hits, "semantic": semantic })))
+}
+
+/// How far semantic search is: whether the model is installed, passages still to embed.
+async fn search_status(State(state): St) -> Json<Value> {
+    let status = state.embedding.lock().map(|s| s.clone()).unwrap_or_default();
+    Json(json!(status))
 }
 
 async fn attachments(

@@ -89,6 +89,24 @@ impl SpaceHandle {
     }
 }
 
+/// What the background embedder is doing, for the UI's progress.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EmbedStatus {
+    /// Whether the embedding model is installed (`false`: semantic search needs setting up).
+    pub available: bool,
+    pub running: bool,
+    /// Passages without a vector, of all passages (as last counted).
+    pub pending: usize,
+    pub total: usize,
+    /// Passages embedded since the server started.
+    pub embedded: usize,
+    pub error: Option<String>,
+}
+
+/// Passages embedded per step; the search index is locked only to read them and to store the
+/// vectors, never while the model runs.
+const EMBED_STEP: usize = 16;
+
 /// Where a content id lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Located {
@@ -116,6 +134,9 @@ pub struct AppState {
     model: Mutex<Option<Option<MiniLm>>>,
     search_dirty: Mutex<HashSet<String>>,
     cache: RwLock<HashMap<String, Cached>>,
+    /// Wakes the background embedder (something changed); and what it is doing.
+    embed_wake: (Mutex<bool>, std::sync::Condvar),
+    pub embedding: Mutex<EmbedStatus>,
     /// Watchers live as long as the state.
     watchers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     watch: bool,
@@ -137,6 +158,8 @@ impl AppState {
             search_dirty: Mutex::new(HashSet::new()),
             cache: RwLock::new(HashMap::new()),
             watchers: Mutex::new(Vec::new()),
+            embed_wake: (Mutex::new(false), std::sync::Condvar::new()),
+            embedding: Mutex::new(EmbedStatus::default()),
             watch,
         }
     }
@@ -214,6 +237,7 @@ impl AppState {
             if write {
                 handle.touch();
                 lock(&state.search_dirty).insert(handle.key.clone());
+                state.wake_embedder();
             }
             out
         })
@@ -314,23 +338,10 @@ impl AppState {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = lock(&state.search);
-            let fresh = guard.is_none();
-            if fresh {
-                *guard = Some(state.wiki.search_index()?);
-            }
+            state.catch_up_locked(&mut guard)?;
             let Some(index) = guard.as_mut() else {
                 return Err(ApiError::internal("the search index could not be opened"));
             };
-            let dirty: Vec<String> = if fresh {
-                state.space_entries()?.into_iter().map(|e| e.key).collect()
-            } else {
-                lock(&state.search_dirty).drain().collect()
-            };
-            for key in dirty {
-                let handle = state.space(&key)?;
-                let mut space = handle.lock()?;
-                index.sync_space(&mut space, &mut |_| {})?;
-            }
             if !meaning {
                 return f(index, None);
             }
@@ -341,10 +352,128 @@ impl AppState {
         .await?
     }
 
+    /// Tells the background embedder that there may be new passages.
+    pub fn wake_embedder(&self) {
+        let (flag, cv) = &self.embed_wake;
+        *lock(flag) = true;
+        cv.notify_one();
+    }
+
+    /// Starts embedding passages in the background (when the model is installed): caught up
+    /// with the spaces, a few passages at a time, the model run outside every lock, so keyword
+    /// and hybrid search never wait for it. Stops when the state is dropped.
+    pub fn start_embedder(self: &Arc<Self>) {
+        let dir = cdo_search::embed::models_dir();
+        if !cdo_search::embed::available(&dir) {
+            lock(&self.embedding).error = Some(cdo_search::embed::setup_hint(&dir));
+            return;
+        }
+        lock(&self.embedding).available = true;
+        let weak = Arc::downgrade(self);
+        self.wake_embedder();
+        let _ = std::thread::Builder::new().name("embedder".into()).spawn(move || {
+            let mut model: Option<MiniLm> = None;
+            loop {
+                let Some(state) = weak.upgrade() else { return };
+                let (flag, cv) = &state.embed_wake;
+                let mut woken = lock(flag);
+                if !*woken {
+                    woken = cv
+                        .wait_timeout(woken, std::time::Duration::from_secs(30))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+                let go = std::mem::replace(&mut *woken, false);
+                drop(woken);
+                if !go {
+                    if Arc::strong_count(&state) <= 1 {
+                        return;
+                    }
+                    continue;
+                }
+                if model.is_none() {
+                    match MiniLm::load(&dir) {
+                        Ok(m) => model = Some(m),
+                        Err(e) => {
+                            lock(&state.embedding).error = Some(e.to_string());
+                            return;
+                        }
+                    }
+                }
+                let Some(m) = model.as_mut() else { return };
+                if let Err(e) = state.embed_all(m) {
+                    lock(&state.embedding).error = Some(e.message);
+                }
+                lock(&state.embedding).running = false;
+            }
+        });
+    }
+
+    /// One pass over the passages without vectors.
+    fn embed_all(&self, model: &mut MiniLm) -> ApiResult<()> {
+        let id = model.model_id().to_owned();
+        let mut after = 0i64;
+        lock(&self.embedding).running = true;
+        {
+            // Counted once per pass (a scan of the passages), then kept by hand.
+            let mut guard = lock(&self.search);
+            self.catch_up_locked(&mut guard)?;
+            let Some(index) = guard.as_mut() else { return Ok(()) };
+            let (pending, total) = index.coverage(&id)?;
+            let mut status = lock(&self.embedding);
+            status.pending = pending;
+            status.total = total;
+        }
+        loop {
+            let batch = {
+                let mut guard = lock(&self.search);
+                self.catch_up_locked(&mut guard)?;
+                let Some(index) = guard.as_mut() else { return Ok(()) };
+                index.pending_passages(&id, after, EMBED_STEP)?
+            };
+            let Some(last) = batch.last() else { return Ok(()) };
+            after = last.0;
+            let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
+            let vectors = model.embed(&texts)?;
+            let pairs: Vec<(String, String)> = batch.into_iter().map(|(_, h, t)| (h, t)).collect();
+            let mut guard = lock(&self.search);
+            if let Some(index) = guard.as_mut() {
+                index.store_vectors(&id, &pairs, vectors)?;
+            }
+            let mut status = lock(&self.embedding);
+            status.embedded += pairs.len();
+            status.pending = status.pending.saturating_sub(pairs.len());
+        }
+    }
+
+    /// Opens the index if needed and catches it up with the spaces changed since (all of them
+    /// when it was just opened).
+    fn catch_up_locked(&self, guard: &mut Option<SearchIndex>) -> ApiResult<()> {
+        let fresh = guard.is_none();
+        if fresh {
+            *guard = Some(self.wiki.search_index()?);
+        }
+        let Some(index) = guard.as_mut() else {
+            return Err(ApiError::internal("the search index could not be opened"));
+        };
+        let dirty: Vec<String> = if fresh {
+            self.space_entries()?.into_iter().map(|e| e.key).collect()
+        } else {
+            lock(&self.search_dirty).drain().collect()
+        };
+        for key in dirty {
+            let handle = self.space(&key)?;
+            let mut space = handle.lock()?;
+            index.sync_space(&mut space, &mut |_| {})?;
+        }
+        Ok(())
+    }
+
     /// Marks every space for a search catch-up (after spaces were added).
     pub fn search_all_dirty(&self) -> ApiResult<()> {
         let keys: Vec<String> = self.space_entries()?.into_iter().map(|e| e.key).collect();
         lock(&self.search_dirty).extend(keys);
+        self.wake_embedder();
         Ok(())
     }
 }

@@ -92,8 +92,10 @@ pub fn list(results: Vec<Value>, start: usize, limit: usize, more: bool, base: &
     if more {
         // The same query with the paging parameters replaced.
         let (route, query) = path.split_once('?').unwrap_or((path, ""));
-        let mut params: Vec<&str> =
-            query.split('&').filter(|p| !p.is_empty() && !p.starts_with("start=") && !p.starts_with("limit=")).collect();
+        let mut params: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("start=") && !p.starts_with("limit="))
+            .collect();
         let paging = format!("start={}&limit={limit}", start + size);
         params.push(&paging);
         links["next"] = json!(format!("{}/rest/api/{route}?{}", base.context, params.join("&")));
