@@ -104,10 +104,26 @@ proptest! {
 
 /// Whether any real tag (not escaped text) carries an `on...=` attribute.
 fn has_event_handler(html: &str) -> bool {
-    html.split('<')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('>').map(|(tag, _)| tag))
-        .any(|tag| tag.split_whitespace().skip(1).any(|attr| attr.starts_with("on") && attr.contains('=')))
+    html.split('<').skip(1).filter_map(|rest| rest.split_once('>').map(|(tag, _)| tag)).any(|tag| {
+        // Attribute names only: text inside quoted values (an aria-label quoting the page) is not one.
+        let mut names = Vec::new();
+        let mut quote: Option<char> = None;
+        let mut word = String::new();
+        for c in tag.chars().chain([' ']) {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, c) if c.is_whitespace() || c == '=' || c == '/' => {
+                    if !word.is_empty() {
+                        names.push(std::mem::take(&mut word));
+                    }
+                }
+                (None, c) => word.push(c),
+            }
+        }
+        names.iter().skip(1).any(|n| n.to_ascii_lowercase().starts_with("on"))
+    })
 }
 
 /// A double-quoted YAML string.
