@@ -78,6 +78,13 @@ try:
     seen["staleStatus"] = status_of(lambda: client.put(f"rest/api/content/{parent['id']}", data=stale))
     check(seen["staleStatus"] == 409, f"a stale version gets 409: {seen['staleStatus']}")
 
+    # A PUT with new ancestors moves the page (update_page's parent_id).
+    other = client.create_page(space_key, "Archive (python)", "<p>Old things.</p>")
+    client.update_page(child["id"], "Reconciliation (python)", "<p>Moved.</p>", parent_id=other["id"])
+    moved = client.get_page_by_id(child["id"], expand="ancestors,body.storage")
+    check([a["id"] for a in moved["ancestors"]] == [other["id"]], f"moved under the archive: {moved['ancestors']}")
+    client.update_page(child["id"], "Reconciliation (python)", "<p>Back.</p>", parent_id=parent["id"])
+
     kids = client.get_page_child_by_type(parent["id"], type="page")
     kids = kids["results"] if isinstance(kids, dict) else kids
     check(child["id"] in [k["id"] for k in kids], f"children list the child: {kids}")

@@ -741,6 +741,17 @@ async fn update_content(
         .ok_or_else(|| ApiError::bad_request("an update needs `version.number`: the current version plus one"))?;
     let storage = storage_of(input.body.as_ref())?;
     let title = input.title.clone();
+    // New ancestors move the page (as Confluence does on a PUT), within its space.
+    let new_parent = match input.ancestors.last() {
+        Some(a) => {
+            let (parent_space, parent) = page_of(&state, &id_text(&a.id)).await?;
+            if !parent_space.eq_ignore_ascii_case(&space) {
+                return Err(ApiError::bad_request("moving a page to another space is not supported yet"));
+            }
+            Some(parent)
+        }
+        None => None,
+    };
     let author = caller.author.clone();
     let b = base.clone();
     let result = state
@@ -748,6 +759,11 @@ async fn update_content(
             let current = s.version_count(&page)?.max(1);
             if number != current + 1 {
                 return Ok(Err(current));
+            }
+            if let Some(parent) = new_parent
+                && s.summary(&page)?.parent.as_ref() != Some(&parent)
+            {
+                s.move_page(&page, &MoveTarget::Under(parent), None, &author)?;
             }
             let file = s.summary(&page)?.path;
             let (markdown, kept) = match storage.as_deref() {
