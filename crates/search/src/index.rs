@@ -614,7 +614,8 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let err = SearchError::index(&self.dir);
         let limit = limit.max(1);
-        let top = TopDocs::with_limit(limit).and_offset(start);
+        // An offset of 0 would still change the collector (and lose block-max WAND pruning).
+        let top = if start == 0 { TopDocs::with_limit(limit) } else { TopDocs::with_limit(limit).and_offset(start) };
         let addresses: Vec<(f32, DocAddress)> = match sort {
             Sort::Relevance => searcher.search(query, &top).map_err(&err)?,
             Sort::Created(order) | Sort::Updated(order) => {
