@@ -407,7 +407,13 @@ impl SearchIndex {
         let skip = usize::from(!all);
         let ids: Vec<tantivy::index::SegmentId> = metas.iter().skip(skip).map(|m| m.id()).collect();
         if let Some(writer) = self.writer.as_mut() {
-            writer.merge(&ids).wait().map_err(SearchError::index(&dir))?;
+            let merge = writer.merge(&ids);
+            if !all {
+                // Small segments merge on tantivy's own threads, off the save's path; the merged
+                // segment is published when done (a search sees the old ones until then).
+                return Ok(());
+            }
+            merge.wait().map_err(SearchError::index(&dir))?;
         }
         self.reader.reload().map_err(SearchError::index(&dir))
     }

@@ -519,6 +519,16 @@ struct ContentIn {
     status: Option<String>,
 }
 
+/// The parent named by a body's `ancestors` (the last one), which must be in `space`.
+async fn parent_in(state: &Arc<AppState>, ancestors: &[Reference], space: &str) -> ApiResult<Option<PageId>> {
+    let Some(last) = ancestors.last() else { return Ok(None) };
+    let (parent_space, parent) = page_of(state, &id_text(&last.id)).await?;
+    if !parent_space.eq_ignore_ascii_case(space) {
+        return Err(ApiError::bad_request("the ancestor is in another space; pages cannot move across spaces yet"));
+    }
+    Ok(Some(parent))
+}
+
 fn page_type() -> String {
     "page".into()
 }
@@ -593,16 +603,7 @@ async fn create_content(
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("a page needs a `title`"))?;
     caller.require(&space, Level::Write)?;
-    let parent = match input.ancestors.last() {
-        Some(a) => {
-            let (parent_space, parent) = page_of(&state, &id_text(&a.id)).await?;
-            if !parent_space.eq_ignore_ascii_case(&space) {
-                return Err(ApiError::bad_request("the ancestor is in another space"));
-            }
-            Some(parent)
-        }
-        None => None,
-    };
+    let parent = parent_in(&state, &input.ancestors, &space).await?;
     let author = caller.author.clone();
     let key = space.to_ascii_uppercase();
     let b = base.clone();
@@ -742,16 +743,7 @@ async fn update_content(
     let storage = storage_of(input.body.as_ref())?;
     let title = input.title.clone();
     // New ancestors move the page (as Confluence does on a PUT), within its space.
-    let new_parent = match input.ancestors.last() {
-        Some(a) => {
-            let (parent_space, parent) = page_of(&state, &id_text(&a.id)).await?;
-            if !parent_space.eq_ignore_ascii_case(&space) {
-                return Err(ApiError::bad_request("moving a page to another space is not supported yet"));
-            }
-            Some(parent)
-        }
-        None => None,
-    };
+    let new_parent = parent_in(&state, &input.ancestors, &space).await?;
     let author = caller.author.clone();
     let b = base.clone();
     let result = state
