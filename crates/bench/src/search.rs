@@ -222,6 +222,7 @@ pub fn speed(title: &str, dir: &Path, work: &Path, queries: usize, greps: usize,
         space.catalog()?.nodes().filter(|n| n.file.is_some()).map(|n| n.id.clone()).collect();
     let mut rng = fastrand::Rng::with_seed(3);
     let mut incremental = Samples::default();
+    let mut each = Vec::new();
     for i in 0..20 {
         let id = &ids[rng.usize(..ids.len())];
         let body = format!("{}\nNew words: quokkaword{i}.\n", space.page(id)?.body);
@@ -230,13 +231,14 @@ pub fn speed(title: &str, dir: &Path, work: &Path, queries: usize, greps: usize,
         let t = Instant::now();
         index.sync_paths(&mut space, std::slice::from_ref(&path))?;
         incremental.push(t.elapsed());
+        each.push(stats::ms(t.elapsed()));
         if index.search(&plain(&format!("quokkaword{i}")), 1)?.first().map(|h| &h.id) != Some(&id.to_string()) {
             bail!("the saved page is not found after the incremental update");
         }
     }
     row(
         "incremental update after one save (20 saves)",
-        &format!("p50 {}, p99 {}", incremental.p50(), incremental.p99()),
+        &format!("p50 {}, p99 {} (in order: {})", incremental.p50(), incremental.p99(), each.join(", ")),
     );
 
     let words = sample_words(dir, 40);
