@@ -414,6 +414,9 @@ impl SearchIndex {
                 return Ok(());
             }
             merge.wait().map_err(SearchError::index(&dir))?;
+            // Delete the merged-away files now, as part of the rebuild, rather than on the
+            // first save after it (a quarter of a second at 100k pages).
+            writer.garbage_collect_files().wait().map_err(SearchError::index(&dir))?;
         }
         self.reader.reload().map_err(SearchError::index(&dir))
     }
