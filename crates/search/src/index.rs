@@ -414,8 +414,8 @@ impl SearchIndex {
                 return Ok(());
             }
             merge.wait().map_err(SearchError::index(&dir))?;
-            // Delete the merged-away files now, as part of the rebuild, rather than on the
-            // first save after it (a quarter of a second at 100k pages).
+            // Delete the merged-away files now, as part of the rebuild (the disk space of a
+            // second copy of the index otherwise stays taken until the next commit).
             writer.garbage_collect_files().wait().map_err(SearchError::index(&dir))?;
         }
         self.reader.reload().map_err(SearchError::index(&dir))
