@@ -690,14 +690,8 @@ async fn put_content(
         let multipart = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
             .await
             .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
-        let mut files = multipart_files(multipart).await?;
-        files.truncate(1);
-        let files: Vec<(String, Bytes)> = files.into_iter().map(|(_, bytes)| (name.clone(), bytes)).collect();
-        let mut values = save_files(&state, &caller, page.as_str(), files, &base).await?;
-        return values
-            .pop()
-            .map(|v| Json(v).into_response())
-            .ok_or_else(|| ApiError::internal("the upload saved nothing"));
+        let value = replace_data(&state, &caller, &page, name, multipart, &base).await?;
+        return Ok(Json(value).into_response());
     }
     let body = axum::body::to_bytes(request.into_body(), crate::MAX_JSON_BYTES).await.map_err(|e| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the JSON body is too large or broken: {e}"))
@@ -881,16 +875,29 @@ async fn upload_data(
     multipart: Multipart,
 ) -> ApiResult<Json<Value>> {
     let base = base(&headers, &uri);
-    let name = match state.locate(&att).await? {
-        Located::Attachment { name, .. } => name,
-        _ => return Err(ApiError::not_found(format!("no attachment with id {att}"))),
+    let Located::Attachment { page, name, .. } = state.locate(&att).await? else {
+        return Err(ApiError::not_found(format!("no attachment with id {att}")));
     };
-    let mut files = multipart_files(multipart).await?;
-    files.truncate(1);
-    // The new data replaces the attachment under its own name, whatever the upload was called.
-    let files: Vec<(String, Bytes)> = files.into_iter().map(|(_, bytes)| (name.clone(), bytes)).collect();
-    let mut values = save_files(&state, &caller, &id, files, &base).await?;
-    values.pop().map(Json).ok_or_else(|| ApiError::internal("the upload saved nothing"))
+    if page.as_str() != id {
+        return Err(ApiError::not_found(format!("page {id} has no attachment {att}")));
+    }
+    Ok(Json(replace_data(&state, &caller, &page, name, multipart, &base).await?))
+}
+
+/// Replaces an attachment's data with the first file of a multipart body; the attachment keeps
+/// its own name, whatever the upload was called.
+async fn replace_data(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    page: &PageId,
+    name: String,
+    multipart: Multipart,
+    base: &Base,
+) -> ApiResult<Value> {
+    let (_, bytes) =
+        multipart_files(multipart).await?.into_iter().next().ok_or_else(|| ApiError::bad_request("no file"))?;
+    let mut values = save_files(state, caller, page.as_str(), vec![(name, bytes)], base).await?;
+    values.pop().ok_or_else(|| ApiError::internal("the upload saved nothing"))
 }
 
 async fn download(
