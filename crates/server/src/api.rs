@@ -582,13 +582,7 @@ pub(crate) async fn attachment_response(
     let disposition = format!(
         "{}; filename*=UTF-8''{}",
         if inline { "inline" } else { "attachment" },
-        name.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            })
-            .collect::<String>()
+        crate::state::encode_component(&name)
     );
     let bytes = state.with_space(key, false, move |s| Ok(s.attachment(&page, &name)?)).await?;
     let content_type = if media.starts_with("text/html") { "text/plain; charset=utf-8" } else { media };

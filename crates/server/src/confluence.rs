@@ -212,13 +212,7 @@ fn attachment_content(space: &mut Space, page: &PageId, att: &cdo_core::Attachme
     let id = attachment_id(page, &att.name);
     let number = space.file_versions(&att.path)?;
     let title = space.summary(page)?.title;
-    let encoded: String = att
-        .name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
-        })
-        .collect();
+    let encoded = crate::state::encode_component(&att.name);
     Ok(json!({
         "id": id,
         "type": "attachment",

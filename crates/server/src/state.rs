@@ -480,11 +480,39 @@ impl AppState {
 
 /// The id Confluence clients see for an attachment: `att` and a number from its page and name.
 pub fn attachment_id(page: &PageId, name: &str) -> String {
-    // FNV-1a: stable across runs and versions, unlike the std hasher.
+    format!("att{}", stable_hash(&format!("{page}/{name}")) % 1_000_000_000_000)
+}
+
+/// FNV-1a: a hash that stays the same across runs and versions (unlike the std hasher), for
+/// the numeric ids Confluence clients see.
+pub fn stable_hash(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in page.as_str().bytes().chain([b'/']).chain(name.bytes()) {
+    for b in text.bytes() {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("att{}", hash % 1_000_000_000_000)
+    hash
+}
+
+/// A file name as one URL path component (or RFC 5987 value): unreserved bytes kept, the rest
+/// percent-encoded.
+pub fn encode_component(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Attachment ids are what clients stored: they must never change between versions.
+    #[test]
+    fn attachment_ids_are_stable() {
+        let page = PageId::parse("1000000000031").expect("id");
+        assert_eq!(attachment_id(&page, "notes.txt"), "att746578413960");
+        assert_eq!(encode_component("a b/ü.txt"), "a%20b%2F%C3%BC.txt");
+    }
 }

@@ -77,12 +77,7 @@ pub fn label(name: &str) -> Value {
 
 /// A stable number for things Confluence gives numeric ids (spaces, labels).
 pub fn numeric_id(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash % 1_000_000_000
+    crate::state::stable_hash(text) % 1_000_000_000
 }
 
 /// A list: `results`, `start`, `limit`, `size` and `_links` (with `next` when there is more).
