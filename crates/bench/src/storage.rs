@@ -12,7 +12,11 @@ use crate::stats::Samples;
 /// Runs every `*.storage.xhtml` / `*.storage.xml` below `dir`.
 pub fn conformance(dir: &Path, rounds: usize, show: bool) -> Result<()> {
     let mut files = Vec::new();
-    collect(dir, &mut files)?;
+    let is_sample = |p: &Path| {
+        let name = p.to_string_lossy();
+        name.ends_with(".storage.xhtml") || name.ends_with(".storage.xml")
+    };
+    collect(dir, &is_sample, &mut files)?;
     files.sort();
     if files.is_empty() {
         bail!("no *.storage.xhtml or *.storage.xml files below {}", dir.display());
@@ -73,7 +77,8 @@ pub fn conformance(dir: &Path, rounds: usize, show: bool) -> Result<()> {
     // The Markdown sources beside the samples: Markdown to storage and back keeps every word, and a
     // second round changes nothing.
     let mut sources = Vec::new();
-    collect_markdown(dir, &mut sources)?;
+    let is_source = |p: &Path| p.extension().is_some_and(|e| e == "md") && !p.ends_with("README.md");
+    collect(dir, &is_source, &mut sources)?;
     sources.sort();
     let mut unstable = 0;
     for file in &sources {
@@ -101,25 +106,13 @@ pub fn conformance(dir: &Path, rounds: usize, show: bool) -> Result<()> {
     Ok(())
 }
 
-fn collect_markdown(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+/// Files below `dir` whose path `wanted` accepts, depth first.
+fn collect(dir: &Path, wanted: &dyn Fn(&Path) -> bool, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {
-            collect_markdown(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "md") && !path.ends_with("README.md") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else if path.to_string_lossy().ends_with(".storage.xhtml") || path.to_string_lossy().ends_with(".storage.xml")
-        {
+            collect(&path, wanted, out)?;
+        } else if wanted(&path) {
             out.push(path);
         }
     }

@@ -484,14 +484,7 @@ impl<'a> Writer<'a> {
             }
         }
         self.out.push('>');
-        match self.attachment_of(&percent_decode(src)).filter(|_| !src.contains("://")) {
-            Some(file) => self.attachment(file),
-            None => {
-                self.out.push_str("<ri:url ri:value=\"");
-                escape(src, &mut self.out);
-                self.out.push_str("\" />");
-            }
-        }
+        self.image_source(src);
         self.out.push_str("</ac:image>");
     }
 
@@ -544,6 +537,18 @@ impl<'a> Writer<'a> {
         let stem = folder.strip_suffix(".attachments")?;
         let page = self.ctx.links.page_of(&format!("{stem}.md"))?;
         Some((Some(page), file.to_owned()))
+    }
+
+    /// What an image shows: an attachment (of this page or another), else a URL.
+    fn image_source(&mut self, src: &str) {
+        match self.attachment_of(&percent_decode(src)).filter(|_| !src.contains("://")) {
+            Some(file) => self.attachment(file),
+            None => {
+                self.out.push_str("<ri:url ri:value=\"");
+                escape(src, &mut self.out);
+                self.out.push_str("\" />");
+            }
+        }
     }
 
     /// `<ri:attachment>`, with the page it belongs to when not the current one.
@@ -617,14 +622,7 @@ impl<'a> Writer<'a> {
             self.out.push('"');
         }
         self.out.push('>');
-        match self.attachment_of(&percent_decode(url)).filter(|_| !url.contains("://")) {
-            Some(file) => self.attachment(file),
-            None => {
-                self.out.push_str("<ri:url ri:value=\"");
-                escape(url, &mut self.out);
-                self.out.push_str("\" />");
-            }
-        }
+        self.image_source(url);
         if !caption.is_empty() {
             self.out.push_str("<ac:caption><p>");
             escape(caption, &mut self.out);
