@@ -334,37 +334,33 @@ async fn list_content(
     let mut results = Vec::new();
     let mut more = false;
     if kind == "page" {
-        let title = q.get("title").cloned();
-        let mut skipped = 0;
+        // The ids first (cheap), in space order then id order; content only for the page asked.
+        let mut ids: Vec<(String, PageId)> = Vec::new();
         for key in keys {
-            let (b, e, title) = (base.clone(), expand.clone(), title.clone());
-            let want = start + limit + 1 - skipped.min(start + limit + 1);
-            let (found, total) = state
+            let title = q.get("title").cloned();
+            let mut found = state
                 .with_space(&key, false, move |s| {
-                    let mut ids: Vec<PageId> = match &title {
-                        Some(t) => {
-                            s.find_title(t)?.into_iter().filter(|p| p.kind == NodeKind::Page).map(|p| p.id).collect()
-                        }
+                    Ok(match &title {
+                        Some(t) => s
+                            .find_title(t)?
+                            .into_iter()
+                            .filter(|p| p.kind == NodeKind::Page)
+                            .map(|p| p.id)
+                            .collect::<Vec<_>>(),
                         None => {
                             s.catalog()?.nodes().filter(|n| n.kind == NodeKind::Page).map(|n| n.id.clone()).collect()
                         }
-                    };
-                    ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-                    let total = ids.len();
-                    let mut out = Vec::new();
-                    for id in ids.into_iter().take(want) {
-                        out.push(page_content(s, &id, None, &e, &b)?);
-                    }
-                    Ok((out, total))
+                    })
                 })
                 .await?;
-            skipped += total;
-            results.extend(found);
+            found.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            ids.extend(found.into_iter().map(|id| (key.clone(), id)));
         }
-        if results.len() > start + limit {
-            more = true;
+        more = ids.len() > start + limit;
+        for (key, id) in ids.into_iter().skip(start).take(limit) {
+            let (b, e) = (base.clone(), expand.clone());
+            results.push(state.with_space(&key, false, move |s| page_content(s, &id, None, &e, &b)).await?);
         }
-        results = results.into_iter().skip(start).take(limit).collect();
     }
     let path = format!("content?{}", uri.query().unwrap_or(""));
     Ok(Json(shape::list(results, start, limit, more, &base, &path)))
