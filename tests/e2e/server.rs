@@ -343,6 +343,32 @@ fn bad_requests_get_clear_errors() {
     assert_eq!(http(addr, "GET", &format!("/rest/api/content/{id}"), None, None).status, 200);
 }
 
+/// A page's links come with the ids of the pages they reach, so the UI follows them by id:
+/// relative links (with anchors, from a sub-folder) and `[[Title]]` links; others are left out.
+#[test]
+fn ui_page_carries_the_pages_its_links_reach() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let server = Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = &server.addr;
+    let create = |body: serde_json::Value| {
+        let (ct, bytes) = json_body(&body).expect("body");
+        let reply = http(addr, "POST", "/api/v1/spaces/ENG/pages", None, Some((ct, &bytes)));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.json()
+    };
+    let ops = create(json!({"title": "Operations", "body": "Ops."}));
+    let guide = create(json!({"title": "Deployment Guide", "body": "## Secrets\n", "parent": ops["id"]}));
+    let home = create(json!({"title": "Home", "body":
+        "See [the guide](operations/deployment-guide.md#secrets), [[Operations]], [[Nowhere]] and [web](https://example.com)."}));
+    let links = &home["links"];
+    assert_eq!(links["operations/deployment-guide.md#secrets"], guide["id"], "{home}");
+    assert_eq!(links["Operations"], ops["id"], "{home}");
+    assert!(links.get("Nowhere").is_none() && links.get("https://example.com").is_none(), "{home}");
+    let back = create(json!({"title": "Back", "parent": guide["id"], "body": "Up: [guide](../deployment-guide.md)."}));
+    assert_eq!(back["links"]["../deployment-guide.md"], guide["id"], "{back}");
+}
+
 /// The UI's API refuses a stale save with 409 and the current version, never overwriting it.
 #[test]
 fn ui_api_saves_against_the_version_they_started_from() {

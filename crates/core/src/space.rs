@@ -442,6 +442,34 @@ impl Space {
         Ok(out)
     }
 
+    /// The links of a page that point at pages of this space: `(url as written, page id)`, so a
+    /// viewer can follow them by id (`../deploy.md`, `[[Deployment Guide]]`).
+    pub fn page_links(&mut self, id: &PageId) -> Result<Vec<(String, PageId)>, SpaceError> {
+        let node = self.node(id)?;
+        let body = self.page(id)?.body;
+        let from = node.file.clone().unwrap_or_else(|| format!("{}.md", node.stem));
+        let catalog = self.catalog()?;
+        let mut out: Vec<(String, PageId)> = Vec::new();
+        for link in links::extract(&body) {
+            let found = match links::resolve(&link, &from) {
+                Target::Path { path, .. } => catalog.by_stem(crate::catalog::stem_of(&path)),
+                Target::Wiki { title, .. } if !title.is_empty() => {
+                    let wanted = title.to_lowercase();
+                    catalog.find_title(&title).into_iter().next().or_else(|| {
+                        catalog.nodes().find(|n| crate::catalog::last_component(&n.stem).to_lowercase() == wanted)
+                    })
+                }
+                _ => None,
+            };
+            if let Some(page) = found
+                && !out.iter().any(|(url, _)| *url == link.url)
+            {
+                out.push((link.url, page.id.clone()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every link in the space that points at nothing: relative links to missing files and
     /// `[[titles]]` no page has.
     pub fn broken_links(&mut self) -> Result<Vec<BrokenLink>, SpaceError> {

@@ -350,11 +350,21 @@ impl SearchIndex {
             }
         }
         let fields = self.fields;
+        // A space the index holds nothing of (a first build, a rebuild) needs no deletes (each
+        // queued delete is looked up in every segment at the next commit).
+        let holds_space = self
+            .reader
+            .searcher()
+            .search(term_query(fields.space, &key).as_ref(), &tantivy::collector::Count)
+            .map_err(SearchError::index(&self.dir))?
+            > 0;
         let writer = self.writer()?;
         let mut passages = Vec::with_capacity(docs.len());
         let docs_written = docs.len();
         for (path, doc) in docs {
-            writer.delete_term(Term::from_field_text(fields.key, &doc_key(&key, &path)));
+            if holds_space {
+                writer.delete_term(Term::from_field_text(fields.key, &doc_key(&key, &path)));
+            }
             match doc {
                 Some((doc, page_passages)) => {
                     writer.add_document(doc).map_err(SearchError::index(&PathBuf::from(&path)))?;
@@ -370,9 +380,7 @@ impl SearchIndex {
         report.removed = removed.len();
         self.commit()?;
         self.compact(docs_written > 1000)?;
-        for (path, page_passages) in passages {
-            self.semantic.set_page(&key, &path, &page_passages)?;
-        }
+        self.semantic.set_pages(&key, passages.iter().map(|(path, p)| (path.as_str(), p.as_slice())))?;
         self.record(&key, &rows, &removed, head.as_deref())?;
         progress(Progress { space: key, done: total, total });
         Ok(())
@@ -621,6 +629,20 @@ impl SearchIndex {
         limit: usize,
     ) -> Result<Vec<Hit>, SearchError> {
         let searcher = self.reader.searcher();
+        let ranked = self.ranked(&searcher, query, sort, start, limit)?;
+        ranked.into_iter().map(|r| self.hit(&searcher, r.address, r.score, marks, r.anchor.as_deref())).collect()
+    }
+
+    /// The addresses of the best `limit` documents from the `start`-th on, in `sort` order
+    /// (score 0 when not by relevance): ranking without reading any document.
+    fn ranked(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        sort: &Sort,
+        start: usize,
+        limit: usize,
+    ) -> Result<Vec<Ranked>, SearchError> {
         let err = SearchError::index(&self.dir);
         let limit = limit.max(1);
         // An offset of 0 would still change the collector (and lose block-max WAND pruning).
@@ -640,11 +662,7 @@ impl SearchIndex {
                 found.into_iter().map(|(_, a)| (0.0, a)).collect()
             }
         };
-        let mut hits = Vec::with_capacity(addresses.len());
-        for (score, address) in addresses {
-            hits.push(self.hit(&searcher, address, score, marks, None)?);
-        }
-        Ok(hits)
+        Ok(addresses.into_iter().map(|(score, address)| Ranked { address, score, anchor: None }).collect())
     }
 
     /// The result for one document; its snippet is from the section at `anchor` when given.
@@ -682,13 +700,20 @@ impl SearchIndex {
         embedder: Option<&mut dyn Embedder>,
         limit: usize,
     ) -> Result<Outcome, SearchError> {
-        // Fusion needs deeper lists than it returns; words alone need only what is shown (each
-        // hit costs its snippet).
+        // Fusion needs deeper lists than it returns; only the hits returned are read from the
+        // index and get a snippet.
         let depth = if mode == Mode::Keyword { limit } else { limit.max(50) };
         // Built once: the keyword results use the query, both lists the words to mark.
         let (built, marks) = self.build(q);
-        let keyword =
-            if mode == Mode::Semantic { Vec::new() } else { self.search_built(q, built.as_ref(), &marks, depth)? };
+        // One snapshot for both lists, so their document addresses compare.
+        let searcher = self.reader.searcher();
+        let keyword = match mode {
+            Mode::Semantic => Vec::new(),
+            _ => {
+                let sort = if q.has_text() { Sort::Relevance } else { Sort::Updated(Order::Desc) };
+                self.ranked(&searcher, built.as_ref(), &sort, 0, depth)?
+            }
+        };
         let text: Vec<&str> = q.words.iter().chain(&q.phrases).chain(&q.titles).map(String::as_str).collect();
         let text = text.join(" ");
         let (semantic, status) = match (mode, embedder) {
@@ -699,47 +724,51 @@ impl SearchIndex {
             (_, Some(_)) if text.trim().is_empty() => (Vec::new(), SemanticStatus::NotUsed),
             (_, Some(embedder)) => {
                 let (pending, total) = self.semantic.coverage(embedder.model_id())?;
-                let hits = self.semantic_hits(q, &text, embedder, depth, &marks)?;
-                (hits, SemanticStatus::Used { pending, total })
+                let ranked = self.semantic_ranked(&searcher, q, &text, embedder, depth)?;
+                (ranked, SemanticStatus::Used { pending, total })
             }
         };
-        let mut hits = match mode {
+        let mut ranked = match mode {
             Mode::Keyword => keyword,
             Mode::Semantic => semantic,
             Mode::Hybrid => fuse(keyword, semantic),
         };
-        hits.truncate(limit);
+        ranked.truncate(limit);
+        let hits = ranked
+            .into_iter()
+            .map(|r| self.hit(&searcher, r.address, r.score, &marks, r.anchor.as_deref()))
+            .collect::<Result<_, _>>()?;
         Ok(Outcome { hits, semantic: status })
     }
 
     /// Pages whose passages are nearest the query's meaning, best first, within the query's
     /// filters (spaces, labels, titles, exclusions).
-    fn semantic_hits(
+    fn semantic_ranked(
         &mut self,
+        searcher: &tantivy::Searcher,
         q: &UserQuery,
         text: &str,
         embedder: &mut dyn Embedder,
         pages: usize,
-        marks: &Marks,
-    ) -> Result<Vec<Hit>, SearchError> {
+    ) -> Result<Vec<Ranked>, SearchError> {
         let model = embedder.model_id().to_owned();
         let Some(vector) = embedder.embed(&[text.to_owned()])?.pop() else { return Ok(Vec::new()) };
         let mut near = self.semantic.nearest(&model, &vector, pages * 8)?;
         // Below this, "nearest" is noise: a query about nothing in the wiki finds nothing.
         near.retain(|n| n.score >= MIN_SIMILARITY);
-        self.pages_near(near, pages, self.filters(q), marks, None)
+        self.pages_near(searcher, near, pages, self.filters(q), None)
     }
 
     /// The pages of passages found near a vector (best passage per page, in order), kept when
     /// they match `filters`, without `skip`.
     fn pages_near(
         &self,
+        searcher: &tantivy::Searcher,
         near: Vec<semantic::Near>,
         pages: usize,
         filters: Vec<(Occur, Box<dyn Query>)>,
-        marks: &Marks,
         skip: Option<&str>,
-    ) -> Result<Vec<Hit>, SearchError> {
+    ) -> Result<Vec<Ranked>, SearchError> {
         let mut seen = HashSet::new();
         let mut best: Vec<semantic::Near> = Vec::new();
         for n in near {
@@ -755,28 +784,48 @@ impl SearchIndex {
             return Ok(Vec::new());
         }
         let f = self.fields;
-        let keys: Vec<(Occur, Box<dyn Query>)> =
-            best.iter().map(|n| (Occur::Should, term_query(f.key, &doc_key(&n.space, &n.path)))).collect();
-        let mut clauses = filters;
-        clauses.push((Occur::Must, Box::new(BooleanQuery::new(keys))));
-        let searcher = self.reader.searcher();
-        let found = searcher
-            .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(best.len()))
-            .map_err(SearchError::index(&self.dir))?;
-        let mut by_key = HashMap::new();
-        for (_, address) in found {
-            let doc: TantivyDocument = searcher.doc(address).map_err(SearchError::index(&self.dir))?;
-            if let Some(key) = doc.get_first(f.key).and_then(|v| v.as_str()) {
-                by_key.insert(key.to_owned(), address);
+        let mut found = Vec::with_capacity(best.len());
+        let mut keys: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for n in best {
+            let key = doc_key(&n.space, &n.path);
+            if let Some(address) = self.address_of(searcher, &key)? {
+                found.push(Ranked { address, score: n.score, anchor: Some(n.anchor) });
+                keys.push((Occur::Should, term_query(f.key, &key)));
             }
         }
-        let mut hits = Vec::new();
-        for n in &best {
-            if let Some(address) = by_key.get(&doc_key(&n.space, &n.path)) {
-                hits.push(self.hit(&searcher, *address, n.score, marks, Some(&n.anchor))?);
+        if !filters.is_empty() && !found.is_empty() {
+            let mut clauses = filters;
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(keys))));
+            let kept = searcher
+                .search(&BooleanQuery::new(clauses), &tantivy::collector::DocSetCollector)
+                .map_err(SearchError::index(&self.dir))?;
+            found.retain(|r| kept.contains(&r.address));
+        }
+        Ok(found)
+    }
+
+    /// Where the live document with `key` is, read from the key's postings (no document is
+    /// loaded).
+    fn address_of(&self, searcher: &tantivy::Searcher, key: &str) -> Result<Option<DocAddress>, SearchError> {
+        use tantivy::{DocSet as _, TERMINATED};
+        let term = Term::from_field_text(self.fields.key, key);
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let err = SearchError::index(&self.dir);
+            let inverted = segment.inverted_index(self.fields.key).map_err(&err)?;
+            let Some(mut postings) =
+                inverted.read_postings(&term, IndexRecordOption::Basic).map_err(|e| err(e.into()))?
+            else {
+                continue;
+            };
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if !segment.is_deleted(doc) {
+                    return Ok(Some(DocAddress::new(ord as u32, doc)));
+                }
+                doc = postings.advance();
             }
         }
-        Ok(hits)
+        Ok(None)
     }
 
     /// Pages related to one: nearest to the mean of its passages' vectors.
@@ -793,7 +842,10 @@ impl SearchIndex {
             return Ok(Vec::new());
         };
         let near = self.semantic.nearest(&model, &vector, (limit + 1) * 8)?;
-        self.pages_near(near, limit, Vec::new(), &Marks::default(), Some(&doc_key(space, path)))
+        let searcher = self.reader.searcher();
+        let ranked = self.pages_near(&searcher, near, limit, Vec::new(), Some(&doc_key(space, path)))?;
+        let marks = Marks::default();
+        ranked.into_iter().map(|r| self.hit(&searcher, r.address, r.score, &marks, r.anchor.as_deref())).collect()
     }
 
     /// Pages related to one by their words (without a model): its title and headings as a query.
@@ -1041,20 +1093,18 @@ impl Activities {
 
 /// Reciprocal rank fusion: each list adds 1 / (60 + rank) to a page's score; the keyword
 /// result's snippet is kept when a page is in both (it has the words marked).
-fn fuse(keyword: Vec<Hit>, semantic: Vec<Hit>) -> Vec<Hit> {
+fn fuse(keyword: Vec<Ranked>, semantic: Vec<Ranked>) -> Vec<Ranked> {
     const K: f32 = 60.0;
-    let mut fused: Vec<Hit> = Vec::with_capacity(keyword.len() + semantic.len());
-    let mut at: HashMap<(String, String), usize> = HashMap::new();
-    for (list, hits) in [keyword, semantic].into_iter().enumerate() {
-        for (rank, mut hit) in hits.into_iter().enumerate() {
+    let mut fused: Vec<Ranked> = Vec::with_capacity(keyword.len() + semantic.len());
+    let mut at: HashMap<DocAddress, usize> = HashMap::new();
+    for list in [keyword, semantic] {
+        for (rank, mut hit) in list.into_iter().enumerate() {
             let score = 1.0 / (K + rank as f32 + 1.0);
-            let key = (hit.space.clone(), hit.path.clone());
-            match at.get(&key) {
+            match at.get(&hit.address) {
                 Some(&i) => fused[i].score += score,
                 None => {
-                    let _ = list;
                     hit.score = score;
-                    at.insert(key, fused.len());
+                    at.insert(hit.address, fused.len());
                     fused.push(hit);
                 }
             }
@@ -1062,6 +1112,14 @@ fn fuse(keyword: Vec<Hit>, semantic: Vec<Hit>) -> Vec<Hit> {
     }
     fused.sort_by(|a, b| b.score.total_cmp(&a.score));
     fused
+}
+
+/// A document found by a query, before it is read: its address, score, and the section a
+/// semantic match points at.
+struct Ranked {
+    address: DocAddress,
+    score: f32,
+    anchor: Option<String>,
 }
 
 /// A term query, or a phrase of several terms, on one field.

@@ -109,6 +109,9 @@ fn page_json(space: &mut Space, id: &PageId) -> ApiResult<Value> {
     let breadcrumbs = space.breadcrumbs(id)?;
     let headings: Vec<Value> =
         rendered.headings.iter().map(|h| json!({"level": h.level, "text": h.text, "anchor": h.anchor})).collect();
+    // Link destinations as written, with the page each reaches: the UI follows them by id.
+    let links: serde_json::Map<String, Value> =
+        space.page_links(id)?.into_iter().map(|(url, page)| (url, json!(page))).collect();
     Ok(json!({
         "id": page.summary.id,
         "space": space.info().key.as_str(),
@@ -120,6 +123,7 @@ fn page_json(space: &mut Space, id: &PageId) -> ApiResult<Value> {
         "markdown": page.body,
         "html": rendered.html,
         "headings": headings,
+        "links": links,
         "breadcrumbs": breadcrumbs.iter().map(|b| json!({"id": b.id, "title": b.title})).collect::<Vec<_>>(),
         "fields": page.fields.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
         "diagnostics": page.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
