@@ -10,3 +10,4 @@ mod search;
 mod server;
 mod spaces;
 mod tidy;
+mod ui;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::{BIN, Env, git};
 
 /// A running `confluence-do serve`; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     addr: String,
     /// Kept open: the server's later lines must not hit a closed pipe.
@@ -21,7 +21,7 @@ struct Server {
 
 impl Server {
     /// Starts the server on `bind` (port 0 picks a free one) and waits for its "serving" line.
-    fn start(env: &Env, bind: &str, extra: &[&str]) -> Server {
+    pub(crate) fn start(env: &Env, bind: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .arg("--home")
             .arg(&env.home)
@@ -46,7 +46,7 @@ impl Server {
         Server { child, addr, _stdout: stdout }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 }

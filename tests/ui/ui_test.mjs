@@ -1,0 +1,251 @@
+// Browser end-to-end test of the web UI against a real `confluence-do serve` holding the demo
+// space: playwright-core drives the system's Chromium (Debian's /usr/bin/chromium; never a
+// downloaded browser). Run by tests/e2e/ui.rs, which starts the server and checks git afterwards.
+//
+//   node ui_test.mjs BASE_URL SCREENSHOT_DIR
+//
+// Prints one JSON line at the end: {"ok": true, "steps": [...], "timings": {...}, "created": {...}}.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, shots] = process.argv.slice(2);
+if (!base || !shots) {
+  console.error("usage: node ui_test.mjs BASE_URL SCREENSHOT_DIR");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const browser = await chromium.launch({
+  executablePath,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+const page = await context.newPage();
+const errors = [];
+page.on("pageerror", (e) => errors.push(String(e)));
+page.on("dialog", (d) => d.accept());
+
+const steps = [];
+const timings = {};
+const created = {};
+let current = "start";
+
+async function step(name, run) {
+  current = name;
+  const t = Date.now();
+  await run();
+  steps.push({ name, ms: Date.now() - t });
+}
+
+async function api(method, path, body) {
+  const r = await fetch(base + "/api/v1" + path, {
+    method,
+    headers: body ? { "Content-Type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+function expect(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+const row = (title) => page.locator(".tree-row", { has: page.locator(".tree-title", { hasText: new RegExp(`^${title}$`) }) });
+
+try {
+  await step("the demo space opens on its home page with the tree", async () => {
+    const t = Date.now();
+    await page.goto(base + "/");
+    await page.locator(".tree-row").first().waitFor();
+    timings.treeVisibleMs = Date.now() - t;
+    await page.locator("h1.page-title").waitFor();
+    expect((await page.locator(".tree-row").count()) >= 3, "the tree lists the space's top pages");
+    await page.screenshot({ path: join(shots, "page.png") });
+  });
+
+  await step("a page with a mermaid diagram shows it as SVG", async () => {
+    await row("Architecture").locator(".twisty").click();
+    await row("Authentication Architecture").click();
+    await page.locator("h1.page-title", { hasText: "Authentication Architecture" }).waitFor();
+    await page.locator(".markdown-body figure.diagram svg").first().waitFor({ timeout: 20000 });
+    expect((await page.locator(".markdown-body pre.mermaid").count()) === 0, "every mermaid block became a diagram");
+    expect((await page.locator(".page-side .toc a").count()) > 1, "the table of contents lists the headings");
+    await page.screenshot({ path: join(shots, "diagram.png") });
+  });
+
+  await step("a link between pages navigates inside the app", async () => {
+    await page.locator(".markdown-body a", { hasText: "Deployment Guide" }).first().click();
+    await page.locator("h1.page-title", { hasText: "Deployment Guide" }).waitFor();
+    expect(page.url().includes("#/page/"), `the app routed to the page (${page.url()})`);
+  });
+
+  await step("Ctrl+K finds a page as you type and opens it", async () => {
+    await page.locator(".markdown-body").click();
+    await page.keyboard.press("Control+k");
+    const input = page.locator(".switcher-input");
+    await input.waitFor();
+    // The time from the last keystroke to the results on screen.
+    await input.pressSequentially("rotat", { delay: 30 });
+    const t = Date.now();
+    await input.press("e");
+    await page.locator(".switcher .result .result-title", { hasText: "Authentication" }).first().waitFor();
+    timings.switcherResultsMs = Date.now() - t;
+    await page.screenshot({ path: join(shots, "search.png") });
+    // Keyboard: arrow down to the Authentication Architecture result, Enter opens it.
+    const titles = await page.locator(".switcher .result .result-title").allTextContents();
+    const at = titles.findIndex((t) => t.startsWith("Authentication Architecture"));
+    expect(at >= 0, `the page is among the results (${titles.join(" | ")})`);
+    for (let i = 0; i < at; i++) await input.press("ArrowDown");
+    await input.press("Enter");
+    await page.locator("h1.page-title", { hasText: "Authentication Architecture" }).waitFor();
+    expect((await page.locator(".switcher").count()) === 0, "the switcher closed");
+  });
+
+  await step("a child page from a template, with its typed fields", async () => {
+    const parent = await api("GET", "/pages/1000000000031");
+    await page.goto(`${base}/#/new/ENG?parent=${parent.id}`);
+    await page.locator(".template-card", { hasText: "ADR" }).click();
+    await page.locator("#field-number").fill("7");
+    await page.locator("#field-decision").fill("Blue-green deploys");
+    await page.locator("#field-status").selectOption("Accepted");
+    await page.screenshot({ path: join(shots, "new-page.png") });
+    await page.getByRole("button", { name: "Create page" }).click();
+    await page.locator(".editor-host .cm-content").waitFor();
+    const title = await page.locator(".title-input").inputValue();
+    expect(title === "ADR 7: Blue-green deploys", `the title comes from the template fields (${title})`);
+    created.adr = page.url().match(/#\/page\/(\d+)\/edit/)?.[1];
+    const made = await api("GET", `/pages/${created.adr}`);
+    expect(made.parent === parent.id, "the page is under the chosen parent");
+    expect(made.labels.includes("adr"), "the template's labels are on the page");
+    expect(made.markdown.includes("**Status:** Accepted"), "the fields filled the body");
+  });
+
+  await step("editing autosaves with a visible saved state", async () => {
+    const editor = page.locator(".editor-host .cm-content");
+    await editor.click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("\n\nWe switch traffic only after the health checks pass.");
+    await page.locator(".save-state", { hasText: "Unsaved" }).waitFor();
+    await page.locator(".save-state.saved").waitFor({ timeout: 15000 });
+    const saved = await api("GET", `/pages/${created.adr}`);
+    expect(saved.markdown.includes("only after the health checks pass"), "the edit reached the server");
+    expect(saved.version === 2, `one save made version 2 (${saved.version})`);
+    await page.screenshot({ path: join(shots, "editor.png") });
+    await page.getByRole("button", { name: "Done" }).click();
+    await page.locator("h1.page-title", { hasText: "ADR 7" }).waitFor();
+  });
+
+  await step("a stale edit shows who changed the page and merges", async () => {
+    await page.goto(`${base}/#/page/${created.adr}/edit`);
+    await page.locator(".editor-host .cm-content").waitFor();
+    // Someone else saves meanwhile (a new first line).
+    const now = await api("GET", `/pages/${created.adr}`);
+    await api("PUT", `/pages/${created.adr}`, {
+      body: "Reviewed by the platform team.\n\n" + now.markdown,
+      baseVersion: now.version,
+    });
+    await page.locator(".editor-host .cm-content").click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("\nRollback takes one command.");
+    await page.locator(".notice.conflict", { hasText: "Changed by" }).waitFor({ timeout: 15000 });
+    await page.screenshot({ path: join(shots, "conflict.png") });
+    await page.getByRole("button", { name: "Merge their changes into mine" }).click();
+    await page.locator(".save-state.saved").waitFor({ timeout: 15000 });
+    const merged = await api("GET", `/pages/${created.adr}`);
+    expect(merged.markdown.includes("Reviewed by the platform team."), "their edit is kept");
+    expect(merged.markdown.includes("Rollback takes one command."), "my edit is kept");
+    await page.getByRole("button", { name: "Done" }).click();
+  });
+
+  await step("dragging a page onto another makes it a child", async () => {
+    await page.goto(`${base}/#/page/1000000000031`);
+    await page.locator("h1.page-title", { hasText: "Deployment Guide" }).waitFor();
+    const source = row("Onboarding");
+    const target = row("Operations");
+    await source.waitFor();
+    await source.dragTo(target, { targetPosition: { x: 60, y: 15 } });
+    const onboarding = (await api("GET", "/spaces/ENG/tree")).tree.find((n) => n.title === "Onboarding");
+    const deadline = Date.now() + 10000;
+    let moved = null;
+    while (Date.now() < deadline) {
+      const tree = (await api("GET", "/spaces/ENG/tree")).tree;
+      const ops = tree.find((n) => n.title === "Operations");
+      if (ops?.children.some((c) => c.title === "Onboarding")) {
+        moved = ops;
+        break;
+      }
+      await page.waitForTimeout(100);
+    }
+    expect(moved, `Onboarding moved under Operations (top level still had it: ${!!onboarding})`);
+    await row("Onboarding").waitFor();
+  });
+
+  await step("history shows versions, a word diff, and restores", async () => {
+    await page.goto(`${base}/#/page/${created.adr}/history`);
+    await page.locator(".versions tbody tr").first().waitFor();
+    const rows = await page.locator(".versions tbody tr").count();
+    expect(rows >= 3, `three or more versions (${rows})`);
+    await page.locator(".word-diff ins").first().waitFor();
+    await page.screenshot({ path: join(shots, "history.png") });
+    await page.getByRole("button", { name: "Restore v1" }).click();
+    await page.locator("h1.page-title", { hasText: "ADR 7" }).waitFor();
+    const restored = await api("GET", `/pages/${created.adr}`);
+    expect(!restored.markdown.includes("Rollback takes one command."), "version 1's text is back");
+    expect(restored.version === rows + 1, `restoring made a new version (${restored.version})`);
+  });
+
+  await step("page content cannot run script", async () => {
+    const xss = await api("POST", "/spaces/ENG/pages", {
+      title: "XSS probe",
+      body: [
+        "<script>window.__xss = 1</script>",
+        '<img src="x" onerror="window.__xss = 2">',
+        "[click](javascript:window.__xss=3)",
+        '<a href="javascript:window.__xss=4">a</a> <svg onload="window.__xss=5"></svg>',
+        '<iframe src="javascript:window.__xss=6"></iframe>',
+        "```mermaid\ngraph TD\n  A-->B\n  click A call alert(1)\n```",
+        '```mermaid\ngraph TD\n  A["<img src=x onerror=window.__xss=7>"]-->B\n```',
+      ].join("\n\n"),
+    });
+    created.xss = xss.id;
+    await page.goto(`${base}/#/page/${xss.id}`);
+    await page.locator("h1.page-title", { hasText: "XSS probe" }).waitFor();
+    await page.locator(".markdown-body figure.diagram").first().waitFor({ timeout: 20000 });
+    for (const link of await page.locator(".markdown-body a").all()) await link.click({ force: true }).catch(() => {});
+    await page.waitForLoadState("networkidle");
+    const flag = await page.evaluate(() => window.__xss);
+    expect(flag === undefined, `no script ran (window.__xss = ${flag})`);
+    expect((await page.locator(".markdown-body script, .markdown-body iframe").count()) === 0, "no script or iframe in the page");
+  });
+
+  await step("dark theme and settings", async () => {
+    await page.goto(`${base}/#/settings`);
+    await page.getByRole("radio", { name: "dark" }).click();
+    await page.waitForFunction(() => document.documentElement.dataset.theme === "dark", null, { timeout: 5000 });
+    await page.goto(`${base}/#/page/1000000000011`);
+    await page.locator(".markdown-body figure.diagram svg").first().waitFor({ timeout: 20000 });
+    await page.screenshot({ path: join(shots, "dark.png") });
+  });
+
+  expect(errors.length === 0, `no errors in the page: ${errors.join("; ")}`);
+  console.log(JSON.stringify({ ok: true, steps, timings, created }));
+} catch (e) {
+  await page.screenshot({ path: join(shots, "failure.png") }).catch(() => {});
+  console.log(JSON.stringify({ ok: false, step: current, error: String(e?.message ?? e), errors, steps }));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

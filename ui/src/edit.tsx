@@ -1,0 +1,302 @@
+// Editing a page: title, labels and the Markdown source with a live-styled editor, a toolbar and
+// a `/` menu, images pasted or dropped as attachments, autosave with a visible state, and a
+// stale save (409) shown as "changed by X" with a three-way merge, never a silent overwrite.
+import type { EditorView } from "@codemirror/view";
+import { mergeDiff3 } from "node-diff3";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, ApiError, type Page } from "./api";
+import { createEditor, insertBlock, link, prefixLines, setText, SLASH_ITEMS, wrap } from "./markdown-editor";
+import { href } from "./router";
+
+type SaveState =
+  | { kind: "saved"; at: Date }
+  | { kind: "dirty" }
+  | { kind: "saving" }
+  | { kind: "error"; message: string }
+  | { kind: "conflict"; current: Page; message: string };
+
+const AUTOSAVE_MS = 1200;
+
+/** Three-way merge of Markdown by lines; conflicting runs keep both sides between markers. */
+export function merge3(base: string, mine: string, theirs: string, who: string) {
+  const split = (s: string) => s.split("\n");
+  const result = mergeDiff3(split(mine), split(base), split(theirs), {
+    label: { a: "your edit", o: "the version you started from", b: `${who}'s edit` },
+  });
+  return { text: result.result.join("\n"), conflict: result.conflict };
+}
+
+export function Editor(props: { page: Page; onSaved: (page: Page) => void; onDone: (page: Page) => void }) {
+  const host = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  // What the server has: the version we edit on top of and its text (the merge base).
+  const base = useRef({ version: props.page.version, markdown: props.page.markdown, title: props.page.title });
+  const [title, setTitle] = useState(props.page.title);
+  const [labels, setLabels] = useState(props.page.labels.join(", "));
+  const [state, setStateNow] = useState<SaveState>({ kind: "saved", at: new Date() });
+  const timer = useRef<number | undefined>(undefined);
+  const saving = useRef<Promise<void> | null>(null);
+  const latest = useRef(props.page);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  const titleRef = useRef(title);
+  titleRef.current = title;
+  const labelsRef = useRef(labels);
+  labelsRef.current = labels;
+  // Read by callbacks right after a change, before the next render.
+  const stateRef = useRef(state);
+  const setState = (next: SaveState) => {
+    stateRef.current = next;
+    setStateNow(next);
+  };
+
+  const labelList = () =>
+    labelsRef.current
+      .split(",")
+      .map((l) => l.trim())
+      .filter(Boolean);
+
+  const changed = () => {
+    const text = view.current?.state.doc.toString() ?? "";
+    return (
+      text !== base.current.markdown ||
+      titleRef.current.trim() !== base.current.title ||
+      labelList().join(",") !== latest.current.labels.join(",")
+    );
+  };
+
+  const save = async (): Promise<void> => {
+    window.clearTimeout(timer.current);
+    if (saving.current) await saving.current;
+    if (stateRef.current.kind === "conflict" || !view.current || !changed()) {
+      if (stateRef.current.kind === "dirty") setState({ kind: "saved", at: new Date() });
+      return;
+    }
+    const body = view.current.state.doc.toString();
+    const sentTitle = titleRef.current.trim() || base.current.title;
+    setState({ kind: "saving" });
+    const run = (async () => {
+      try {
+        const page = await api.updatePage(props.page.id, {
+          title: sentTitle,
+          body,
+          labels: labelList(),
+          baseVersion: base.current.version,
+        });
+        base.current = { version: page.version, markdown: body, title: page.title };
+        latest.current = page;
+        props.onSaved(page);
+        setState(changed() ? { kind: "dirty" } : { kind: "saved", at: new Date() });
+        if (changed()) schedule();
+      } catch (e) {
+        const err = e as ApiError;
+        if (err.status === 409 && err.data?.current) {
+          setState({ kind: "conflict", current: err.data.current as Page, message: err.message });
+        } else {
+          setState({ kind: "error", message: err.message });
+        }
+      }
+    })();
+    saving.current = run;
+    await run;
+    saving.current = null;
+  };
+
+  const schedule = () => {
+    window.clearTimeout(timer.current);
+    if (stateRef.current.kind !== "conflict") setState({ kind: "dirty" });
+    timer.current = window.setTimeout(() => void save(), AUTOSAVE_MS);
+  };
+
+  const upload = async (files: File[], at: number) => {
+    const v = view.current;
+    if (!v) return;
+    for (const file of files) {
+      try {
+        const list = await api.upload(props.page.id, file);
+        const stored = list.find((a) => a.name === file.name) ?? list[0];
+        const name = stored?.name ?? file.name;
+        // Relative to the page: `guide.md` keeps its files in `guide.attachments/`.
+        const stem = props.page.path.replace(/\.md$/, "").split("/").pop() ?? "page";
+        const target = `${encodeURI(stem)}.attachments/${encodeURIComponent(name)}`;
+        const text = file.type.startsWith("image/") ? `![${name}](${target})` : `[${name}](${target})`;
+        insertBlock(v, text + "\n", at);
+      } catch (e) {
+        setState({ kind: "error", message: `Could not attach ${file.name}: ${(e as Error).message}` });
+      }
+    }
+  };
+
+  useEffect(() => {
+    if (!host.current) return;
+    const v = createEditor(host.current, props.page.markdown, {
+      onChange: () => schedule(),
+      onSave: () => void save(),
+      onFiles: (files, at) => void upload(files, at),
+    });
+    view.current = v;
+    v.focus();
+    const beforeUnload = (e: BeforeUnloadEvent) => {
+      if (changed()) e.preventDefault();
+    };
+    addEventListener("beforeunload", beforeUnload);
+    return () => {
+      removeEventListener("beforeunload", beforeUnload);
+      window.clearTimeout(timer.current);
+      // Leaving the editor saves what is pending.
+      if (changed() && stateRef.current.kind !== "conflict") void save();
+      v.destroy();
+    };
+  }, [props.page.id]);
+
+  const resolve = (how: "merge" | "theirs" | "mine") => {
+    const s = stateRef.current;
+    const v = view.current;
+    if (s.kind !== "conflict" || !v) return;
+    const current = s.current;
+    const mine = v.state.doc.toString();
+    if (how === "theirs") {
+      setText(v, current.markdown);
+      setTitle(current.title);
+    } else if (how === "merge") {
+      const who = current.lastEditor?.name ?? "the other editor";
+      const merged = merge3(base.current.markdown, mine, current.markdown, who);
+      setText(v, merged.text);
+      if (merged.conflict) {
+        base.current = { version: current.version, markdown: current.markdown, title: current.title };
+        latest.current = current;
+        setState({
+          kind: "error",
+          message: "Both edits changed the same lines: both versions are in the text between <<<<<<< and >>>>>>>. Keep what is right, remove the markers, then save.",
+        });
+        return;
+      }
+    }
+    base.current = { version: current.version, markdown: current.markdown, title: current.title };
+    latest.current = current;
+    setState({ kind: "dirty" });
+    if (how !== "theirs") void save();
+    else setState({ kind: "saved", at: new Date() });
+  };
+
+  const tool = (label: string, title: string, run: (v: EditorView) => void) => (
+    <button
+      type="button"
+      class="tool"
+      title={title}
+      aria-label={title}
+      onMouseDown={(e) => e.preventDefault()}
+      onClick={() => view.current && run(view.current)}
+    >
+      {label}
+    </button>
+  );
+  const block = (name: string) => SLASH_ITEMS.find((i) => i.label === name)?.text ?? "";
+
+  const status = (() => {
+    switch (state.kind) {
+      case "saved":
+        return <span class="save-state saved">Saved</span>;
+      case "dirty":
+        return <span class="save-state">Unsaved changes</span>;
+      case "saving":
+        return <span class="save-state">Saving…</span>;
+      case "error":
+        return <span class="save-state error">{state.message}</span>;
+      case "conflict":
+        return <span class="save-state error">Not saved: changed by someone else</span>;
+    }
+  })();
+
+  return (
+    <div class="editor-screen">
+      <div class="editor-head">
+        <input
+          class="title-input"
+          value={title}
+          aria-label="Title"
+          onInput={(e) => {
+            setTitle((e.target as HTMLInputElement).value);
+            schedule();
+          }}
+        />
+        <div class="editor-actions">
+          <span role="status" aria-live="polite">
+            {status}
+          </span>
+          <button
+            class="button primary"
+            onClick={async () => {
+              await save();
+              if (stateRef.current.kind === "saved") props.onDone(latest.current);
+            }}
+          >
+            Done
+          </button>
+        </div>
+      </div>
+      <input
+        class="labels-input"
+        value={labels}
+        placeholder="Labels, separated by commas"
+        aria-label="Labels"
+        onInput={(e) => {
+          setLabels((e.target as HTMLInputElement).value);
+          schedule();
+        }}
+      />
+      {state.kind === "conflict" && (
+        <div class="notice conflict" role="alert">
+          <p>
+            <strong>Changed by {state.current.lastEditor?.name ?? "someone else"}</strong> while you were editing (now
+            version {state.current.version}). {state.message}
+          </p>
+          <div class="row">
+            <button class="button primary" onClick={() => resolve("merge")}>
+              Merge their changes into mine
+            </button>
+            <button class="button" onClick={() => resolve("theirs")}>
+              Discard mine, take theirs
+            </button>
+            <button class="button danger" onClick={() => resolve("mine")}>
+              Keep mine over theirs
+            </button>
+            <a class="button" href={href({ name: "history", id: props.page.id })} target="_blank" rel="noopener">
+              Compare in history
+            </a>
+          </div>
+        </div>
+      )}
+      <div class="toolbar" role="toolbar" aria-label="Formatting">
+        {tool("B", "Bold (Ctrl+B)", (v) => wrap(v, "**"))}
+        {tool("I", "Italic (Ctrl+I)", (v) => wrap(v, "_"))}
+        {tool("`", "Inline code", (v) => wrap(v, "`"))}
+        {tool("Link", "Link (Ctrl+K)", (v) => link(v))}
+        {tool("H2", "Heading", (v) => prefixLines(v, "## "))}
+        {tool("•", "Bulleted list", (v) => prefixLines(v, "- "))}
+        {tool("☐", "Task list", (v) => prefixLines(v, "- [ ] "))}
+        {tool("❝", "Quote", (v) => prefixLines(v, "> "))}
+        {tool("ℹ", "Info callout", (v) => insertBlock(v, block("info")))}
+        {tool("⚠", "Warning callout", (v) => insertBlock(v, block("warning")))}
+        {tool("▦", "Table", (v) => insertBlock(v, block("table")))}
+        {tool("◇", "Mermaid diagram", (v) => insertBlock(v, block("mermaid")))}
+        {tool("{ }", "Code block", (v) => insertBlock(v, block("code")))}
+        {tool("Attach", "Attach a file or image", () => fileInput.current?.click())}
+        <input
+          ref={fileInput}
+          type="file"
+          multiple
+          hidden
+          onChange={(e) => {
+            const input = e.target as HTMLInputElement;
+            const files = [...(input.files ?? [])];
+            input.value = "";
+            if (view.current) void upload(files, view.current.state.selection.main.head);
+          }}
+        />
+        <span class="hint">Type / for more</span>
+      </div>
+      <div class="editor-host" ref={host} />
+    </div>
+  );
+}

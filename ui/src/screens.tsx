@@ -1,0 +1,380 @@
+// History (versions, a word-level diff between any two, restore), creating a page (blank or from
+// a template, with a form built from the template's typed fields) and settings.
+import { useEffect, useState } from "preact/hooks";
+import { ago, api, type Diff, type Me, type Page, type SpaceEntry, type Template, type Version } from "./api";
+import { go, href } from "./router";
+
+export function HistoryScreen(props: { page: Page; onRestored: (p: Page) => void }) {
+  const { page } = props;
+  const [versions, setVersions] = useState<Version[]>([]);
+  const [from, setFrom] = useState<number | null>(null);
+  const [to, setTo] = useState<number | null>(null);
+  const [diff, setDiff] = useState<Diff | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    api.history(page.id).then(
+      (v) => {
+        setVersions(v);
+        const latest = v[0]?.version ?? 1;
+        setTo(latest);
+        setFrom(Math.max(1, latest - 1));
+      },
+      (e) => setError(e.message),
+    );
+  }, [page.id, page.version]);
+
+  useEffect(() => {
+    if (from === null || to === null) return;
+    api.diff(page.id, from, to).then(setDiff, (e) => setError(e.message));
+  }, [from, to, page.id]);
+
+  const restore = async (version: number) => {
+    if (!confirm(`Make version ${version} the newest version? Nothing is lost: the current text stays in history.`))
+      return;
+    try {
+      const p = await api.restore(page.id, version);
+      props.onRestored(p);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+
+  return (
+    <div class="history">
+      <nav class="breadcrumbs">
+        <a href={href({ name: "page", id: page.id })}>← {page.title}</a>
+      </nav>
+      <h1>History of “{page.title}”</h1>
+      {error && <p class="notice error">{error}</p>}
+      <div class="history-layout">
+        <table class="versions">
+          <thead>
+            <tr>
+              <th scope="col">Version</th>
+              <th scope="col">Author</th>
+              <th scope="col">When</th>
+              <th scope="col">Compare</th>
+              <th scope="col" />
+            </tr>
+          </thead>
+          <tbody>
+            {versions.map((v) => (
+              <tr class={v.version === to || v.version === from ? "picked" : ""}>
+                <td>
+                  <strong>v{v.version}</strong>
+                  <div class="muted small">{v.message}</div>
+                </td>
+                <td>{v.author.name}</td>
+                <td title={v.date}>{ago(v.date)}</td>
+                <td class="compare">
+                  <label>
+                    <input
+                      type="radio"
+                      name="from"
+                      checked={from === v.version}
+                      aria-label={`Compare from version ${v.version}`}
+                      onChange={() => setFrom(v.version)}
+                    />
+                    from
+                  </label>
+                  <label>
+                    <input
+                      type="radio"
+                      name="to"
+                      checked={to === v.version}
+                      aria-label={`Compare to version ${v.version}`}
+                      onChange={() => setTo(v.version)}
+                    />
+                    to
+                  </label>
+                </td>
+                <td>
+                  {v.version !== page.version && (
+                    <button class="button small" onClick={() => restore(v.version)}>
+                      Restore v{v.version}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <section class="diff" aria-label="Changes">
+          {diff && (
+            <>
+              <h2>
+                Changes from v{diff.from} to v{diff.to}
+              </h2>
+              {diff.words.every((w) => w.op === "equal") ? (
+                <p class="muted">No changes between these versions.</p>
+              ) : (
+                <pre class="word-diff">
+                  {diff.words.map((w) =>
+                    w.op === "equal" ? w.text : w.op === "insert" ? <ins>{w.text}</ins> : <del>{w.text}</del>,
+                  )}
+                </pre>
+              )}
+            </>
+          )}
+        </section>
+      </div>
+    </div>
+  );
+}
+
+function FieldInput(props: {
+  field: Template["fields"][number];
+  value: string;
+  onChange: (v: string) => void;
+}) {
+  const { field } = props;
+  const id = `field-${field.name}`;
+  const label = field.label || field.name;
+  const set = (e: Event) => props.onChange((e.target as HTMLInputElement).value);
+  let input;
+  switch (field.type) {
+    case "select":
+      input = (
+        <select id={id} value={props.value} onChange={set} required={field.required}>
+          <option value="">Choose…</option>
+          {field.options.map((o) => (
+            <option value={o}>{o}</option>
+          ))}
+        </select>
+      );
+      break;
+    case "boolean":
+      input = (
+        <input
+          id={id}
+          type="checkbox"
+          checked={props.value === "true"}
+          onChange={(e) => props.onChange((e.target as HTMLInputElement).checked ? "true" : "false")}
+        />
+      );
+      break;
+    case "date":
+      input = <input id={id} type="date" value={props.value} onInput={set} required={field.required} />;
+      break;
+    case "number":
+      input = <input id={id} type="number" value={props.value} onInput={set} required={field.required} />;
+      break;
+    default:
+      input = (
+        <input
+          id={id}
+          type="text"
+          value={props.value}
+          onInput={set}
+          required={field.required}
+          placeholder={field.type === "users" || field.type === "labels" ? "Separate several with commas" : ""}
+        />
+      );
+  }
+  return (
+    <div class={`form-row${field.type === "boolean" ? " inline" : ""}`}>
+      <label for={id}>
+        {label}
+        {field.required && <span aria-hidden="true"> *</span>}
+      </label>
+      {input}
+    </div>
+  );
+}
+
+export function CreateScreen(props: { space: string; parent?: string; onCreated: (p: Page) => void }) {
+  const [templates, setTemplates] = useState<Template[]>([]);
+  const [template, setTemplate] = useState<string>("");
+  const [title, setTitle] = useState("");
+  const [fields, setFields] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [parentTitle, setParentTitle] = useState<string | null>(null);
+
+  useEffect(() => {
+    api.templates(props.space).then((t) => setTemplates(t.filter((x) => !x.error)), () => setTemplates([]));
+  }, [props.space]);
+  useEffect(() => {
+    if (props.parent) api.page(props.parent).then((p) => setParentTitle(p.title), () => setParentTitle(null));
+  }, [props.parent]);
+
+  const chosen = templates.find((t) => t.name === template);
+  useEffect(() => {
+    const init: Record<string, string> = {};
+    for (const f of chosen?.fields ?? []) {
+      if (f.default === undefined || f.default === null) continue;
+      const today = f.type === "date" && String(f.default) === "today";
+      init[f.name] = today ? new Date().toISOString().slice(0, 10) : String(f.default);
+    }
+    setFields(init);
+  }, [template]);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const page = await api.createPage(props.space, {
+        title: title.trim() || undefined,
+        parent: props.parent ?? null,
+        template: template || undefined,
+        fields: template ? fields : undefined,
+      });
+      props.onCreated(page);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form class="create" onSubmit={submit}>
+      <h1>New page</h1>
+      <p class="muted">
+        In {props.space}
+        {parentTitle && <> under “{parentTitle}”</>}
+      </p>
+      <div class="form-row">
+        <label for="new-title">Title</label>
+        <input
+          id="new-title"
+          value={title}
+          required={!chosen?.title}
+          placeholder={chosen?.title ?? "What is this page about?"}
+          onInput={(e) => setTitle((e.target as HTMLInputElement).value)}
+        />
+      </div>
+      <fieldset class="templates">
+        <legend>Start from</legend>
+        <label class={`template-card${template === "" ? " on" : ""}`}>
+          <input type="radio" name="template" checked={template === ""} onChange={() => setTemplate("")} />
+          <strong>Blank page</strong>
+          <span class="muted">Write from scratch.</span>
+        </label>
+        {templates.map((t) => (
+          <label class={`template-card${template === t.name ? " on" : ""}`}>
+            <input type="radio" name="template" checked={template === t.name} onChange={() => setTemplate(t.name)} />
+            <strong>{t.title || t.name}</strong>
+            <span class="muted">{t.description}</span>
+          </label>
+        ))}
+      </fieldset>
+      {chosen && chosen.fields.length > 0 && (
+        <fieldset class="fields">
+          <legend>{chosen.title || chosen.name}</legend>
+          {chosen.fields.map((f) => (
+            <FieldInput field={f} value={fields[f.name] ?? ""} onChange={(v) => setFields({ ...fields, [f.name]: v })} />
+          ))}
+        </fieldset>
+      )}
+      {error && (
+        <p class="notice error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="row">
+        <button class="button primary" type="submit" disabled={busy}>
+          Create page
+        </button>
+        <button type="button" class="button" onClick={() => history.back()}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function Settings(props: {
+  me: Me | null;
+  spaces: SpaceEntry[];
+  theme: string;
+  setTheme: (t: string) => void;
+  onSpaces: () => void;
+}) {
+  const [key, setKey] = useState("");
+  const [name, setName] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const s = await api.createSpace(key.trim().toUpperCase(), name.trim());
+      setKey("");
+      setName("");
+      props.onSpaces();
+      go({ name: "space", key: s.key });
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <div class="settings">
+      <h1>Settings</h1>
+      <section>
+        <h2>Who I am</h2>
+        {props.me ? (
+          <p>
+            Edits are saved as <strong>{props.me.name}</strong> &lt;{props.me.email}&gt;.
+            {!props.me.authRequired && " (This wiki runs without sign-in, as the person who started it.)"}
+          </p>
+        ) : (
+          <p class="muted">Not signed in.</p>
+        )}
+      </section>
+      <section>
+        <h2>Appearance</h2>
+        <div class="segmented" role="radiogroup" aria-label="Theme">
+          {["system", "light", "dark"].map((t) => (
+            <button
+              type="button"
+              role="radio"
+              aria-checked={props.theme === t}
+              class={props.theme === t ? "on" : ""}
+              onClick={() => props.setTheme(t)}
+            >
+              {t}
+            </button>
+          ))}
+        </div>
+      </section>
+      <section>
+        <h2>Spaces</h2>
+        <ul class="links">
+          {props.spaces.map((s) => (
+            <li>
+              <a href={href({ name: "space", key: s.key })}>
+                <strong>{s.key}</strong> {s.name}
+              </a>
+            </li>
+          ))}
+        </ul>
+        <form class="row" onSubmit={create}>
+          <input
+            aria-label="New space key"
+            placeholder="KEY"
+            value={key}
+            required
+            pattern="[A-Za-z0-9_]+"
+            onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+          />
+          <input
+            aria-label="New space name"
+            placeholder="Name"
+            value={name}
+            required
+            onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          />
+          <button class="button" type="submit">
+            Create space
+          </button>
+        </form>
+        {error && <p class="notice error">{error}</p>}
+        <p class="muted small">
+          To add an existing repository of Markdown, run <code>confluence-do space add PATH</code>.
+        </p>
+      </section>
+    </div>
+  );
+}
