@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ago, api, type Diff, type Me, type Page, type SpaceEntry, type Template, type Version } from "./api";
 import { go, href } from "./router";
+import { Segmented } from "./search";
 
 export function HistoryScreen(props: { page: Page; onRestored: (p: Page) => void }) {
   const { page } = props;
@@ -325,19 +326,7 @@ export function Settings(props: {
       </section>
       <section>
         <h2>Appearance</h2>
-        <div class="segmented" role="radiogroup" aria-label="Theme">
-          {["system", "light", "dark"].map((t) => (
-            <button
-              type="button"
-              role="radio"
-              aria-checked={props.theme === t}
-              class={props.theme === t ? "on" : ""}
-              onClick={() => props.setTheme(t)}
-            >
-              {t}
-            </button>
-          ))}
-        </div>
+        <Segmented label="Theme" options={["system", "light", "dark"]} value={props.theme} onChange={props.setTheme} />
       </section>
       <section>
         <h2>Spaces</h2>

@@ -4,6 +4,25 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type Hit, type SearchResult, snippetRuns, type SpaceEntry } from "./api";
 import { go, href } from "./router";
 
+/** A row of mutually exclusive choices (a radio group drawn as buttons). */
+export function Segmented(props: { label: string; options: string[]; value: string; onChange: (v: string) => void }) {
+  return (
+    <div class="segmented" role="radiogroup" aria-label={props.label}>
+      {props.options.map((o) => (
+        <button
+          type="button"
+          role="radio"
+          aria-checked={props.value === o}
+          class={props.value === o ? "on" : ""}
+          onClick={() => props.onChange(o)}
+        >
+          {o}
+        </button>
+      ))}
+    </div>
+  );
+}
+
 function Snippet(props: { hit: Hit }) {
   const s = props.hit.snippet;
   return (
@@ -178,19 +197,7 @@ export function SearchPage(props: { q: string; spaces: SpaceEntry[]; mode: strin
             <option value={l}>{l}</option>
           ))}
         </select>
-        <div class="segmented" role="radiogroup" aria-label="Mode">
-          {["hybrid", "keyword", "semantic"].map((m) => (
-            <button
-              type="button"
-              role="radio"
-              aria-checked={props.mode === m}
-              class={props.mode === m ? "on" : ""}
-              onClick={() => props.setMode(m)}
-            >
-              {m}
-            </button>
-          ))}
-        </div>
+        <Segmented label="Mode" options={["hybrid", "keyword", "semantic"]} value={props.mode} onChange={props.setMode} />
       </form>
       {error && <p class="notice error">{error}</p>}
       {semantic?.hint && <p class="notice">Searching by words only: {semantic.hint}</p>}
