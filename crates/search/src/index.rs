@@ -552,19 +552,7 @@ impl SearchIndex {
     /// Runs a search box query, optionally limited to some spaces.
     pub fn search(&self, query: &UserQuery, limit: usize) -> Result<Vec<Hit>, SearchError> {
         let (built, marks) = self.build(query);
-        self.search_built(query, built.as_ref(), &marks, limit)
-    }
-
-    /// [`SearchIndex::search`] for a query already built by [`SearchIndex::build`].
-    fn search_built(
-        &self,
-        q: &UserQuery,
-        built: &dyn Query,
-        marks: &Marks,
-        limit: usize,
-    ) -> Result<Vec<Hit>, SearchError> {
-        let sort = if q.has_text() { Sort::Relevance } else { Sort::Updated(Order::Desc) };
-        self.run(built, &sort, marks, limit)
+        self.run(built.as_ref(), &box_order(query), &marks, limit)
     }
 
     /// Runs a CQL query.
@@ -709,10 +697,7 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let keyword = match mode {
             Mode::Semantic => Vec::new(),
-            _ => {
-                let sort = if q.has_text() { Sort::Relevance } else { Sort::Updated(Order::Desc) };
-                self.ranked(&searcher, built.as_ref(), &sort, 0, depth)?
-            }
+            _ => self.ranked(&searcher, built.as_ref(), &box_order(q), 0, depth)?,
         };
         let text: Vec<&str> = q.words.iter().chain(&q.phrases).chain(&q.titles).map(String::as_str).collect();
         let text = text.join(" ");
@@ -1093,6 +1078,12 @@ impl Activities {
 
 /// Reciprocal rank fusion: each list adds 1 / (60 + rank) to a page's score; the keyword
 /// result's snippet is kept when a page is in both (it has the words marked).
+/// The order of search box results: by relevance, or newest first when there are no words
+/// (`label:adr` alone).
+fn box_order(q: &UserQuery) -> Sort {
+    if q.has_text() { Sort::Relevance } else { Sort::Updated(Order::Desc) }
+}
+
 fn fuse(keyword: Vec<Ranked>, semantic: Vec<Ranked>) -> Vec<Ranked> {
     const K: f32 = 60.0;
     let mut fused: Vec<Ranked> = Vec::with_capacity(keyword.len() + semantic.len());
