@@ -260,3 +260,48 @@ fn a_save_is_indexed_by_its_paths_alone() {
     assert!(index.segments() <= 9, "{} segments", index.segments());
     assert_eq!(titles(&search(&index, "number11")), ["Authentication"]);
 }
+
+/// A large catch-up merges the index into one segment and leaves no copy of the segments it
+/// merged away on disk (they would double the index's size until the next save, and that save
+/// would pay for deleting them).
+#[test]
+fn a_rebuild_merges_into_one_segment_and_deletes_the_old_ones() {
+    let f = fixture("BIG");
+    let root = f.space.root().to_path_buf();
+    let write_pages = |from: usize, to: usize| {
+        let folder = root.join("notes");
+        std::fs::create_dir_all(&folder).expect("folder");
+        for n in from..to {
+            let text = format!("# Note {n}\n\nWords about topic {} and item {n}.\n", n % 37);
+            std::fs::write(folder.join(format!("note-{n}.md")), text).expect("write");
+        }
+    };
+    let index_dir = f.dir.path().join("index");
+    let mut index = SearchIndex::open(&index_dir).expect("index");
+    // Two catch-ups: a small one, then one large enough to merge everything.
+    write_pages(0, 300);
+    let mut space = Space::open(&root, &f.dir.path().join("cache.sqlite"), None).expect("open");
+    index.sync_space(&mut space, &mut |_| {}).expect("first sync");
+    write_pages(300, 1400);
+    let mut space = Space::open(&root, &f.dir.path().join("cache.sqlite"), None).expect("reopen");
+    let report = index.sync_space(&mut space, &mut |_| {}).expect("large sync");
+    assert!(report.indexed > 1000, "{report:?}");
+    assert_eq!(index.segments(), 1);
+    assert_eq!(titles(&search(&index, "\"item 1399\"")), ["Note 1399"]);
+
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(index_dir.join("tantivy/meta.json")).expect("meta")).expect("json");
+    let live: Vec<String> = meta["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .map(|s| s["segment_id"].as_str().expect("id").replace('-', ""))
+        .collect();
+    for entry in std::fs::read_dir(index_dir.join("tantivy")).expect("list") {
+        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "meta.json" {
+            continue;
+        }
+        assert!(live.iter().any(|id| name.starts_with(id.as_str())), "{name} belongs to no live segment {live:?}");
+    }
+}
