@@ -144,8 +144,28 @@ try {
     expect(saved.markdown.includes("only after the health checks pass"), "the edit reached the server");
     expect(saved.version === 2, `one save made version 2 (${saved.version})`);
     await page.screenshot({ path: join(shots, "editor.png") });
+  });
+
+  await step("an image added in the editor is attached and shown on the page", async () => {
+    // A 2x2 PNG, picked through the toolbar's file input (paste and drop take the same path).
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGNQTX4NRAwQCgAligXNFnxqAgAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    await page.locator('.toolbar input[type="file"]').setInputFiles({ name: "flow diagram.png", mimeType: "image/png", buffer: png });
+    await page.locator(".editor-host .cm-content", { hasText: "![flow diagram.png](" }).waitFor({ timeout: 15000 });
+    await page.locator(".save-state.saved").waitFor({ timeout: 15000 });
+    const files = await api("GET", `/pages/${created.adr}/attachments`);
+    expect(files.attachments.some((a) => a.name === "flow diagram.png" && a.size === png.length), "the file is attached");
     await page.getByRole("button", { name: "Done" }).click();
     await page.locator("h1.page-title", { hasText: "ADR 7" }).waitFor();
+    const img = page.locator('.markdown-body img[alt="flow diagram.png"]');
+    await img.waitFor();
+    await page.waitForFunction(
+      (el) => el.complete && el.naturalWidth === 2,
+      await img.elementHandle(),
+      { timeout: 10000 },
+    );
   });
 
   await step("a stale edit shows who changed the page and merges", async () => {

@@ -3,7 +3,7 @@
 import { render } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Me, type Page, type SpaceEntry, type TreeNode } from "./api";
-import { go, href, useRoute } from "./router";
+import { go, href, parse, useRoute } from "./router";
 import { CreateScreen, HistoryScreen, Settings } from "./screens";
 import { QuickSwitcher, SearchPage } from "./search";
 import { Tree, type Drop } from "./tree";
@@ -69,7 +69,13 @@ function App() {
   const [me, setMe] = useState<Me | null>(null);
   const [needsLogin, setNeedsLogin] = useState(false);
   const [spaces, setSpaces] = useState<SpaceEntry[]>([]);
-  const [space, setSpace] = useState<string>(() => stored("space", ""));
+  // A link to a space opens that space's tree first, not the last one used.
+  const [space, setSpace] = useState<string>(() => {
+    const first = parse(location.hash);
+    if (first.name === "space") return first.key.toUpperCase();
+    if (first.name === "new" && first.space) return first.space.toUpperCase();
+    return stored("space", "");
+  });
   const [tree, setTree] = useState<TreeNode[]>([]);
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState<string | null>(null);

@@ -39,14 +39,28 @@ async function highlightCode(root: HTMLElement) {
   }
 }
 
-/** Points relative images at the API's attachment download (`guide.attachments/x.png`). */
-function fixImages(root: HTMLElement, page: Page) {
+/** Points relative images and file links at the API's attachment download
+ * (`guide.attachments/x.png`): the page's own attachments. */
+function fixAttachments(root: HTMLElement, page: Page) {
+  const download = (ref: string) => {
+    if (/^[a-z]+:|^\/\/|^#/i.test(ref)) return null;
+    let decoded = ref;
+    try {
+      decoded = decodeURIComponent(ref);
+    } catch {
+      // Keep it as written.
+    }
+    const m = decoded.match(/\.attachments\/([^/]+)$/);
+    return m ? `/api/v1/pages/${encodeURIComponent(page.id)}/attachments/${encodeURIComponent(m[1])}` : null;
+  };
   for (const img of root.querySelectorAll<HTMLImageElement>("img")) {
-    const src = img.getAttribute("src") ?? "";
-    if (/^[a-z]+:|^\/\//i.test(src)) continue;
-    const m = decodeURIComponent(src).match(/\.attachments\/([^/]+)$/);
-    if (m) img.src = `/api/v1/pages/${encodeURIComponent(page.id)}/attachments/${encodeURIComponent(m[1])}`;
+    const url = download(img.getAttribute("src") ?? "");
+    if (url) img.src = url;
     img.loading = "lazy";
+  }
+  for (const a of root.querySelectorAll<HTMLAnchorElement>("a[href]")) {
+    const url = download(a.getAttribute("href") ?? "");
+    if (url) a.href = url;
   }
 }
 
@@ -91,7 +105,7 @@ export function PageView(props: { page: Page; anchor?: string; dark: boolean }) 
     // Pages usually open with their title as a heading: the page header shows it already.
     const first = el.firstElementChild;
     if (first?.tagName === "H1" && first.textContent?.trim() === page.title.trim()) first.classList.add("same-as-title");
-    fixImages(el, page);
+    fixAttachments(el, page);
     void drawDiagrams(el, props.dark);
     void highlightCode(el);
     if (props.anchor) document.getElementById(props.anchor)?.scrollIntoView();

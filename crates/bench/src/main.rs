@@ -59,6 +59,14 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// The web UI in Chromium: the page tree's first paint and the quick switcher, on a
+    /// generated space (needs `scripts/setup-tests` and a release `confluence-do`)
+    Ui {
+        #[arg(long, default_value_t = 10000)]
+        pages: usize,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// The team server under load (oha): cached page GETs and searches, flat out and at a fixed rate
     Server {
         /// Pages of the generated space served beside the demo (0: only the demo)
@@ -110,6 +118,10 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::Ui { pages, workdir } => {
+            let (_tmp, work) = start("web UI benchmark", workdir)?;
+            server::ui(&work, pages)
+        }
         Cmd::Server { pages, seconds, page_rate, search_rate, workdir } => {
             let (_tmp, work) = start("server benchmark", workdir)?;
             server::run(&work, pages, seconds, page_rate, search_rate)

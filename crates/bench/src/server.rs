@@ -79,27 +79,33 @@ fn oha(oha: &Path, url: &str, seconds: u64, connections: usize, rate: Option<u32
     Ok((rps, pct("p50"), pct("p99"), all_ok))
 }
 
-/// Runs the benchmark on the demo space and a generated space of `pages` pages.
-pub fn run(work: &Path, pages: usize, seconds: u64, page_rate: u32, search_rate: u32) -> Result<()> {
-    let (server, oha_bin) = binaries()?;
+/// A release server on 127.0.0.1 holding the demo space and, unless `pages` is 0, a generated
+/// space `GEN` of that many pages, with its keyword index built. Stops when dropped.
+struct Served {
+    _child: Running,
+    base: String,
+}
+
+fn serve(server: &Path, work: &Path, pages: usize, extra: &[&str]) -> Result<Served> {
     let home = work.join("home");
-    cli(&server, &home, &["demo"])?;
+    cli(server, &home, &["demo"])?;
     if pages > 0 {
         let dir = work.join(format!("generated-{pages}"));
         crate::corpus::generate(&dir, pages)?;
         crate::git_commit_all(&dir)?;
         cli(
-            &server,
+            server,
             &home,
             &["space", "add", dir.to_str().context("utf-8 path")?, "--key", "GEN", "--name", "Generated"],
         )?;
     }
     // Build the keyword index once (the server would on its first search); no embedding needed.
-    cli(&server, &home, &["search", "deploy", "--mode", "keyword"])?;
-    let mut child = Command::new(&server)
+    cli(server, &home, &["search", "deploy", "--mode", "keyword"])?;
+    let mut child = Command::new(server)
         .arg("--home")
         .arg(&home)
         .args(["serve", "--bind", "127.0.0.1:0", "--no-auth"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
@@ -110,6 +116,14 @@ pub fn run(work: &Path, pages: usize, seconds: u64, page_rate: u32, search_rate:
     let base = line.trim().strip_prefix("confluence.do serving ").context("the server's first line")?.to_owned();
     // Keep reading the server's output so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in stdout.lines() {});
+    Ok(Served { _child: running, base })
+}
+
+/// Runs the benchmark on the demo space and a generated space of `pages` pages.
+pub fn run(work: &Path, pages: usize, seconds: u64, page_rate: u32, search_rate: u32) -> Result<()> {
+    let (server, oha_bin) = binaries()?;
+    let served = serve(&server, work, pages, &[])?;
+    let base = served.base.clone();
 
     let page = "1000000000031"; // the demo's Deployment Guide
     let targets = [
@@ -143,6 +157,53 @@ pub fn run(work: &Path, pages: usize, seconds: u64, page_rate: u32, search_rate:
             "| {what} | {rps:.0} req/s | {p50:.2} / {p99:.2} ms | {fixed_rps:.0} req/s (asked {rate}) | {fixed_p99:.2} ms |"
         );
     }
-    drop(running);
+    drop(served);
+    Ok(())
+}
+
+/// The web UI in Chromium against a release server with a generated space of `pages` pages:
+/// the tree's first paint and the quick switcher's answer time (`tests/ui/bench.mjs`).
+pub fn ui(work: &Path, pages: usize) -> Result<()> {
+    let server = binaries()?.0;
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dist = repo.join("ui/dist");
+    let tests = repo.join("tests/ui");
+    if !dist.join("index.html").is_file() || !tests.join("node_modules/playwright-core").is_dir() {
+        bail!("the UI or playwright-core is missing: run scripts/setup-tests");
+    }
+    let served = serve(&server, work, pages, &["--ui", dist.to_str().context("utf-8 path")?])?;
+    // Words of the generated pages, as people type them.
+    let words = ["deploy", "latency", "rollback", "cache", "token", "migration", "replica", "alert", "queue", "schema"];
+    let out = Command::new("node")
+        .current_dir(&tests)
+        .arg("bench.mjs")
+        .args([served.base.as_str(), "GEN"])
+        .args(words)
+        .output()
+        .context("running node (Node.js 18 or later)")?;
+    if !out.status.success() {
+        bail!(
+            "the browser benchmark failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).context("the browser benchmark's JSON")?;
+    let tree = &report["tree"];
+    let sw = &report["switcher"];
+    println!("| measure ({pages} pages, Chromium, release server) | figure |\n|---|---|");
+    println!(
+        "| page tree on screen after the page's load event ({} loads) | p50 {} ms, max {} ms ({} rows in the DOM) |",
+        tree["fromLoad"]["n"], tree["fromLoad"]["p50"], tree["fromLoad"]["max"], tree["rows"]
+    );
+    println!(
+        "| page tree on screen after navigation start | p50 {} ms, max {} ms |",
+        tree["fromNavigation"]["p50"], tree["fromNavigation"]["max"]
+    );
+    println!(
+        "| quick switcher, last keystroke to results on screen ({} queries, hybrid) | p50 {} ms, p99 {} ms (unchanged by the last key: {}) |",
+        sw["n"], sw["p50"], sw["p99"], sw["unchanged"]
+    );
+    drop(served);
     Ok(())
 }
