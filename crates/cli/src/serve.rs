@@ -52,7 +52,7 @@ pub fn serve(opts: Serve) -> Result<()> {
         .ui
         .or_else(|| std::env::var_os("CONFLUENCE_DO_UI").map(PathBuf::from))
         .or_else(|| Some(PathBuf::from("ui/dist")).filter(|d| d.join("index.html").is_file()));
-    let options = cdo_server::Options { bind: opts.bind, auth: use_auth, ui_dir, watch: true };
+    let options = cdo_server::Options { bind: opts.bind, auth: use_auth, ui_dir, watch: true, launch_secret: None };
     if let Err(why) = cdo_server::check_options(&options, &auth) {
         bail!(why);
     }

@@ -28,6 +28,7 @@ type St = State<Arc<AppState>>;
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/spaces", get(spaces).post(create_space))
+        .route("/demo", post(install_demo))
         .route("/spaces/{key}/tree", get(tree))
         .route("/spaces/{key}/pages", post(create_page))
         .route("/spaces/{key}/templates", get(templates))
@@ -84,6 +85,19 @@ async fn create_space(State(state): St, Extension(caller): Extension<Caller>, bo
         st.wiki.create_space(&new.key, &new.name, new.description.as_deref(), None, &caller.author)
     })
     .await??;
+    state.forget_space(&entry.key);
+    state.search_all_dirty()?;
+    Ok((StatusCode::CREATED, Json(json!({"key": entry.key, "name": entry.name, "description": entry.description})))
+        .into_response())
+}
+
+/// Adds the built-in demo space (the first-run screen offers it); already there, it is returned.
+async fn install_demo(State(state): St, Extension(caller): Extension<Caller>) -> ApiResult<Response> {
+    if !caller.can_create_spaces() {
+        return Err(caller.require("*", Level::Admin).err().unwrap_or_else(|| ApiError::forbidden("admins only")));
+    }
+    let st = state.clone();
+    let entry = tokio::task::spawn_blocking(move || cdo_app::demo::install(&st.wiki)).await??;
     state.forget_space(&entry.key);
     state.search_all_dirty()?;
     Ok((StatusCode::CREATED, Json(json!({"key": entry.key, "name": entry.name, "description": entry.description})))
@@ -650,13 +664,7 @@ async fn login(
 }
 
 async fn logout(State(state): St, headers: axum::http::HeaderMap) -> ApiResult<Response> {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|p| p.trim().strip_prefix(SESSION_COOKIE).and_then(|r| r.strip_prefix('=')).map(str::to_owned));
-    if let Some(cookie) = cookie {
+    if let Some(cookie) = crate::cookie(&headers, SESSION_COOKIE) {
         let st = state.clone();
         tokio::task::spawn_blocking(move || st.auth.end_session(&cookie))
             .await?

@@ -36,6 +36,10 @@ pub struct Options {
     pub ui_dir: Option<PathBuf>,
     /// Watch spaces for changes made outside the server.
     pub watch: bool,
+    /// The desktop app's per-launch secret: when set, every request must carry it (the
+    /// `cdo_launch` cookie, set by visiting any page with `?launch=SECRET` once), so no other
+    /// program or web page on the machine can use the app's loopback server.
+    pub launch_secret: Option<String>,
 }
 
 /// Largest JSON body accepted.
@@ -47,6 +51,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "cdo_session";
+/// The name of the cookie that carries the desktop app's launch secret.
+pub const LAUNCH_COOKIE: &str = "cdo_launch";
 
 /// Why the server cannot start with these options.
 pub fn check_options(options: &Options, auth: &Auth) -> Result<(), String> {
@@ -97,7 +103,53 @@ pub fn router(state: Arc<AppState>, options: &Options) -> Router {
         .layer(middleware::from_fn_with_state((state.clone(), open), authenticate))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(middleware::from_fn_with_state(options.launch_secret.clone().map(Arc::<str>::from), launch_gate))
         .with_state(state)
+}
+
+/// With a launch secret, lets through only requests that carry it. Visiting a page with
+/// `?launch=SECRET` sets the cookie and redirects to the same page without the secret.
+async fn launch_gate(State(secret): State<Option<Arc<str>>>, request: Request, next: Next) -> Response {
+    let Some(secret) = secret else {
+        return next.run(request).await;
+    };
+    let same = |given: &str| {
+        // Compared in full whatever the first difference, so timing says nothing.
+        given.len() == secret.len() && given.bytes().zip(secret.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    };
+    if cookie(request.headers(), LAUNCH_COOKIE).is_some_and(|c| same(&c)) {
+        return next.run(request).await;
+    }
+    let uri = request.uri();
+    let query: Vec<(String, String)> = uri.query().map(url_pairs).unwrap_or_default();
+    if query.iter().any(|(k, v)| k == "launch" && same(v)) {
+        let rest: Vec<String> = query.iter().filter(|(k, _)| k != "launch").map(|(k, v)| format!("{k}={v}")).collect();
+        let location =
+            if rest.is_empty() { uri.path().to_owned() } else { format!("{}?{}", uri.path(), rest.join("&")) };
+        return (
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, format!("{LAUNCH_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/")),
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+        )
+            .into_response();
+    }
+    ApiError::new(StatusCode::UNAUTHORIZED, "this server belongs to a running confluence.do desktop app; open the app")
+        .into_response()
+}
+
+/// The pairs of a query string, as written (no decoding: the secret is plain hex).
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (p.to_owned(), String::new()),
+        })
+        .collect()
 }
 
 /// Serves until `shutdown` completes; requests in flight finish first.
@@ -112,6 +164,50 @@ pub async fn serve(
     axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// A server on a thread of its own (the desktop app runs one in process): listening when this
+/// returns, stopped (requests in flight first) when dropped.
+pub struct Background {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts [`serve`] on a background thread with its own runtime.
+pub fn spawn(state: Arc<AppState>, options: Options) -> std::io::Result<Background> {
+    let listener = std::net::TcpListener::bind(options.bind)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("server".into()).spawn(move || {
+        runtime.block_on(async move {
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => return eprintln!("confluence.do: the server could not start: {e}"),
+            };
+            if let Err(e) = serve(state, options, listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+            {
+                eprintln!("confluence.do: the server stopped: {e}");
+            }
+        });
+    })?;
+    Ok(Background { addr, stop: Some(stop), thread: Some(thread) })
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A panic is a bug: the request gets a 500 that says so, the server keeps serving, and the
@@ -190,15 +286,20 @@ fn credentials(headers: &HeaderMap) -> Credentials {
             _ => Credentials::Malformed,
         };
     }
-    for cookie in headers.get_all(header::COOKIE) {
-        let Ok(cookie) = cookie.to_str() else { continue };
-        for part in cookie.split(';') {
-            if let Some(value) = part.trim().strip_prefix(SESSION_COOKIE).and_then(|r| r.strip_prefix('=')) {
-                return Credentials::Session(value.to_owned());
-            }
-        }
+    match cookie(headers, SESSION_COOKIE) {
+        Some(value) => Credentials::Session(value),
+        None => Credentials::None,
     }
-    Credentials::None
+}
+
+/// The value of the cookie `name`, if the request has one.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|p| p.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')).map(str::to_owned))
 }
 
 /// Works out who is calling and puts a [`auth::Caller`] in the request; wrong credentials get
