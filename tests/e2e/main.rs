@@ -6,6 +6,7 @@ mod support;
 
 mod acceptance;
 mod concurrency;
+mod desktop;
 mod search;
 mod server;
 mod spaces;

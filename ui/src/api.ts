@@ -171,6 +171,7 @@ export const api = {
   login: (email: string, password: string) => call<Me>("POST", "/login", { email, password }),
   logout: () => call<void>("POST", "/logout"),
   spaces: () => call<{ spaces: SpaceEntry[] }>("GET", "/spaces").then((r) => r.spaces),
+  installDemo: () => call<SpaceEntry>("POST", "/demo"),
   createSpace: (key: string, name: string, description?: string) =>
     call<SpaceEntry>("POST", "/spaces", { key, name, description }),
   tree: (key: string) => call<{ tree: TreeNode[] }>("GET", `/spaces/${enc(key)}/tree`).then((r) => r.tree),

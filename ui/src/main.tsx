@@ -259,10 +259,30 @@ function App() {
       ) : (
         <div class="welcome">
           <h1>Welcome to confluence.do</h1>
-          <p>There are no spaces yet. Create one in settings, or run the demo: <code>confluence-do serve --demo</code>.</p>
-          <a class="button primary" href={href({ name: "settings" })}>
-            Create a space
-          </a>
+          <p>
+            A space is a folder of Markdown pages in git. Start with the demo, an Engineering space with architecture
+            pages, decisions, a deployment guide and a runbook, or create your own.
+          </p>
+          <div class="row">
+            <button
+              class="button primary"
+              onClick={() =>
+                api.installDemo().then((s) => {
+                  loadSpaces();
+                  go({ name: "space", key: s.key });
+                }, fail)
+              }
+            >
+              Open the demo space
+            </button>
+            <a class="button" href={href({ name: "settings" })}>
+              Create a space
+            </a>
+          </div>
+          <p class="muted small">
+            Pages you already have (a project's docs/ folder, an Obsidian vault) open as they are: File › Open Space
+            Folder in the desktop app, or <code>confluence-do space add PATH</code>.
+          </p>
         </div>
       );
   }

@@ -1,0 +1,166 @@
+// The desktop app end to end, under Xvfb: tauri-driver drives Debian's WebKitWebDriver, which
+// starts the real app binary. A first run on an empty wiki home offers the demo; the app shows
+// the tree, opens a page and saves an edit; a screenshot of the window is checked to be a
+// picture, not a blank. Run by tests/e2e/desktop.rs (which checks git afterwards).
+//
+//   node desktop_test.mjs APP_BINARY SCREENSHOT.png
+//
+// The WebDriver client is Node's fetch, which keeps its connection alive (tauri-driver fails
+// at random with clients that close every connection).
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { inflateSync } from "node:zlib";
+
+const [app, shot] = process.argv.slice(2);
+if (!app || !shot) {
+  console.error("usage: node desktop_test.mjs APP_BINARY SCREENSHOT.png");
+  process.exit(2);
+}
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const port = await freePort();
+const nativePort = await freePort();
+const driver = spawn(process.env.TAURI_DRIVER ?? "tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
+  stdio: ["ignore", "ignore", "pipe"],
+});
+let driverErr = "";
+driver.stderr.on("data", (d) => (driverErr += d));
+const base = `http://127.0.0.1:${port}`;
+
+async function wd(method, path, body) {
+  const r = await fetch(base + path, {
+    method,
+    headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json.value ?? json)}`);
+  return json.value;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      if (Date.now() > end) throw new Error(`${what}: ${e.message}`);
+    }
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(150);
+  }
+}
+
+const steps = [];
+let session;
+let current = "start";
+try {
+  current = "tauri-driver listens";
+  await until(current, async () => (await fetch(`${base}/status`)).ok, 20000);
+
+  current = "the app starts";
+  session = (await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: app } } } }))
+    .sessionId;
+  const s = `/session/${session}`;
+  const js = (script, args = []) => wd("POST", `${s}/execute/sync`, { script, args });
+  const find = async (css) => {
+    const el = await wd("POST", `${s}/element`, { using: "css selector", value: css });
+    return Object.values(el)[0];
+  };
+  const click = async (css) => wd("POST", `${s}/element/${await find(css)}/click`, {});
+  const text = (css) => js(`const e = document.querySelector(arguments[0]); return e ? e.textContent : null;`, [css]);
+  steps.push(current);
+
+  current = "a first run offers the demo space";
+  await until(current, () => text(".welcome h1"));
+  await click(".welcome .button.primary");
+  steps.push(current);
+
+  current = "the tree shows the demo space and a page opens";
+  await until(current, async () => (await js("return document.querySelectorAll('.tree-row').length")) >= 3);
+  await until("the home page", async () => (await text("h1.page-title")) === "Engineering Home");
+  await js(`[...document.querySelectorAll('.tree-row')].find(r => r.textContent.includes('Onboarding')).click()`);
+  await until("the Onboarding page", async () => (await text("h1.page-title")) === "Onboarding");
+  steps.push(current);
+
+  current = "an edit is saved";
+  await click(".page-actions a.button.primary");
+  await until("the editor", () => text(".editor-host .cm-content"));
+  const content = await find(".editor-host .cm-content");
+  await wd("POST", `${s}/element/${content}/click`, {});
+  await wd("POST", `${s}/element/${content}/value`, { text: " Edited in the desktop app." });
+  await until("the saved state", async () => (await text(".save-state")) === "Saved", 20000);
+  const saved = await js(`return fetch('/api/v1/pages/' + location.hash.split('/')[2]).then(r => r.json()).then(p => p.markdown)`);
+  if (!String(saved).includes("Edited in the desktop app.")) throw new Error("the edit did not reach the page");
+  steps.push(current);
+
+  current = "a screenshot shows the window";
+  await click(".editor-actions .button.primary");
+  await until("the page again", async () => (await text("h1.page-title")) === "Onboarding");
+  await sleep(600); // Screenshots lag the DOM a little.
+  const png = Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
+  writeFileSync(shot, png);
+  const colours = distinctColours(png);
+  if (colours < 16) throw new Error(`the screenshot is nearly blank (${colours} colours)`);
+  steps.push(current);
+
+  console.log(JSON.stringify({ ok: true, steps }));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, step: current, error: String(e?.message ?? e), steps, driver: driverErr.slice(-2000) }));
+  process.exitCode = 1;
+} finally {
+  if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  driver.kill();
+}
+
+/** How many different colours a PNG has (sampled), read with zlib alone. */
+function distinctColours(png) {
+  let at = 8;
+  let width = 0;
+  let height = 0;
+  let type = 0;
+  const idat = [];
+  while (at < png.length) {
+    const len = png.readUInt32BE(at);
+    const kind = png.toString("ascii", at + 4, at + 8);
+    const data = png.subarray(at + 8, at + 8 + len);
+    if (kind === "IHDR") {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      type = data[9];
+    } else if (kind === "IDAT") idat.push(data);
+    at += 12 + len;
+  }
+  const bpp = type === 6 ? 4 : 3;
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * bpp;
+  const prev = Buffer.alloc(stride);
+  const row = Buffer.alloc(stride);
+  const seen = new Set();
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)];
+    const src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= bpp ? row[i - bpp] : 0;
+      const b = prev[i];
+      const c = i >= bpp ? prev[i - bpp] : 0;
+      const p = a + b - c;
+      const pred = f === 1 ? a : f === 2 ? b : f === 3 ? (a + b) >> 1 : f === 4 ? (Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c) : 0;
+      row[i] = (src[i] + pred) & 255;
+    }
+    if (y % 7 === 0) for (let x = 0; x < width; x += 5) seen.add(row.readUIntBE(x * bpp, 3));
+    row.copy(prev);
+  }
+  return seen.size;
+}

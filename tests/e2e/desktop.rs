@@ -1,0 +1,60 @@
+//! The desktop app end to end under Xvfb (`tests/desktop/desktop_test.mjs`: tauri-driver and
+//! WebKitWebDriver start the real app on an empty wiki home). Afterwards git shows the edit as
+//! a commit by the person the app runs as, and the space is a valid repository.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{Env, git};
+
+/// Where cargo put the desktop binary: beside this test's own binary, one folder up.
+fn app_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target profile folder");
+    dir.join(format!("confluence-do-desktop{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[test]
+fn the_desktop_app_offers_the_demo_shows_the_tree_and_saves_an_edit() {
+    let app = app_binary();
+    assert!(
+        app.is_file(),
+        "{} is missing: build it first (cargo build -p confluence-do-desktop; the README's test command does)",
+        app.display()
+    );
+    for tool in ["xvfb-run", "WebKitWebDriver", "tauri-driver"] {
+        let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().expect("sh");
+        assert!(found.status.success(), "{tool} is not installed; run scripts/setup-tests");
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let env = Env::new();
+    let shot = env.home.join("desktop.png");
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24", "node", "desktop_test.mjs"])
+        .arg(&app)
+        .arg(&shot)
+        .current_dir(root.join("tests/desktop"))
+        .env("CONFLUENCE_DO_HOME", &env.home)
+        .env("CONFLUENCE_DO_USER", "Desk Person <desk@example.com>")
+        .env("CONFLUENCE_DO_UI", root.join("ui/dist"))
+        .output()
+        .expect("xvfb-run runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or(Value::Null);
+    assert!(
+        out.status.success() && report["ok"] == Value::Bool(true),
+        "the desktop test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let space = env.space_path("ENG");
+    let log = git(&space, &["log", "--format=%an|%s"]);
+    assert!(log.lines().next().is_some_and(|l| l == "Desk Person|Update \"Onboarding\""), "{log}");
+    // The app was stopped by the driver, not quit: opening the space again (any command) brings
+    // the git index up to date from the save journal.
+    env.ok(&["space", "list"]);
+    assert_eq!(git(&space, &["status", "--porcelain"]), "", "the space is clean");
+    git(&space, &["fsck", "--strict"]);
+}
