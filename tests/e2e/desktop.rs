@@ -30,7 +30,11 @@ fn the_desktop_app_offers_the_demo_shows_the_tree_and_saves_an_edit() {
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let env = Env::new();
-    let shot = env.home.join("desktop.png");
+    // The README's screenshot when asked (CDO_SCREENSHOTS=docs/screenshots), else beside the test.
+    let shot = match std::env::var("CDO_SCREENSHOTS") {
+        Ok(dir) => root.join(dir).join("desktop.png"),
+        Err(_) => env.home.join("desktop.png"),
+    };
     let out = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x800x24", "node", "desktop_test.mjs"])
         .arg(&app)

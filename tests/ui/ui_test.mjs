@@ -251,6 +251,22 @@ try {
     expect((await page.locator(".markdown-body script, .markdown-body iframe").count()) === 0, "no script or iframe in the page");
   });
 
+  await step("readable at 200% zoom: nothing scrolls sideways, the tree opens on demand", async () => {
+    // 200% zoom of a 1280x800 window is a 640x400 viewport in CSS pixels.
+    await page.setViewportSize({ width: 640, height: 400 });
+    await page.goto(`${base}/#/page/1000000000031`);
+    await page.locator("h1.page-title", { hasText: "Deployment Guide" }).waitFor();
+    const sideways = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(sideways <= 1, `the page scrolls sideways by ${sideways}px`);
+    expect(!(await page.locator(".sidebar").isVisible()), "the tree starts closed on a narrow window");
+    await page.getByRole("button", { name: /Toggle the page tree/ }).click();
+    await row("Engineering Home").click();
+    await page.locator("h1.page-title", { hasText: "Engineering Home" }).waitFor();
+    expect(!(await page.locator(".sidebar").isVisible()), "picking a page closes the tree");
+    await page.screenshot({ path: join(shots, "zoom.png") });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   await step("dark theme and settings", async () => {
     await page.goto(`${base}/#/settings`);
     await page.getByRole("radio", { name: "dark" }).click();

@@ -81,7 +81,15 @@ function App() {
   const [error, setError] = useState<string | null>(null);
   const [switcher, setSwitcher] = useState(false);
   const [mode, setModeState] = useState(() => stored("mode", "hybrid"));
-  const [sidebar, setSidebar] = useState(true);
+  // Wide windows show the tree beside the page; narrow ones (or 200% zoom) open it on demand.
+  const narrow = () => matchMedia("(max-width: 900px)").matches;
+  const [sidebar, setSidebar] = useState(() => !narrow());
+  useEffect(() => {
+    const mq = matchMedia("(max-width: 900px)");
+    const on = () => setSidebar(!mq.matches);
+    mq.addEventListener("change", on);
+    return () => mq.removeEventListener("change", on);
+  }, []);
   const setMode = (m: string) => {
     setModeState(m);
     localStorage.setItem("cdo.mode", m);
@@ -345,7 +353,10 @@ function App() {
           <Tree
             tree={tree}
             current={pageId ?? undefined}
-            onOpen={(id) => go({ name: "page", id })}
+            onOpen={(id) => {
+              if (narrow()) setSidebar(false);
+              go({ name: "page", id });
+            }}
             onNewChild={(parent) => go({ name: "new", space, parent: parent ?? undefined })}
             onMove={onMove}
           />
