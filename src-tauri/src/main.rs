@@ -133,22 +133,17 @@ fn run_js(app: &AppHandle, script: &str) {
     }
 }
 
-/// Presses a key in the page, as the shortcuts the UI already has.
-fn press(app: &AppHandle, key: &str, ctrl: bool) {
-    run_js(
-        app,
-        &format!(
-            "document.dispatchEvent(new KeyboardEvent('keydown', {{key: {key:?}, ctrlKey: {ctrl}, bubbles: true}}))"
-        ),
-    );
+/// Sends the UI one of its commands (`cdo:command`: search, toggle-tree, new-page, settings).
+fn command(app: &AppHandle, name: &str) {
+    run_js(app, &format!("window.dispatchEvent(new CustomEvent('cdo:command', {{detail: {name:?}}}))"));
 }
 
 fn on_menu(app: &AppHandle, id: &str) {
     match id {
-        "new-page" => run_js(app, "location.hash = '#/new/' + (localStorage.getItem('cdo.space') || '')"),
-        "settings" => run_js(app, "location.hash = '#/settings'"),
-        "search" => press(app, "k", true),
-        "tree" => press(app, "\\", false),
+        "new-page" => command(app, "new-page"),
+        "settings" => command(app, "settings"),
+        "search" => command(app, "search"),
+        "tree" => command(app, "toggle-tree"),
         "reload" => run_js(app, "location.reload()"),
         "about" => {
             let version = app.package_info().version.to_string();

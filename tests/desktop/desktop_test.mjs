@@ -105,6 +105,14 @@ try {
   if (!String(saved).includes("Edited in the desktop app.")) throw new Error("the edit did not reach the page");
   steps.push(current);
 
+  current = "the native menu's commands reach the page";
+  // What File/View menu items send (the menu itself is native, out of WebDriver's reach).
+  await js("window.dispatchEvent(new CustomEvent('cdo:command', {detail: 'search'}))");
+  await until("the quick switcher", () => js("return !!document.querySelector('.switcher-input')"));
+  await wd("POST", `${s}/element/${await find(".switcher-input")}/value`, { text: "\uE00C" });
+  await until("the switcher closes", async () => !(await js("return !!document.querySelector('.switcher')")));
+  steps.push(current);
+
   current = "a screenshot shows the window";
   await click(".editor-actions .button.primary");
   await until("the page again", async () => (await text("h1.page-title")) === "Onboarding");

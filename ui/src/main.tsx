@@ -182,8 +182,29 @@ function App() {
       }
     };
     addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  }, [route]);
+    // Commands from outside the page: the desktop app's native menu.
+    const onCommand = (e: Event) => {
+      switch ((e as CustomEvent<string>).detail) {
+        case "search":
+          setSwitcher(true);
+          break;
+        case "toggle-tree":
+          setSidebar((s) => !s);
+          break;
+        case "new-page":
+          go({ name: "new", space, parent: undefined });
+          break;
+        case "settings":
+          go({ name: "settings" });
+          break;
+      }
+    };
+    addEventListener("cdo:command", onCommand);
+    return () => {
+      removeEventListener("keydown", onKey);
+      removeEventListener("cdo:command", onCommand);
+    };
+  }, [route, space]);
 
   const onMove = async (drop: Drop) => {
     try {
