@@ -45,14 +45,6 @@ fn launch_secret() -> Result<String, String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Who edits: the home's configured user, else git's, else a placeholder.
-fn person(home: &Home) -> cdo_core::model::Author {
-    cdo_app::identity::resolve(None, home).unwrap_or_else(|_| cdo_core::model::Author {
-        name: "confluence.do".into(),
-        email: "local@confluence.do".into(),
-    })
-}
-
 fn start(resources: Option<PathBuf>, demo: bool) -> Result<Local, String> {
     let demo_home =
         if demo { Some(tempfile::tempdir().map_err(|e| format!("a folder for the demo: {e}"))?) } else { None };
@@ -61,7 +53,7 @@ fn start(resources: Option<PathBuf>, demo: bool) -> Result<Local, String> {
         cdo_app::demo::install(&Wiki::new(home.clone())).map_err(|e| e.to_string())?;
     }
     let auth = Auth::open(home.dir()).map_err(|e| e.to_string())?;
-    let me = person(&home);
+    let me = cdo_app::identity::resolve_or_placeholder(None, &home);
     let ui = ui_dir(resources).ok_or(
         "the web UI is not built: run `cd ui && npm ci && npm run build` (or scripts/setup-tests), then start the app again",
     )?;
@@ -169,7 +161,7 @@ fn on_menu(app: &AppHandle, id: &str) {
                 move |folder| {
                     let Some(path) = folder.and_then(|f| f.into_path().ok()) else { return };
                     let home = handle.state::<Local>().home.clone();
-                    let me = person(&home);
+                    let me = cdo_app::identity::resolve_or_placeholder(None, &home);
                     match Wiki::new(home).add_space(&path, None, None, &me) {
                         Ok(entry) => {
                             run_js(&handle, &format!("location.hash = '#/space/{}'; location.reload()", entry.key))

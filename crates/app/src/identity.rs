@@ -33,3 +33,10 @@ pub fn resolve(explicit: Option<&str>, home: &Home) -> Result<Author, WikiError>
         "who is editing? pass --user \"Name <email>\", set {USER_ENV}, or run `git config --global user.email you@example.com`"
     )))
 }
+
+/// [`resolve`] for a server or the desktop app, which must start even when nobody is configured:
+/// then edits are by a placeholder person until the user says who they are.
+pub fn resolve_or_placeholder(explicit: Option<&str>, home: &Home) -> Author {
+    resolve(explicit, home)
+        .unwrap_or_else(|_| Author { name: "confluence.do".into(), email: "local@confluence.do".into() })
+}

@@ -6,19 +6,12 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use cdo_app::{Home, Wiki, demo, identity};
-use cdo_core::model::Author;
 use cdo_server::auth::{Auth, Level};
 use cdo_server::state::AppState;
 use serde_json::json;
 
 use crate::args::{TokenCmd, UserCmd};
 use crate::output::print_json;
-
-/// Who edits when auth is off and nobody signs in.
-fn local_user(home: &Home, explicit: Option<&str>) -> Author {
-    identity::resolve(explicit, home)
-        .unwrap_or_else(|_| Author { name: "confluence.do".into(), email: "local@confluence.do".into() })
-}
 
 /// Options of `serve`.
 pub struct Serve {
@@ -56,7 +49,7 @@ pub fn serve(opts: Serve) -> Result<()> {
     if let Err(why) = cdo_server::check_options(&options, &auth) {
         bail!(why);
     }
-    let local = local_user(&home, opts.user.as_deref());
+    let local = identity::resolve_or_placeholder(opts.user.as_deref(), &home);
     let state = Arc::new(AppState::new(wiki, auth, local.clone(), options.watch));
     // Passages are embedded in the background, so semantic search catches up by itself.
     state.start_embedder();
