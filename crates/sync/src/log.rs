@@ -1,0 +1,310 @@
+//! The update log: every accepted update is appended (durably, in one transaction per batch)
+//! before it is relayed, so a crash loses nothing anyone has seen. Per page it keeps a
+//! snapshot (the document's whole state) and the updates after it; compaction merges them into
+//! the snapshot. A page is *unsettled* while it has edits not yet committed to its Markdown file;
+//! the editors of those edits are kept for the commit's authorship.
+//!
+//! It lives in the wiki home (`HOME/live.sqlite`), never in a space, and is not a cache: it may
+//! hold edits no commit has yet.
+
+use std::path::Path;
+
+use cdo_core::Author;
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("the live-edit log {path}: {source}")]
+    Sqlite { path: String, source: rusqlite::Error },
+}
+
+/// One update to append.
+#[derive(Clone, Debug)]
+pub struct Append {
+    pub space: String,
+    pub page: String,
+    pub update: Vec<u8>,
+    /// Who made it (`None`: the server, merging a change from outside).
+    pub author: Option<Author>,
+}
+
+/// What the log holds for a page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// The snapshot, if there is one.
+    pub state: Option<Vec<u8>>,
+    /// The Markdown body the document last agreed with the file on (`None`: never committed).
+    pub base: Option<String>,
+    pub updates: Vec<Vec<u8>>,
+    /// People whose edits are not committed yet, in order of their first edit.
+    pub editors: Vec<Author>,
+}
+
+impl Stored {
+    /// Whether edits here are not committed yet.
+    pub fn unsettled(&self) -> bool {
+        !self.updates.is_empty() || !self.editors.is_empty()
+    }
+}
+
+/// The log's operations; [`SqliteLog`] is the real one, [`MemLog`] the in-memory one for tests.
+pub trait Log: Send {
+    /// Appends the batch in one durable transaction.
+    fn append(&mut self, batch: &[Append]) -> Result<(), LogError>;
+    fn load(&self, page: &str) -> Result<Stored, LogError>;
+    /// Replaces the page's updates with `state` (edits stay unsettled).
+    fn compact(&mut self, page: &str, state: &[u8]) -> Result<(), LogError>;
+    /// The page's document was committed as `base`: `state` becomes the snapshot, the updates
+    /// and editors are dropped.
+    fn settle(&mut self, space: &str, page: &str, state: &[u8], base: &str) -> Result<(), LogError>;
+    /// Pages with edits not committed: (space, page).
+    fn unsettled(&self) -> Result<Vec<(String, String)>, LogError>;
+    /// Forgets a page (deleted).
+    fn forget(&mut self, page: &str) -> Result<(), LogError>;
+}
+
+/// The log in SQLite (WAL, `synchronous = FULL`: a commit is on disk when it returns).
+pub struct SqliteLog {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS docs (
+    page TEXT PRIMARY KEY,
+    space TEXT NOT NULL,
+    state BLOB,
+    base TEXT,
+    editors TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS updates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    page TEXT NOT NULL,
+    data BLOB NOT NULL,
+    author_name TEXT,
+    author_email TEXT
+);
+CREATE INDEX IF NOT EXISTS updates_page ON updates(page, seq);
+";
+
+fn editors_json(editors: &[Author]) -> String {
+    let list: Vec<[&str; 2]> = editors.iter().map(|a| [a.name.as_str(), a.email.as_str()]).collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+}
+
+fn editors_of(json: &str) -> Vec<Author> {
+    serde_json::from_str::<Vec<[String; 2]>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|[name, email]| Author { name, email })
+        .collect()
+}
+
+fn add_editor(editors: &mut Vec<Author>, author: Author) {
+    if !editors.iter().any(|e| e.email == author.email) {
+        editors.push(author);
+    }
+}
+
+impl SqliteLog {
+    pub fn open(path: &Path) -> Result<SqliteLog, LogError> {
+        let name = path.display().to_string();
+        let err = |source| LogError::Sqlite { path: name.clone(), source };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(SqliteLog { conn, path: name })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> LogError + '_ {
+        |source| LogError::Sqlite { path: self.path.clone(), source }
+    }
+}
+
+impl Log for SqliteLog {
+    fn append(&mut self, batch: &[Append]) -> Result<(), LogError> {
+        let path = self.path.clone();
+        let err = |source| LogError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut doc = tx.prepare_cached("INSERT OR IGNORE INTO docs (page, space) VALUES (?1, ?2)").map_err(err)?;
+            let mut ins = tx
+                .prepare_cached("INSERT INTO updates (page, data, author_name, author_email) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err)?;
+            for a in batch {
+                doc.execute(params![a.page, a.space]).map_err(err)?;
+                ins.execute(params![
+                    a.page,
+                    a.update,
+                    a.author.as_ref().map(|x| &x.name),
+                    a.author.as_ref().map(|x| &x.email)
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn load(&self, page: &str) -> Result<Stored, LogError> {
+        let err = self.err();
+        let doc: Option<(Option<Vec<u8>>, Option<String>, String)> = self
+            .conn
+            .query_row("SELECT state, base, editors FROM docs WHERE page = ?1", [page], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(&err)?;
+        let Some((state, base, editors)) = doc else { return Ok(Stored::default()) };
+        let mut stored = Stored { state, base, updates: Vec::new(), editors: editors_of(&editors) };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT data, author_name, author_email FROM updates WHERE page = ?1 ORDER BY seq")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([page], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
+            })
+            .map_err(&err)?;
+        for row in rows {
+            let (data, name, email) = row.map_err(&err)?;
+            if let (Some(name), Some(email)) = (name, email) {
+                add_editor(&mut stored.editors, Author { name, email });
+            }
+            stored.updates.push(data);
+        }
+        Ok(stored)
+    }
+
+    fn compact(&mut self, page: &str, state: &[u8]) -> Result<(), LogError> {
+        let editors = self.load(page)?.editors;
+        let path = self.path.clone();
+        let err = |source| LogError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            "UPDATE docs SET state = ?2, editors = ?3 WHERE page = ?1",
+            params![page, state, editors_json(&editors)],
+        )
+        .map_err(err)?;
+        tx.execute("DELETE FROM updates WHERE page = ?1", [page]).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn settle(&mut self, space: &str, page: &str, state: &[u8], base: &str) -> Result<(), LogError> {
+        let path = self.path.clone();
+        let err = |source| LogError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO docs (page, space, state, base, editors) VALUES (?1, ?2, ?3, ?4, '[]')
+             ON CONFLICT(page) DO UPDATE SET space = ?2, state = ?3, base = ?4, editors = '[]'",
+            params![page, space, state, base],
+        )
+        .map_err(err)?;
+        tx.execute("DELETE FROM updates WHERE page = ?1", [page]).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn unsettled(&self) -> Result<Vec<(String, String)>, LogError> {
+        let err = self.err();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT space, page FROM docs WHERE editors != '[]' OR page IN (SELECT DISTINCT page FROM updates)
+                 ORDER BY space, page",
+            )
+            .map_err(&err)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    fn forget(&mut self, page: &str) -> Result<(), LogError> {
+        let err = self.err();
+        self.conn.execute("DELETE FROM updates WHERE page = ?1", [page]).map_err(&err)?;
+        self.conn.execute("DELETE FROM docs WHERE page = ?1", [page]).map_err(&err)?;
+        Ok(())
+    }
+}
+
+/// The log in memory, for tests.
+#[derive(Default)]
+pub struct MemLog {
+    pages: std::collections::BTreeMap<String, (String, Stored)>,
+}
+
+impl Log for MemLog {
+    fn append(&mut self, batch: &[Append]) -> Result<(), LogError> {
+        for a in batch {
+            let (_, stored) = self.pages.entry(a.page.clone()).or_insert_with(|| (a.space.clone(), Stored::default()));
+            stored.updates.push(a.update.clone());
+            if let Some(author) = &a.author {
+                add_editor(&mut stored.editors, author.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn load(&self, page: &str) -> Result<Stored, LogError> {
+        Ok(self.pages.get(page).map(|(_, s)| s.clone()).unwrap_or_default())
+    }
+
+    fn compact(&mut self, page: &str, state: &[u8]) -> Result<(), LogError> {
+        if let Some((_, s)) = self.pages.get_mut(page) {
+            s.state = Some(state.to_vec());
+            s.updates.clear();
+        }
+        Ok(())
+    }
+
+    fn settle(&mut self, space: &str, page: &str, state: &[u8], base: &str) -> Result<(), LogError> {
+        let stored = Stored { state: Some(state.to_vec()), base: Some(base.to_owned()), ..Stored::default() };
+        self.pages.insert(page.to_owned(), (space.to_owned(), stored));
+        Ok(())
+    }
+
+    fn unsettled(&self) -> Result<Vec<(String, String)>, LogError> {
+        Ok(self.pages.iter().filter(|(_, (_, s))| s.unsettled()).map(|(p, (sp, _))| (sp.clone(), p.clone())).collect())
+    }
+
+    fn forget(&mut self, page: &str) -> Result<(), LogError> {
+        self.pages.remove(page);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> Author {
+        Author { name: "Alice".into(), email: "alice@example.com".into() }
+    }
+
+    fn check(log: &mut dyn Log) {
+        let a =
+            |u: u8, author: Option<Author>| Append { space: "ENG".into(), page: "p1".into(), update: vec![u], author };
+        log.append(&[a(1, Some(alice())), a(2, None)]).expect("append");
+        let s = log.load("p1").expect("load");
+        assert_eq!(s.updates, vec![vec![1], vec![2]]);
+        assert_eq!(s.editors, vec![alice()]);
+        assert_eq!(log.unsettled().expect("list"), vec![("ENG".to_owned(), "p1".to_owned())]);
+        log.compact("p1", &[9]).expect("compact");
+        let s = log.load("p1").expect("load");
+        assert_eq!((s.state, s.updates.len(), s.editors), (Some(vec![9]), 0, vec![alice()]));
+        assert_eq!(log.unsettled().expect("list").len(), 1, "compaction keeps edits unsettled");
+        log.settle("ENG", "p1", &[7], "body\n").expect("settle");
+        let s = log.load("p1").expect("load");
+        assert!(!s.unsettled());
+        assert_eq!((s.state, s.base.as_deref()), (Some(vec![7]), Some("body\n")));
+        assert!(log.unsettled().expect("list").is_empty());
+        log.forget("p1").expect("forget");
+        assert_eq!(log.load("p1").expect("load"), Stored::default());
+    }
+
+    #[test]
+    fn sqlite_and_memory_logs_agree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        check(&mut SqliteLog::open(&dir.path().join("live.sqlite")).expect("open"));
+        check(&mut MemLog::default());
+    }
+}
