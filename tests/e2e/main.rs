@@ -10,5 +10,6 @@ mod desktop;
 mod search;
 mod server;
 mod spaces;
+mod sync;
 mod tidy;
 mod ui;

@@ -49,6 +49,20 @@ impl Server {
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// `kill -9`: no shutdown, nothing flushed.
+    pub(crate) fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server and returns what it logged (stderr).
+    pub(crate) fn stop_and_read_log(mut self) -> String {
+        self.kill9();
+        let mut log = String::new();
+        let _ = self.child.stderr.take().map(|mut e| e.read_to_string(&mut log));
+        log
+    }
 }
 
 impl Drop for Server {

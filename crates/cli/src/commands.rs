@@ -248,7 +248,7 @@ fn page(ctx: &Ctx, cmd: PageCmd) -> Result<()> {
         PageCmd::Update { page, title, file, labels, clear_labels, base_version, json } => {
             let (mut space, id) = ctx.page(&page)?;
             let labels = if clear_labels { Some(Vec::new()) } else { (!labels.is_empty()).then_some(labels) };
-            let update = PageUpdate { title, body: read_body(&file)?, labels, base_version };
+            let update = PageUpdate { title, body: read_body(&file)?, labels, base_version, message: None };
             if update.title.is_none() && update.body.is_none() && update.labels.is_none() {
                 bail!("nothing to change: give --title, --file or --label");
             }

@@ -236,8 +236,15 @@ async fn update_page(
             "an update needs `baseVersion`, the version it was based on, so a newer change is never overwritten",
         ));
     };
-    let update = PageUpdate { title: input.title, body: input.body, labels: input.labels, base_version: Some(base) };
+    let update = PageUpdate {
+        title: input.title,
+        body: input.body,
+        labels: input.labels,
+        base_version: Some(base),
+        message: None,
+    };
     let author = caller.author.clone();
+    let live_id = id.to_string();
     let result = state
         .with_space(&key, true, move |s| match s.update_page(&id, &update, &author) {
             Ok(_) => Ok(Ok(page_json(s, &id)?)),
@@ -246,7 +253,10 @@ async fn update_page(
         })
         .await?;
     match result {
-        Ok(value) => Ok(Json(value)),
+        Ok(value) => {
+            state.live.poke(&live_id);
+            Ok(Json(value))
+        }
         Err((current, page)) => {
             let by = page["lastEditor"]["name"].as_str().unwrap_or("someone").to_owned();
             Err(ApiError::conflict(format!(

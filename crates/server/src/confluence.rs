@@ -749,7 +749,7 @@ async fn update_content(
                 }
                 None => (None, Vec::new()),
             };
-            let update = PageUpdate { title, body: markdown, labels: None, base_version: None };
+            let update = PageUpdate { title, body: markdown, labels: None, base_version: None, message: None };
             match s.update_page(&page, &update, &author) {
                 Ok(_) => {}
                 Err(SpaceError::Stale { current, .. }) => return Ok(Err(current)),

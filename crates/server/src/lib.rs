@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod confluence;
 pub mod error;
+pub mod live;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -87,7 +88,8 @@ pub fn router(state: Arc<AppState>, options: &Options) -> Router {
         .nest("/api/v1", api)
         .nest("/rest/api", confluence.clone())
         .nest("/wiki/rest/api", confluence)
-        .merge(confluence::downloads());
+        .merge(confluence::downloads())
+        .route("/sync/{page}", axum::routing::get(live::socket));
     if let Some(dir) = options.ui_dir.as_ref().filter(|d| d.join("index.html").is_file()) {
         let index = dir.join("index.html");
         app = app.fallback_service(
@@ -160,10 +162,17 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Clients write `rest/api/content/` as often as `rest/api/content`.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state, &options));
-    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state.clone(), &options));
+    live::Live::recover(&state).await;
+    let served =
+        axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
+            .with_graceful_shutdown(shutdown)
+            .await;
+    // Live edits are committed and their connections closed before the server is gone.
+    state.live.shutdown().await;
+    let st = state.clone();
+    let _ = tokio::task::spawn_blocking(move || st.stop_background()).await;
+    served
 }
 
 /// A server on a thread of its own (the desktop app runs one in process): listening when this
@@ -253,7 +262,9 @@ async fn json_errors(request: Request, next: Next) -> Response {
 }
 
 fn needs_credentials(path: &str) -> bool {
-    let api = ["/rest/", "/wiki/rest/", "/api/", "/download/", "/wiki/download/"].iter().any(|p| path.starts_with(p));
+    let api = ["/rest/", "/wiki/rest/", "/api/", "/download/", "/wiki/download/", "/sync/"]
+        .iter()
+        .any(|p| path.starts_with(p));
     api && !matches!(path, "/api/v1/login" | "/api/v1/me")
 }
 
@@ -263,6 +274,14 @@ enum Credentials {
     Secret { email: Option<String>, secret: String },
     Session(String),
     Malformed,
+}
+
+/// A WebSocket cannot carry headers from a browser: `/sync/` also takes `?token=`.
+fn query_token(uri: &axum::http::Uri) -> Option<String> {
+    if !uri.path().starts_with("/sync/") {
+        return None;
+    }
+    url_pairs(uri.query()?).into_iter().find(|(k, _)| k == "token").map(|(_, v)| v).filter(|v| !v.is_empty())
 }
 
 fn credentials(headers: &HeaderMap) -> Credentials {
@@ -310,7 +329,10 @@ async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let creds = credentials(request.headers());
+    let creds = match (credentials(request.headers()), query_token(request.uri())) {
+        (Credentials::None, Some(secret)) => Credentials::Secret { email: None, secret },
+        (creds, _) => creds,
+    };
     let user = match creds {
         Credentials::None => Ok(None),
         Credentials::Malformed => Err(ApiError::new(StatusCode::UNAUTHORIZED, "malformed Authorization header")),

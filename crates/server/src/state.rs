@@ -127,6 +127,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Who edits when auth is off (the desktop app, a loopback server with `--no-auth`).
     pub local_user: Author,
+    /// Pages open for live editing, and their update log.
+    pub live: crate::live::Live,
     spaces: Mutex<HashMap<String, Arc<SpaceHandle>>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
@@ -137,6 +139,10 @@ pub struct AppState {
     /// Wakes the background embedder (something changed); and what it is doing.
     embed_wake: (Mutex<bool>, std::sync::Condvar),
     pub embedding: Mutex<EmbedStatus>,
+    /// The embedder thread, and the flag that stops it (joined on shutdown: ONNX Runtime must
+    /// not be mid-call while the process exits).
+    embedder: Mutex<Option<std::thread::JoinHandle<()>>>,
+    embed_stop: std::sync::atomic::AtomicBool,
     /// Watchers live as long as the state.
     watchers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     watch: bool,
@@ -147,9 +153,11 @@ const CACHE_ENTRIES: usize = 20_000;
 
 impl AppState {
     pub fn new(wiki: Wiki, auth: Auth, local_user: Author, watch: bool) -> AppState {
+        let live = crate::live::Live::open(&wiki.home().dir().join("live.sqlite"));
         AppState {
             wiki,
             auth,
+            live,
             local_user,
             spaces: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
@@ -158,6 +166,8 @@ impl AppState {
             search_dirty: Mutex::new(HashSet::new()),
             cache: RwLock::new(HashMap::new()),
             watchers: Mutex::new(Vec::new()),
+            embedder: Mutex::new(None),
+            embed_stop: std::sync::atomic::AtomicBool::new(false),
             embed_wake: (Mutex::new(false), std::sync::Condvar::new()),
             embedding: Mutex::new(EmbedStatus::default()),
             watch,
@@ -371,10 +381,13 @@ impl AppState {
         lock(&self.embedding).available = true;
         let weak = Arc::downgrade(self);
         self.wake_embedder();
-        let _ = std::thread::Builder::new().name("embedder".into()).spawn(move || {
+        let spawned = std::thread::Builder::new().name("embedder".into()).spawn(move || {
             let mut model: Option<MiniLm> = None;
             loop {
                 let Some(state) = weak.upgrade() else { return };
+                if state.embed_stop.load(Ordering::SeqCst) {
+                    return;
+                }
                 let (flag, cv) = &state.embed_wake;
                 let mut woken = lock(flag);
                 if !*woken {
@@ -407,6 +420,21 @@ impl AppState {
                 lock(&state.embedding).running = false;
             }
         });
+        if let Ok(thread) = spawned {
+            *lock(&self.embedder) = Some(thread);
+        }
+    }
+
+    /// Stops the background embedder and waits for it (a batch or a model load at most).
+    pub fn stop_background(&self) {
+        self.embed_stop.store(true, Ordering::SeqCst);
+        self.wake_embedder();
+        let thread = lock(&self.embedder).take();
+        if let Some(thread) = thread
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
     }
 
     /// One pass over the passages without vectors.
@@ -432,6 +460,9 @@ impl AppState {
                 index.pending_passages(&id, after, EMBED_STEP)?
             };
             let Some(last) = batch.last() else { return Ok(()) };
+            if self.embed_stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
             after = last.0;
             let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
             let vectors = model.embed(&texts)?;

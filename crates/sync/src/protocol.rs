@@ -85,6 +85,10 @@ struct Peer {
     can_write: bool,
     /// The awareness client ids this connection announced.
     clients: HashSet<u64>,
+    /// The client ids the server told this connection about. y-websocket clients send back
+    /// every change they hear of; those echoes are not theirs to make (an echo arriving after
+    /// the owner left would bring a ghost back).
+    told: HashSet<u64>,
 }
 
 /// One person's presence, as their client last announced it.
@@ -137,7 +141,8 @@ impl Room {
     /// A connection opens: it gets the server's state vector (so it sends what the server
     /// lacks) and everyone's presence; its own step 1 then gets the rest.
     pub fn join(&mut self, conn: ConnId, can_write: bool) -> Effects {
-        self.peers.insert(conn, Peer { can_write, clients: HashSet::new() });
+        let told: HashSet<u64> = self.awareness.keys().copied().collect();
+        self.peers.insert(conn, Peer { can_write, clients: HashSet::new(), told });
         let mut fx = Effects::default();
         fx.send(Target::One(conn), &sync(SyncMessage::SyncStep1(self.doc.state_vector())));
         if let Some(all) = self.awareness_update(None) {
@@ -225,13 +230,17 @@ impl Room {
             if serde_json::from_str::<serde_json::Value>(&entry.json).is_err() {
                 return Err(ProtocolError::Presence("a state that is not JSON".into()));
             }
+            let Some(peer) = self.peers.get_mut(&conn) else { continue };
+            if !peer.clients.contains(&id) && peer.told.contains(&id) {
+                // An echo of what the server relayed.
+                continue;
+            }
             match self.awareness.get(&id) {
                 // Another connection's client: not this connection's to change.
                 Some((_, _, owner)) if *owner != conn => continue,
                 Some((clock, _, _)) if entry.clock <= *clock && &*entry.json != "null" => continue,
                 _ => {}
             }
-            let Some(peer) = self.peers.get_mut(&conn) else { continue };
             if &*entry.json == "null" {
                 peer.clients.remove(&id);
                 self.awareness.remove(&id);
@@ -247,6 +256,11 @@ impl Room {
             accepted.insert(client, entry);
         }
         if !accepted.is_empty() {
+            for (other, peer) in self.peers.iter_mut() {
+                if *other != conn {
+                    peer.told.extend(accepted.keys().map(|c| c.get()));
+                }
+            }
             fx.presence_changed = true;
             fx.send(Target::AllBut(conn), &Message::Awareness(AwarenessUpdate { clients: accepted }));
         }

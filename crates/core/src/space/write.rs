@@ -46,6 +46,8 @@ pub struct PageUpdate {
     pub labels: Option<Vec<String>>,
     /// The version the edit started from; a different current version refuses the edit.
     pub base_version: Option<u32>,
+    /// The commit message (default: `Update "Title"`).
+    pub message: Option<String>,
 }
 
 /// Where a page moves.
@@ -228,7 +230,14 @@ impl Space {
                 Some(body) => Content::Body(body.clone()),
                 None => Content::Keep,
             };
-            s.plan_edit(id, update.title.as_deref(), content, update.labels.as_deref(), update.base_version, None)
+            s.plan_edit(
+                id,
+                update.title.as_deref(),
+                content,
+                update.labels.as_deref(),
+                update.base_version,
+                update.message.clone(),
+            )
         })?;
         self.saved(id, commit)
     }

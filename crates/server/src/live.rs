@@ -1,0 +1,806 @@
+//! Live co-editing: `/sync/<page id>` speaks the y-websocket protocol (any Yjs client joins with
+//! server URL `ws://host:port/sync` and the page id as its room). One task per open page (a
+//! *room*) owns the page's [`Room`]; connections hand it frames and get frames back.
+//!
+//! Durability: the room gathers what arrived, applies it, appends the accepted updates to the
+//! log (one thread for all rooms, one SQLite transaction per batch, `synchronous = FULL`), and
+//! only then sends anything, so nothing anyone received is lost to a crash. When edits settle
+//! (idle, the last person leaves, shutdown) the Markdown is written and committed, authored by
+//! the editors (`Co-authored-by:` for all but the first). Changes from outside (the API, the CLI,
+//! git, an editor on disk) are merged into the live document as small text edits.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::{Extension, body::Bytes};
+use cdo_core::{Author, PageId, PageUpdate, SpaceError};
+use cdo_sync::{Append, Effects, Labels, LiveDoc, Log, Room, SqliteLog, Stored, Target, merge3};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::auth::{Caller, Level};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, SpaceHandle};
+
+/// The largest frame a client may send (a whole page's document fits many times over).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+/// Messages queued for one connection before it counts as too slow and is closed (it then
+/// reconnects and catches up in one step).
+const OUTBOX: usize = 4096;
+/// Updates in the log past the snapshot before they are merged into it.
+const COMPACT_AFTER: usize = 500;
+/// How often an open page looks for changes from outside (a stat of the branch, no reads).
+const OUTSIDE_CHECK: Duration = Duration::from_secs(1);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a connection is sent.
+enum Outgoing {
+    Frame(Bytes),
+    Close(u16, String),
+}
+
+enum RoomMsg {
+    Join {
+        conn: u64,
+        can_write: bool,
+        author: Author,
+        out: mpsc::Sender<Outgoing>,
+    },
+    Frame {
+        conn: u64,
+        data: Bytes,
+    },
+    Leave {
+        conn: u64,
+    },
+    /// The page may have changed outside.
+    Poke,
+    /// Commit now, close every connection and stop (shutdown).
+    Stop(oneshot::Sender<()>),
+}
+
+/// The log, on a thread of its own: appends that arrive together are written in one transaction.
+enum LogReq {
+    Append(Vec<Append>, oneshot::Sender<Result<(), String>>),
+    Load(String, oneshot::Sender<Result<Stored, String>>),
+    Compact(String, Vec<u8>, oneshot::Sender<Result<(), String>>),
+    Settle { space: String, page: String, state: Vec<u8>, base: String, reply: oneshot::Sender<Result<(), String>> },
+    Unsettled(oneshot::Sender<Result<Vec<(String, String)>, String>>),
+}
+
+#[derive(Clone)]
+struct LogHandle(std::sync::mpsc::Sender<LogReq>);
+
+impl LogHandle {
+    fn start(mut log: Box<dyn Log>) -> std::io::Result<LogHandle> {
+        let (tx, rx) = std::sync::mpsc::channel::<LogReq>();
+        std::thread::Builder::new().name("live-log".into()).spawn(move || {
+            let mut next = None;
+            loop {
+                let req = match next.take() {
+                    Some(r) => r,
+                    None => match rx.recv() {
+                        Ok(r) => r,
+                        Err(_) => return,
+                    },
+                };
+                match req {
+                    LogReq::Append(batch, reply) => {
+                        let mut batch = batch;
+                        let mut replies = vec![reply];
+                        // Group commit: everything queued behind this append goes in with it.
+                        while let Ok(more) = rx.try_recv() {
+                            match more {
+                                LogReq::Append(b, r) => {
+                                    batch.extend(b);
+                                    replies.push(r);
+                                }
+                                other => {
+                                    next = Some(other);
+                                    break;
+                                }
+                            }
+                        }
+                        let result = log.append(&batch).map_err(|e| e.to_string());
+                        for r in replies {
+                            let _ = r.send(result.clone());
+                        }
+                    }
+                    LogReq::Load(page, reply) => {
+                        let _ = reply.send(log.load(&page).map_err(|e| e.to_string()));
+                    }
+                    LogReq::Compact(page, state, reply) => {
+                        let _ = reply.send(log.compact(&page, &state).map_err(|e| e.to_string()));
+                    }
+                    LogReq::Settle { space, page, state, base, reply } => {
+                        let _ = reply.send(log.settle(&space, &page, &state, &base).map_err(|e| e.to_string()));
+                    }
+                    LogReq::Unsettled(reply) => {
+                        let _ = reply.send(log.unsettled().map_err(|e| e.to_string()));
+                    }
+                }
+            }
+        })?;
+        Ok(LogHandle(tx))
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> LogReq) -> Result<T, String> {
+        let (tx, rx) = oneshot::channel();
+        self.0.send(make(tx)).map_err(|_| "the live-edit log has stopped".to_owned())?;
+        rx.await.map_err(|_| "the live-edit log has stopped".to_owned())?
+    }
+}
+
+/// Every open page, and the log.
+pub struct Live {
+    log: Result<LogHandle, String>,
+    rooms: Mutex<HashMap<String, mpsc::Sender<RoomMsg>>>,
+    next_conn: AtomicU64,
+    idle: Mutex<Duration>,
+}
+
+impl Live {
+    /// Opens the log at `path` (`HOME/live.sqlite`). If it cannot be opened, live editing says
+    /// why to each client that tries, and everything else works.
+    pub fn open(path: &std::path::Path) -> Live {
+        let log = SqliteLog::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|l| LogHandle::start(Box::new(l)).map_err(|e| e.to_string()));
+        if let Err(e) = &log {
+            eprintln!("confluence.do: live editing is off: {e}");
+        }
+        Live {
+            log,
+            rooms: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            idle: Mutex::new(Duration::from_secs(3)),
+        }
+    }
+
+    /// How long edits must pause before they are committed.
+    pub fn set_idle(&self, idle: Duration) {
+        *lock(&self.idle) = idle;
+    }
+
+    /// Pages open live now.
+    pub fn open_pages(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
+    /// Tells an open page that its file may have changed (an API write).
+    pub fn poke(&self, page: &str) {
+        if let Some(tx) = lock(&self.rooms).get(page) {
+            let _ = tx.try_send(RoomMsg::Poke);
+        }
+    }
+
+    /// The room of `page`, started if needed; `msg` is queued while the registry is locked, so a
+    /// room that is stopping for want of connections never misses it.
+    fn send(state: &Arc<AppState>, space: &str, page: &PageId, msg: RoomMsg) -> Result<mpsc::Sender<RoomMsg>, String> {
+        let live = &state.live;
+        let log = live.log.clone()?;
+        let mut rooms = lock(&live.rooms);
+        let key = page.to_string();
+        let tx = match rooms.get(&key) {
+            Some(tx) if !tx.is_closed() => tx.clone(),
+            _ => {
+                let (tx, rx) = mpsc::channel(OUTBOX);
+                let room = RoomTask::new(state.clone(), log, space.to_owned(), page.clone(), rx);
+                tokio::spawn(room.run());
+                rooms.insert(key, tx.clone());
+                tx
+            }
+        };
+        tx.try_send(msg).map_err(|_| "the page's live session is overloaded; try again".to_owned())?;
+        Ok(tx)
+    }
+
+    /// Commits pages whose live edits were not committed when the server last stopped (a crash).
+    pub async fn recover(state: &Arc<AppState>) {
+        let Ok(log) = state.live.log.clone() else { return };
+        let pages = match log.ask(LogReq::Unsettled).await {
+            Ok(p) => p,
+            Err(e) => return eprintln!("confluence.do: live edits could not be recovered: {e}"),
+        };
+        for (space, page) in pages {
+            let Some(id) = PageId::parse(&page) else { continue };
+            let (tx, rx) = oneshot::channel();
+            if let Err(e) = Live::send(state, &space, &id, RoomMsg::Stop(tx)) {
+                eprintln!("confluence.do: live edits of page {page} could not be recovered: {e}");
+                continue;
+            }
+            let _ = rx.await;
+            eprintln!("confluence.do: committed live edits of page {page} ({space}) left from the last run");
+        }
+    }
+
+    /// Commits every open page and closes its connections.
+    pub async fn shutdown(&self) {
+        let rooms: Vec<mpsc::Sender<RoomMsg>> = lock(&self.rooms).drain().map(|(_, tx)| tx).collect();
+        for tx in rooms {
+            let (done, wait) = oneshot::channel();
+            if tx.send(RoomMsg::Stop(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+    }
+}
+
+/// `GET /sync/<page id>`: the WebSocket upgrade. Reading needs read access; editing, write.
+pub async fn socket(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(page): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let (space, id) = crate::api::page_of(&state, &page).await?;
+    caller.require(&space, Level::Read)?;
+    if let Err(e) = &state.live.log {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("live editing is off on this server: {e}"),
+        ));
+    }
+    let can_write = caller.can(&space, Level::Write);
+    let author = caller.author.clone();
+    Ok(upgrade
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |ws| connection(state, space, id, can_write, author, ws)))
+}
+
+async fn connection(
+    state: Arc<AppState>,
+    space: String,
+    page: PageId,
+    can_write: bool,
+    author: Author,
+    mut ws: WebSocket,
+) {
+    let conn = state.live.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (out, mut outbox) = mpsc::channel::<Outgoing>(OUTBOX);
+    let room = match Live::send(&state, &space, &page, RoomMsg::Join { conn, can_write, author, out }) {
+        Ok(room) => room,
+        Err(e) => {
+            let _ = ws.send(close(1013, &e)).await;
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            incoming = ws.recv() => match incoming {
+                Some(Ok(Message::Binary(data))) => {
+                    if room.send(RoomMsg::Frame { conn, data }).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Text(_))) => {
+                    eprintln!("confluence.do: live connection {conn} on page {page} closed: a text frame (the protocol is binary)");
+                    close_politely(&mut ws, 1003, "y-websocket frames are binary").await;
+                    break;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Err(e)) => {
+                    eprintln!("confluence.do: live connection {conn} on page {page} closed: {e}");
+                    break;
+                }
+            },
+            sent = outbox.recv() => match sent {
+                Some(Outgoing::Frame(frame)) => {
+                    if ws.send(Message::Binary(frame)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outgoing::Close(code, reason)) => {
+                    close_politely(&mut ws, code, &reason).await;
+                    break;
+                }
+                None => {
+                    close_politely(&mut ws, 1013, "too slow to keep up; reconnect to catch up").await;
+                    break;
+                }
+            },
+        }
+    }
+    let _ = room.send(RoomMsg::Leave { conn }).await;
+}
+
+/// Sends a close frame and reads until the client answers it (a little while at most): closing
+/// a socket with unread frames makes TCP reset it, and the client would never see the reason.
+async fn close_politely(ws: &mut WebSocket, code: u16, reason: &str) {
+    if ws.send(close(code, reason)).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(m)) = ws.recv().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    // A close reason is at most 123 bytes.
+    let mut reason = reason.to_owned();
+    while reason.len() > 120 {
+        reason.pop();
+    }
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+struct Connection {
+    out: mpsc::Sender<Outgoing>,
+    author: Author,
+}
+
+/// One open page.
+struct RoomTask {
+    state: Arc<AppState>,
+    log: LogHandle,
+    space: String,
+    page: PageId,
+    rx: mpsc::Receiver<RoomMsg>,
+    conns: HashMap<u64, Connection>,
+}
+
+/// The page's live state once loaded.
+struct Loaded {
+    room: Room,
+    handle: Arc<SpaceHandle>,
+    /// The Markdown the document last agreed with the file on.
+    base: String,
+    title: String,
+    /// People with edits not yet committed, in order of their first edit.
+    editors: Vec<Author>,
+    /// Updates in the log since its snapshot.
+    logged: usize,
+    /// When to commit (edits pending).
+    settle_at: Option<Instant>,
+    /// The space's generation when the file was last compared.
+    seen_generation: u64,
+}
+
+impl RoomTask {
+    fn new(state: Arc<AppState>, log: LogHandle, space: String, page: PageId, rx: mpsc::Receiver<RoomMsg>) -> RoomTask {
+        RoomTask { state, log, space, page, rx, conns: HashMap::new() }
+    }
+
+    fn idle(&self) -> Duration {
+        *lock(&self.state.live.idle)
+    }
+
+    async fn run(mut self) {
+        let mut loaded = match self.load().await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("confluence.do: page {} could not be opened live: {e}", self.page);
+                self.fail(&format!("the page could not be opened live: {e}")).await;
+                return;
+            }
+        };
+        let mut check = tokio::time::interval(OUTSIDE_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let settle_at = loaded.settle_at;
+            let first = tokio::select! {
+                msg = self.rx.recv() => msg,
+                _ = sleep_until(settle_at) => {
+                    self.settle(&mut loaded).await;
+                    continue;
+                }
+                _ = check.tick() => {
+                    let generation = loaded.handle.generation();
+                    if generation != loaded.seen_generation {
+                        loaded.seen_generation = generation;
+                        self.check_outside(&mut loaded).await;
+                    }
+                    continue;
+                }
+            };
+            let Some(first) = first else { break };
+            let mut batch = vec![first];
+            while batch.len() < 1024 {
+                match self.rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            let mut fx = Effects::default();
+            let mut stop = None;
+            let mut poked = false;
+            let mut authors: Vec<Author> = Vec::new();
+            for msg in batch {
+                match msg {
+                    RoomMsg::Join { conn, can_write, author, out } => {
+                        self.conns.insert(conn, Connection { out, author });
+                        fx.extend(loaded.room.join(conn, can_write));
+                    }
+                    RoomMsg::Frame { conn, data } => {
+                        if !self.conns.contains_key(&conn) {
+                            continue;
+                        }
+                        match loaded.room.receive(conn, &data) {
+                            Ok(more) => {
+                                if !more.durable.is_empty()
+                                    && let Some(c) = self.conns.get(&conn)
+                                {
+                                    authors.extend(std::iter::repeat_n(c.author.clone(), more.durable.len()));
+                                }
+                                fx.extend(more);
+                            }
+                            Err(e) => {
+                                eprintln!("confluence.do: live connection {conn} on page {} closed: {e}", self.page);
+                                if let Some(c) = self.conns.remove(&conn) {
+                                    let _ = c.out.try_send(Outgoing::Close(1008, e.to_string()));
+                                }
+                                fx.extend(loaded.room.leave(conn));
+                            }
+                        }
+                    }
+                    RoomMsg::Leave { conn } => {
+                        self.conns.remove(&conn);
+                        fx.extend(loaded.room.leave(conn));
+                    }
+                    RoomMsg::Poke => poked = true,
+                    RoomMsg::Stop(done) => stop = Some(done),
+                }
+            }
+            if let Err(e) = self.commit_effects(&mut loaded, fx, authors).await {
+                eprintln!("confluence.do: live edits of page {} could not be saved: {e}", self.page);
+                self.fail(&format!("the server could not save live edits ({e}); reconnect to retry")).await;
+                return;
+            }
+            if poked {
+                self.check_outside(&mut loaded).await;
+            }
+            if let Some(done) = stop {
+                self.settle(&mut loaded).await;
+                self.close_all(1001, "the server is stopping");
+                let _ = done.send(());
+                self.remove_self();
+                return;
+            }
+            if self.conns.is_empty() {
+                // The last person left: commit now, and stop unless someone joined meanwhile.
+                self.settle(&mut loaded).await;
+                if self.try_stop() {
+                    return;
+                }
+            }
+        }
+        self.settle(&mut loaded).await;
+    }
+
+    /// Makes the updates durable, then sends the messages; `authors[i]` made `durable[i]`
+    /// (the rest were made by the server).
+    async fn commit_effects(&mut self, loaded: &mut Loaded, fx: Effects, authors: Vec<Author>) -> Result<(), String> {
+        if !fx.durable.is_empty() {
+            let mut authors = authors.into_iter();
+            let batch: Vec<Append> = fx
+                .durable
+                .into_iter()
+                .map(|update| Append {
+                    space: self.space.clone(),
+                    page: self.page.to_string(),
+                    update,
+                    author: authors.next(),
+                })
+                .collect();
+            for a in batch.iter().filter_map(|a| a.author.as_ref()) {
+                if !loaded.editors.iter().any(|e| e.email == a.email) {
+                    loaded.editors.push(a.clone());
+                }
+            }
+            loaded.logged += batch.len();
+            self.log.ask(|r| LogReq::Append(batch, r)).await?;
+        }
+        let mut queue: std::collections::VecDeque<(Target, Bytes)> = fx.messages.into();
+        while let Some((target, frame)) = queue.pop_front() {
+            let mut gone = Vec::new();
+            for (id, c) in &self.conns {
+                let to = match target {
+                    Target::One(x) => x == *id,
+                    Target::AllBut(x) => x != *id,
+                    Target::All => true,
+                };
+                if to && c.out.try_send(Outgoing::Frame(frame.clone())).is_err() {
+                    gone.push(*id);
+                }
+            }
+            for id in gone {
+                // Closed, or too slow: dropping its sender closes the connection (it reconnects
+                // and catches up); the others hear that its people left.
+                self.conns.remove(&id);
+                queue.extend(loaded.room.leave(id).messages);
+            }
+        }
+        if fx.changed {
+            loaded.settle_at = Some(Instant::now() + self.idle());
+        }
+        if loaded.logged > COMPACT_AFTER {
+            let state = loaded.room.doc().state();
+            self.log.ask(|r| LogReq::Compact(self.page.to_string(), state, r)).await?;
+            loaded.logged = 0;
+        }
+        Ok(())
+    }
+
+    /// Reads the page and the log, and makes the live document.
+    async fn load(&mut self) -> Result<Loaded, String> {
+        let handle = self.state.space(&self.space).map_err(|e| e.message)?;
+        let (body, title) = self.read_page(&handle).await?;
+        let page = self.page.to_string();
+        let stored = self.log.ask(|r| LogReq::Load(page.clone(), r)).await?;
+        let updates = stored.updates.iter().map(Vec::as_slice);
+        let doc = match &stored.state {
+            Some(state) => LiveDoc::restore(state, updates).map_err(|e| e.to_string())?,
+            None => {
+                let doc = LiveDoc::seeded(&body);
+                for u in updates {
+                    doc.apply(u).map_err(|e| e.to_string())?;
+                }
+                doc
+            }
+        };
+        let base = stored.base.clone().unwrap_or_else(|| body.clone());
+        if stored.state.is_none() {
+            // The first snapshot, so that every later start builds on the same items.
+            let (space, state) = (self.space.clone(), doc.state());
+            if stored.unsettled() {
+                self.log.ask(|r| LogReq::Compact(page.clone(), state, r)).await?;
+            } else {
+                self.log
+                    .ask(|r| LogReq::Settle { space, page: page.clone(), state, base: base.clone(), reply: r })
+                    .await?;
+            }
+        }
+        let seen_generation = handle.generation();
+        let mut loaded = Loaded {
+            room: Room::new(doc),
+            handle,
+            base,
+            title: title.clone(),
+            editors: stored.editors.clone(),
+            logged: stored.updates.len(),
+            settle_at: stored.unsettled().then(Instant::now),
+            seen_generation,
+        };
+        let mut fx = Effects::default();
+        for (key, value) in [("id", page.as_str()), ("title", title.as_str())] {
+            if let Some(u) = loaded.room.doc().set_meta(key, value) {
+                fx.extend(loaded.room.local(u));
+            }
+        }
+        fx.changed = false;
+        self.commit_effects(&mut loaded, fx, Vec::new()).await?;
+        if body != loaded.base {
+            self.merge_outside(&mut loaded, body).await?;
+        }
+        Ok(loaded)
+    }
+
+    /// The page's body and title, as the space has them now.
+    async fn read_page(&self, handle: &Arc<SpaceHandle>) -> Result<(String, String), String> {
+        let (handle, id) = (handle.clone(), self.page.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut space = handle.lock().map_err(|e| e.message)?;
+            let page = space.page(&id).map_err(|e| e.to_string())?;
+            Ok((page.body, page.summary.title))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    async fn check_outside(&mut self, loaded: &mut Loaded) {
+        match self.read_page(&loaded.handle).await {
+            Ok((body, title)) => {
+                if title != loaded.title {
+                    loaded.title = title.clone();
+                    if let Some(u) = loaded.room.doc().set_meta("title", &title) {
+                        let mut fx = loaded.room.local(u);
+                        fx.changed = false;
+                        let _ = self.commit_effects(loaded, fx, Vec::new()).await;
+                    }
+                }
+                if body != loaded.base
+                    && let Err(e) = self.merge_outside(loaded, body).await
+                {
+                    eprintln!("confluence.do: a change to page {} could not be merged live: {e}", self.page);
+                }
+            }
+            Err(e) => eprintln!("confluence.do: page {} could not be read: {e}", self.page),
+        }
+    }
+
+    /// Merges the file's new body into the live document (three-way against `base`): people
+    /// editing see the change appear; their own edits stay.
+    async fn merge_outside(&mut self, loaded: &mut Loaded, body: String) -> Result<(), String> {
+        let ours = loaded.room.doc().text();
+        let merged = merge3(&loaded.base, &ours, &body, Labels { ours: "live edits", theirs: "saved elsewhere" });
+        if !merged.conflicts.is_empty() {
+            eprintln!(
+                "confluence.do: page {}: {} overlapping edit(s) from outside kept beside the live ones, marked",
+                self.page,
+                merged.conflicts.len()
+            );
+        }
+        loaded.base = body;
+        let Some(update) = loaded.room.doc().set_text(&merged.text) else { return Ok(()) };
+        let mut fx = loaded.room.local(update);
+        // Edits that only bring the document to the file need no commit.
+        fx.changed = merged.text != loaded.base;
+        self.commit_effects(loaded, fx, Vec::new()).await
+    }
+
+    /// Commits the document's text if it differs from the file; retries after merging a change
+    /// made outside meanwhile.
+    async fn settle(&mut self, loaded: &mut Loaded) {
+        for _ in 0..3 {
+            let text = loaded.room.doc().text();
+            let written = if text == loaded.base && loaded.editors.is_empty() {
+                if loaded.logged == 0 {
+                    loaded.settle_at = None;
+                    return;
+                }
+                // Only the server's own updates (metadata, merges that match the file): the
+                // log's snapshot takes them; nothing to commit.
+                Ok(Written::Done(text.clone()))
+            } else {
+                self.write_page(loaded, text.clone()).await
+            };
+            match written {
+                Ok(Written::Outside(body)) => {
+                    if let Err(e) = self.merge_outside(loaded, body).await {
+                        eprintln!("confluence.do: page {}: {e}", self.page);
+                        break;
+                    }
+                }
+                Ok(Written::Done(body)) => {
+                    let (space, page, state) = (self.space.clone(), self.page.to_string(), loaded.room.doc().state());
+                    let base = text.clone();
+                    if let Err(e) = self.log.ask(|r| LogReq::Settle { space, page, state, base, reply: r }).await {
+                        eprintln!("confluence.do: page {}: the live-edit log: {e}", self.page);
+                    }
+                    loaded.base = text;
+                    loaded.editors.clear();
+                    loaded.logged = 0;
+                    loaded.settle_at = None;
+                    loaded.seen_generation = loaded.handle.generation();
+                    if body != loaded.base {
+                        // The file reads back differently (normalised): take that in too.
+                        let _ = self.merge_outside(loaded, body).await;
+                    }
+                    return;
+                }
+                Err(e) => {
+                    eprintln!("confluence.do: live edits of page {} could not be committed: {e}", self.page);
+                    break;
+                }
+            }
+        }
+        // Try again later; the edits are safe in the log.
+        loaded.settle_at = Some(Instant::now() + self.idle().max(Duration::from_secs(5)));
+    }
+
+    async fn write_page(&self, loaded: &Loaded, text: String) -> Result<Written, String> {
+        let (id, base, editors) = (self.page.clone(), loaded.base.clone(), loaded.editors.clone());
+        let local = self.state.local_user.clone();
+        let key = self.space.clone();
+        self.state
+            .with_space(&key, true, move |space| {
+                let page = space.page(&id)?;
+                if page.body != base {
+                    return Ok(Written::Outside(page.body));
+                }
+                if page.body == text {
+                    return Ok(Written::Done(page.body));
+                }
+                let author = editors.first().cloned().unwrap_or(local);
+                let mut message = format!("Edit \"{}\" live", page.summary.title);
+                let others: Vec<&Author> = editors.iter().skip(1).collect();
+                if !others.is_empty() {
+                    message.push_str("\n\n");
+                    for a in others {
+                        message.push_str(&format!("Co-authored-by: {} <{}>\n", a.name, a.email));
+                    }
+                }
+                let update = PageUpdate {
+                    body: Some(text),
+                    base_version: Some(page.version),
+                    message: Some(message),
+                    ..PageUpdate::default()
+                };
+                match space.update_page(&id, &update, &author) {
+                    Ok(_) => Ok(Written::Done(space.page(&id)?.body)),
+                    Err(SpaceError::Stale { .. }) => Ok(Written::Outside(space.page(&id)?.body)),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await
+            .map_err(|e| e.message)
+    }
+
+    fn close_all(&mut self, code: u16, reason: &str) {
+        for (_, c) in self.conns.drain() {
+            let _ = c.out.try_send(Outgoing::Close(code, reason.to_owned()));
+        }
+    }
+
+    /// Stops the room if nothing is queued for it (checked with the registry locked).
+    fn try_stop(&mut self) -> bool {
+        let mut rooms = lock(&self.state.live.rooms);
+        if !self.rx.is_empty() {
+            return false;
+        }
+        rooms.remove(&self.page.to_string());
+        self.rx.close();
+        true
+    }
+
+    /// Leaves the registry; anyone who joined meanwhile is asked to reconnect.
+    fn remove_self(&mut self) {
+        {
+            let mut rooms = lock(&self.state.live.rooms);
+            rooms.remove(&self.page.to_string());
+            self.rx.close();
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                RoomMsg::Join { out, .. } => {
+                    let _ = out.try_send(Outgoing::Close(1012, "the page's live session restarted; reconnect".into()));
+                }
+                RoomMsg::Stop(done) => {
+                    let _ = done.send(());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The room cannot go on: every connection is told why, and the room stops (the next
+    /// connection starts it afresh from the file and the log).
+    async fn fail(&mut self, reason: &str) {
+        {
+            let mut rooms = lock(&self.state.live.rooms);
+            rooms.remove(&self.page.to_string());
+            self.rx.close();
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                RoomMsg::Join { out, .. } => {
+                    let _ = out.try_send(Outgoing::Close(1011, reason.to_owned()));
+                }
+                RoomMsg::Stop(done) => {
+                    let _ = done.send(());
+                }
+                _ => {}
+            }
+        }
+        self.close_all(1011, reason);
+    }
+}
+
+enum Written {
+    /// Committed (or nothing to commit); the body as the file now has it.
+    Done(String),
+    /// The file changed since the document last agreed with it: merge this first.
+    Outside(String),
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

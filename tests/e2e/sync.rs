@@ -1,0 +1,186 @@
+//! Live co-editing, end to end: the real Yjs client (`tests/sync/*.mjs`: yjs + y-websocket)
+//! against the real `confluence-do serve`; then git shows what was committed, by whom.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::server::Server;
+use crate::support::{Env, assert_fsck, git};
+
+fn sync_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/sync");
+    assert!(
+        dir.join("node_modules/y-websocket").is_dir(),
+        "yjs and y-websocket are not installed; run scripts/setup-tests"
+    );
+    dir
+}
+
+/// Runs a sync script; its last stdout line is a JSON report with `ok`.
+fn node(script: &str, args: &[&str]) -> Value {
+    let out = Command::new("node").current_dir(sync_dir()).arg(script).args(args).output().expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or(Value::Null);
+    assert!(
+        out.status.success() && report["ok"] == Value::Bool(true),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
+/// A home with space ENG, two writers and a reader, each with a token.
+struct Team {
+    env: Env,
+    ada: String,
+    bob: String,
+    rita: String,
+}
+
+fn team() -> Team {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    env.ok(&["user", "add", "ada@example.com", "--name", "Ada Lovelace", "--admin"]);
+    env.ok(&["user", "add", "bob@example.com", "--name", "Bob Builder", "--admin"]);
+    env.ok(&["user", "add", "rita@example.com", "--name", "Rita Reader", "--read-only"]);
+    let token = |email: &str| env.ok(&["token", "create", email]).trim().to_owned();
+    let (ada, bob, rita) = (token("ada@example.com"), token("bob@example.com"), token("rita@example.com"));
+    Team { env, ada, bob, rita }
+}
+
+fn ws(server: &Server) -> String {
+    format!("{}/sync", server.url().replace("http://", "ws://"))
+}
+
+/// The page's Markdown body as committed on the branch.
+fn committed_body(env: &Env, path: &str) -> String {
+    let space = env.space_path("ENG");
+    let text = git(&space, &["show", &format!("HEAD:{path}")]);
+    // After the frontmatter.
+    text.splitn(3, "---\n").nth(2).unwrap_or("").to_owned()
+}
+
+fn page_path(env: &Env, id: &str) -> String {
+    env.json(&["page", "show", id, "--json"])["path"].as_str().expect("a path").to_owned()
+}
+
+/// Waits (with a deadline) until `cond` holds.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn yjs_clients_edit_together_see_each_other_and_the_page_is_committed_by_both() {
+    let t = team();
+    let initial = "First line.\nSecond line.\n";
+    let page = t.env.create("ENG", "Live notes", initial, &[]);
+    let path = page_path(&t.env, &page);
+    let server = Server::start(&t.env, "127.0.0.1:0", &[]);
+    let tokens = json!({"ada": t.ada, "bob": t.bob, "rita": t.rita}).to_string();
+    let report = node("interop.mjs", &[&ws(&server), &page, &tokens, initial]);
+    if report["readerClose"] != 1008 {
+        panic!("a reader's edit closes the connection as a policy violation: {report}\n{}", server.stop_and_read_log());
+    }
+    let text = report["text"].as_str().expect("text").to_owned();
+    for part in ["Ada was here. ", "Bob too.\n", "Written offline.\n", "Written online. ", "First line."] {
+        assert!(text.contains(part), "{part:?} in {text:?}");
+    }
+
+    // Everyone left: the text is committed, by Ada with Bob as co-author.
+    let space = t.env.space_path("ENG");
+    wait_for("the live edits to be committed", || committed_body(&t.env, &path) == text);
+    let log = git(&space, &["log", "-1", "--format=%an <%ae>%n%B"]);
+    assert!(log.starts_with("Ada Lovelace <ada@example.com>\nEdit \"Live notes\" live"), "{log}");
+    assert!(log.contains("Co-authored-by: Bob Builder <bob@example.com>"), "{log}");
+    assert!(!log.contains("Rita"), "{log}");
+    assert_eq!(git(&space, &["status", "--porcelain"]), "", "the space is clean");
+    assert_fsck(&space);
+    // The API reads what was committed.
+    assert_eq!(t.env.json(&["page", "show", &page, "--json"])["body"].as_str(), Some(text.as_str()));
+}
+
+#[test]
+fn changes_from_the_api_and_from_disk_appear_live_and_the_live_edit_stays() {
+    let t = team();
+    let page = t.env.create("ENG", "Outside", "First line.\nSecond line.\n", &[]);
+    let path = page_path(&t.env, &page);
+    let file = t.env.space_path("ENG").join(&path);
+    let server = Server::start(&t.env, "127.0.0.1:0", &[]);
+    let report = node("outside.mjs", &[&ws(&server), &server.url(), &page, &t.ada, file.to_str().expect("utf-8 path")]);
+    let text = report["text"].as_str().expect("text").to_owned();
+    assert_eq!(text, "First line, edited by the API.\nSecond line, edited on disk.\nLive line.\n");
+    let space = t.env.space_path("ENG");
+    wait_for("the merged text to be committed", || committed_body(&t.env, &path) == text);
+    wait_for("a clean space", || git(&space, &["status", "--porcelain"]).is_empty());
+    assert_fsck(&space);
+}
+
+#[test]
+fn hostile_frames_close_only_their_connection_with_a_logged_reason() {
+    let t = team();
+    let page = t.env.create("ENG", "Target", "Text.\n", &[]);
+    let server = Server::start(&t.env, "127.0.0.1:0", &[]);
+    let report = node("hostile.mjs", &[&ws(&server), &page, &t.ada]);
+    let closes = report["closes"].as_array().expect("closes");
+    assert_eq!(closes.len(), 9, "{report}");
+    for c in closes {
+        let code = c["code"].as_u64().unwrap_or(0);
+        assert!(code != 1000, "{c}: closed as if nothing was wrong");
+    }
+    let by_name = |n: &str| closes.iter().find(|c| c["name"] == n).cloned().unwrap_or(Value::Null);
+    assert_eq!(by_name("unknown message type")["code"], 1008, "{report}");
+    assert!(by_name("unknown message type")["reason"].as_str().unwrap_or("").contains("unsupported message type 9"));
+    assert_eq!(by_name("a text frame")["code"], 1003, "{report}");
+    assert_eq!(by_name("awareness that is not JSON")["code"], 1008, "{report}");
+    let log = server.stop_and_read_log();
+    assert!(log.contains("closed: unsupported message type 9"), "{log}");
+    assert!(log.contains("closed: malformed message"), "{log}");
+    assert!(log.contains("closed: a text frame"), "{log}");
+}
+
+#[test]
+fn a_killed_server_keeps_every_edit_a_client_had_received() {
+    let t = team();
+    let page = t.env.create("ENG", "Crash", "Typed:\n", &[]);
+    let path = page_path(&t.env, &page);
+    let mut server = Server::start(&t.env, "127.0.0.1:0", &[]);
+    let mut child = Command::new("node")
+        .current_dir(sync_dir())
+        .args(["crash.mjs", &ws(&server), &page, &t.ada])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // Once Bob has received a few hundred characters, kill -9 the server mid-typing.
+    let mut report = Value::Null;
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["progress"].as_u64().unwrap_or(0) >= 300 {
+            server.kill9();
+        }
+        if v.get("ok").is_some() {
+            report = v;
+            break;
+        }
+    }
+    assert!(child.wait().expect("node ends").success(), "{report}");
+    assert_eq!(report["ok"], true, "{report}");
+    let received = report["received"].as_str().expect("received").to_owned();
+    assert!(received.len() > 300, "{received}");
+
+    // Restarted, the server commits what the log holds: everything Bob had received.
+    let space = t.env.space_path("ENG");
+    let _again = Server::start(&t.env, "127.0.0.1:0", &[]);
+    wait_for("the recovered edits to be committed", || committed_body(&t.env, &path).starts_with(&received));
+    assert_fsck(&space);
+    wait_for("a clean space", || git(&space, &["status", "--porcelain"]).is_empty());
+}
