@@ -59,6 +59,17 @@ async function api(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
+// Polls `get` (an API read) until it returns something truthy, for up to 15 s.
+async function until(get, what) {
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const got = await get();
+    if (got) return got;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function expect(cond, what) {
   if (!cond) throw new Error(what);
 }
@@ -137,12 +148,15 @@ try {
     const editor = page.locator(".editor-host .cm-content");
     await editor.click();
     await page.keyboard.press("Control+End");
+    await page.locator(".presence-count", { hasText: "1 person here" }).waitFor();
     await page.keyboard.type("\n\nWe switch traffic only after the health checks pass.");
-    await page.locator(".save-state", { hasText: "Unsaved" }).waitFor();
+    // Live: "Saved" once the server holds the edit; committed when typing pauses.
     await page.locator(".save-state.saved").waitFor({ timeout: 15000 });
-    const saved = await api("GET", `/pages/${created.adr}`);
-    expect(saved.markdown.includes("only after the health checks pass"), "the edit reached the server");
-    expect(saved.version === 2, `one save made version 2 (${saved.version})`);
+    const saved = await until(async () => {
+      const p = await api("GET", `/pages/${created.adr}`);
+      return p.markdown.includes("only after the health checks pass") && p;
+    }, "the live edit to be committed");
+    expect(saved.version === 2, `one commit made version 2 (${saved.version})`);
     await page.screenshot({ path: join(shots, "editor.png") });
   });
 
@@ -168,7 +182,25 @@ try {
     );
   });
 
-  await step("a stale edit shows who changed the page and merges", async () => {
+  await step("two people edit one page live: presence, each other's cursor and text", async () => {
+    const other = await context.newPage();
+    await page.goto(`${base}/#/page/${created.adr}/edit`);
+    await other.goto(`${base}/#/page/${created.adr}/edit`);
+    for (const p of [page, other]) await p.locator(".presence-count", { hasText: "2 people here" }).waitFor({ timeout: 15000 });
+    await other.locator(".editor-host .cm-content").click();
+    await other.keyboard.press("Control+Home");
+    await other.keyboard.type("Edited together. ");
+    await page.locator(".editor-host .cm-content", { hasText: "Edited together. " }).waitFor({ timeout: 15000 });
+    await page.locator(".cm-ySelectionCaret").first().waitFor({ timeout: 15000 });
+    await page.screenshot({ path: join(shots, "live.png") });
+    await other.close();
+    await page.locator(".presence-count", { hasText: "1 person here" }).waitFor({ timeout: 15000 });
+    await page.getByRole("button", { name: "Done" }).click();
+    await page.locator(".markdown-body", { hasText: "Edited together." }).waitFor({ timeout: 15000 });
+  });
+
+  await step("a stale edit shows who changed the page and merges (live editing off)", async () => {
+    await page.evaluate(() => localStorage.setItem("cdo.live", "off"));
     await page.goto(`${base}/#/page/${created.adr}/edit`);
     await page.locator(".editor-host .cm-content").waitFor();
     // Someone else saves meanwhile (a new first line).
@@ -188,6 +220,7 @@ try {
     expect(merged.markdown.includes("Reviewed by the platform team."), "their edit is kept");
     expect(merged.markdown.includes("Rollback takes one command."), "my edit is kept");
     await page.getByRole("button", { name: "Done" }).click();
+    await page.evaluate(() => localStorage.removeItem("cdo.live"));
   });
 
   await step("dragging a page onto another makes it a child", async () => {

@@ -180,6 +180,8 @@ export const api = {
   labels: (key: string) =>
     call<{ labels: { name: string; pages: number }[] }>("GET", `/spaces/${enc(key)}/labels`).then((r) => r.labels),
   page: (id: string) => call<Page>("GET", `/pages/${enc(id)}`),
+  /** Commits the page's live edits now; answers the page as committed. */
+  settle: (id: string) => call<Page>("POST", `/pages/${enc(id)}/settle`),
   createPage: (
     key: string,
     input: {

@@ -4,9 +4,14 @@
 import type { EditorView } from "@codemirror/view";
 import { mergeDiff3 } from "node-diff3";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { yCollab } from "y-codemirror.next";
 import { api, ApiError, type Page } from "./api";
+import { LiveSession, liveWanted } from "./live";
 import { createEditor, insertBlock, link, prefixLines, setText, SLASH_ITEMS, wrap } from "./markdown-editor";
 import { href } from "./router";
+
+/** How long the editor waits for the live server before editing alone (saving through the API). */
+const LIVE_WAIT_MS = 4000;
 
 type SaveState =
   | { kind: "saved"; at: Date }
@@ -26,9 +31,19 @@ export function merge3(base: string, mine: string, theirs: string, who: string) 
   return { text: result.result.join("\n"), conflict: result.conflict };
 }
 
-export function Editor(props: { page: Page; onSaved: (page: Page) => void; onDone: (page: Page) => void }) {
+export function Editor(props: {
+  page: Page;
+  me?: { name: string };
+  onSaved: (page: Page) => void;
+  onDone: (page: Page) => void;
+}) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
+  // Co-editing: the body lives in the page's shared document; title and labels still save
+  // through the API. `null` while connecting or when editing alone.
+  const live = useRef<LiveSession | null>(null);
+  const [liveState, setLiveState] = useState(0);
+  const [mode, setMode] = useState<"starting" | "live" | "alone">(liveWanted() ? "starting" : "alone");
   // What the server has: the version we edit on top of and its text (the merge base).
   const base = useRef({ version: props.page.version, markdown: props.page.markdown, title: props.page.title });
   const [title, setTitle] = useState(props.page.title);
@@ -57,7 +72,8 @@ export function Editor(props: { page: Page; onSaved: (page: Page) => void; onDon
       .filter(Boolean);
 
   const changed = () => {
-    const text = view.current?.state.doc.toString() ?? "";
+    // Live, the body is saved by the live session; only title and labels go through the API.
+    const text = live.current ? base.current.markdown : (view.current?.state.doc.toString() ?? "");
     return (
       text !== base.current.markdown ||
       titleRef.current.trim() !== base.current.title ||
@@ -72,18 +88,21 @@ export function Editor(props: { page: Page; onSaved: (page: Page) => void; onDon
       if (stateRef.current.kind === "dirty") setState({ kind: "saved", at: new Date() });
       return;
     }
-    const body = view.current.state.doc.toString();
+    const isLive = live.current !== null;
+    const body = isLive ? base.current.markdown : view.current.state.doc.toString();
     const sentTitle = titleRef.current.trim() || base.current.title;
     setState({ kind: "saving" });
     const run = (async () => {
       try {
+        // Live, the version moves with every commit of the live text: base on the latest.
+        const version = isLive ? (await api.page(props.page.id)).version : base.current.version;
         const page = await api.updatePage(props.page.id, {
           title: sentTitle,
-          body,
+          body: isLive ? undefined : body,
           labels: labelList(),
-          baseVersion: base.current.version,
+          baseVersion: version,
         });
-        base.current = { version: page.version, markdown: body, title: page.title };
+        base.current = { version: page.version, markdown: isLive ? base.current.markdown : body, title: page.title };
         latest.current = page;
         props.onSaved(page);
         setState(changed() ? { kind: "dirty" } : { kind: "saved", at: new Date() });
@@ -128,24 +147,53 @@ export function Editor(props: { page: Page; onSaved: (page: Page) => void; onDon
   };
 
   useEffect(() => {
-    if (!host.current) return;
-    const v = createEditor(host.current, props.page.markdown, {
-      onChange: () => schedule(),
+    let cancelled = false;
+    let v: EditorView | null = null;
+    const hooks = {
+      onChange: () => {
+        if (!live.current) schedule();
+      },
       onSave: () => void save(),
-      onFiles: (files, at) => void upload(files, at),
-    });
-    view.current = v;
-    v.focus();
+      onFiles: (files: File[], at: number) => void upload(files, at),
+    };
+    const start = (session: LiveSession | null) => {
+      if (cancelled || !host.current) return;
+      live.current = session;
+      const text = session ? session.text.toString() : props.page.markdown;
+      const binding = session ? yCollab(session.text, session.provider.awareness, { undoManager: session.undo }) : undefined;
+      v = createEditor(host.current, text, hooks, binding);
+      view.current = v;
+      setMode(session ? "live" : "alone");
+      v.focus();
+    };
+    if (liveWanted()) {
+      const session = new LiveSession(props.page.id, props.me ?? { name: "Someone" });
+      session.onChange(() => setLiveState((n) => n + 1));
+      session.ready(LIVE_WAIT_MS).then(
+        () => (cancelled ? session.destroy() : start(session)),
+        () => {
+          // No live server (or it is unreachable): edit alone, saving through the API.
+          session.destroy();
+          start(null);
+        },
+      );
+    } else {
+      start(null);
+    }
     const beforeUnload = (e: BeforeUnloadEvent) => {
-      if (changed()) e.preventDefault();
+      if (changed() || live.current?.pending) e.preventDefault();
     };
     addEventListener("beforeunload", beforeUnload);
     return () => {
+      cancelled = true;
       removeEventListener("beforeunload", beforeUnload);
       window.clearTimeout(timer.current);
-      // Leaving the editor saves what is pending.
+      // Leaving the editor saves what is pending (live edits are on the server already, or
+      // sent when it is back).
       if (changed() && stateRef.current.kind !== "conflict") void save();
-      v.destroy();
+      v?.destroy();
+      live.current?.destroy();
+      live.current = null;
     };
   }, [props.page.id]);
 
@@ -193,7 +241,18 @@ export function Editor(props: { page: Page; onSaved: (page: Page) => void; onDon
   );
   const block = (name: string) => SLASH_ITEMS.find((i) => i.label === name)?.text ?? "";
 
+  const session = live.current;
+  void liveState;
+  const people = session ? session.people() : [];
   const status = (() => {
+    if (session && (state.kind === "saved" || state.kind === "dirty")) {
+      if (session.status === "offline") {
+        return <span class="save-state error">Offline: your edits are kept here and sync when the server is back</span>;
+      }
+      if (session.status === "connecting") return <span class="save-state">Connecting…</span>;
+      if (session.pending || state.kind === "dirty") return <span class="save-state">Saving…</span>;
+      return <span class="save-state saved">Saved</span>;
+    }
     switch (state.kind) {
       case "saved":
         return <span class="save-state saved">Saved</span>;
@@ -221,14 +280,44 @@ export function Editor(props: { page: Page; onSaved: (page: Page) => void; onDon
           }}
         />
         <div class="editor-actions">
+          {session && (
+            <span class="presence" aria-label={`${people.length} ${people.length === 1 ? "person" : "people"} here`}>
+              {people.map((p) => (
+                <span
+                  key={p.client}
+                  class="avatar"
+                  style={{ background: p.color }}
+                  title={session.isMe(p) ? `${p.name} (you)` : p.name}
+                >
+                  {p.name.slice(0, 1).toUpperCase()}
+                </span>
+              ))}
+              <span class="presence-count">
+                {people.length} {people.length === 1 ? "person" : "people"} here
+              </span>
+            </span>
+          )}
+          {mode === "starting" && <span class="save-state">Connecting…</span>}
           <span role="status" aria-live="polite">
-            {status}
+            {mode !== "starting" && status}
           </span>
           <button
             class="button primary"
             onClick={async () => {
               await save();
-              if (stateRef.current.kind === "saved") props.onDone(latest.current);
+              if (stateRef.current.kind !== "saved") return;
+              const session = live.current;
+              if (session) {
+                // Wait for the server to hold our edits, then have it commit them now.
+                await session.acked(5000);
+                try {
+                  props.onDone(await api.settle(props.page.id));
+                } catch (e) {
+                  setState({ kind: "error", message: (e as Error).message });
+                }
+                return;
+              }
+              props.onDone(latest.current);
             }}
           >
             Done

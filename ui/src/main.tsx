@@ -237,6 +237,7 @@ function App() {
         page && page.id === route.id ? (
           <LazyEditor
             page={page}
+            me={me ?? undefined}
             onSaved={(p) => {
               if (p.title !== page.title) loadTree(p.space);
             }}

@@ -122,10 +122,14 @@ export interface EditorHooks {
 /** The compartment the co-editing binding reconfigures. */
 export const collab = new Compartment();
 
-export function createEditor(parent: HTMLElement, text: string, hooks: EditorHooks): EditorView {
+/**
+ * An editor on `text`. With `live` (the co-editing binding, which brings its own undo), the
+ * local undo history is left out.
+ */
+export function createEditor(parent: HTMLElement, text: string, hooks: EditorHooks, live?: Extension): EditorView {
   const filesOf = (list: FileList | null | undefined) => [...(list ?? [])].filter((f) => f.size > 0);
   const extensions: Extension[] = [
-    history(),
+    live ? [] : history(),
     drawSelection(),
     EditorView.lineWrapping,
     markdown({ base: markdownLanguage }),
@@ -140,7 +144,7 @@ export function createEditor(parent: HTMLElement, text: string, hooks: EditorHoo
       { key: "Mod-i", run: (v) => wrap(v, "_") },
       { key: "Mod-k", run: (v) => link(v) },
       ...defaultKeymap,
-      ...historyKeymap,
+      ...(live ? [] : historyKeymap),
       ...searchKeymap,
       indentWithTab,
     ]),
@@ -165,7 +169,7 @@ export function createEditor(parent: HTMLElement, text: string, hooks: EditorHoo
       },
     }),
     EditorView.contentAttributes.of({ "aria-label": "Page source (Markdown)" }),
-    collab.of([]),
+    collab.of(live ?? []),
   ];
   return new EditorView({ parent, state: EditorState.create({ doc: text, extensions }) });
 }

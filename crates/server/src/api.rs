@@ -36,6 +36,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/pages/{id}", get(page).put(update_page).delete(delete_page))
         .route("/pages/{id}/move", post(move_page))
         .route("/pages/{id}/restore", post(restore_page))
+        .route("/pages/{id}/settle", post(settle_page))
         .route("/pages/{id}/history", get(history))
         .route("/pages/{id}/diff", get(diff))
         .route("/pages/{id}/backlinks", get(backlinks))
@@ -265,6 +266,19 @@ async fn update_page(
             .with_data(json!({ "currentVersion": current, "current": page })))
         }
     }
+}
+
+/// Commits the page's live edits now (the editor's Done), then answers the page as committed.
+async fn settle_page(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (key, page) = page_of(&state, &id).await?;
+    caller.require(&key, Level::Write)?;
+    state.live.settle_now(&page.to_string()).await;
+    let value = state.with_space(&key, false, move |s| page_json(s, &page)).await?;
+    Ok(Json(value))
 }
 
 async fn delete_page(

@@ -65,6 +65,8 @@ enum RoomMsg {
     Poke,
     /// Commit now, close every connection and stop (shutdown).
     Stop(oneshot::Sender<()>),
+    /// Commit now (someone pressed Done) and say when it is done.
+    Settle(oneshot::Sender<()>),
 }
 
 /// The log, on a thread of its own: appends that arrive together are written in one transaction.
@@ -201,6 +203,17 @@ impl Live {
         };
         tx.try_send(msg).map_err(|_| "the page's live session is overloaded; try again".to_owned())?;
         Ok(tx)
+    }
+
+    /// Commits the live edits of `page` now, if it is open; returns when they are committed.
+    pub async fn settle_now(&self, page: &str) {
+        let tx = lock(&self.rooms).get(page).cloned();
+        if let Some(tx) = tx {
+            let (done, wait) = oneshot::channel();
+            if tx.send(RoomMsg::Settle(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
     }
 
     /// Commits pages whose live edits were not committed when the server last stopped (a crash).
@@ -418,6 +431,7 @@ impl RoomTask {
             }
             let mut fx = Effects::default();
             let mut stop = None;
+            let mut settled = Vec::new();
             let mut poked = false;
             let mut authors: Vec<Author> = Vec::new();
             for msg in batch {
@@ -454,6 +468,7 @@ impl RoomTask {
                     }
                     RoomMsg::Poke => poked = true,
                     RoomMsg::Stop(done) => stop = Some(done),
+                    RoomMsg::Settle(done) => settled.push(done),
                 }
             }
             if let Err(e) = self.commit_effects(&mut loaded, fx, authors).await {
@@ -463,6 +478,12 @@ impl RoomTask {
             }
             if poked {
                 self.check_outside(&mut loaded).await;
+            }
+            if !settled.is_empty() {
+                self.settle(&mut loaded).await;
+                for done in settled {
+                    let _ = done.send(());
+                }
             }
             if let Some(done) = stop {
                 self.settle(&mut loaded).await;
@@ -760,7 +781,7 @@ impl RoomTask {
                 RoomMsg::Join { out, .. } => {
                     let _ = out.try_send(Outgoing::Close(1012, "the page's live session restarted; reconnect".into()));
                 }
-                RoomMsg::Stop(done) => {
+                RoomMsg::Stop(done) | RoomMsg::Settle(done) => {
                     let _ = done.send(());
                 }
                 _ => {}
@@ -781,7 +802,7 @@ impl RoomTask {
                 RoomMsg::Join { out, .. } => {
                     let _ = out.try_send(Outgoing::Close(1011, reason.to_owned()));
                 }
-                RoomMsg::Stop(done) => {
+                RoomMsg::Stop(done) | RoomMsg::Settle(done) => {
                     let _ = done.send(());
                 }
                 _ => {}
