@@ -8,6 +8,7 @@ mod search;
 mod server;
 mod stats;
 mod storage;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,6 +96,18 @@ enum Cmd {
         #[arg(long)]
         show: bool,
     },
+    /// Live co-editing under load, beside the reference y-websocket server (needs
+    /// `scripts/setup-tests` and a release `confluence-do`)
+    Sync {
+        /// Seconds measured per case
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// The highest rate per client the saturation run tries (updates/s)
+        #[arg(long, default_value_t = 640.0)]
+        max_rate: f64,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Search speed: index build, incremental update, keyword and hybrid queries, grep and rg
     Search {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
@@ -125,6 +138,10 @@ fn main() -> Result<()> {
         Cmd::Server { pages, seconds, page_rate, search_rate, workdir } => {
             let (_tmp, work) = start("server benchmark", workdir)?;
             server::run(&work, pages, seconds, page_rate, search_rate)
+        }
+        Cmd::Sync { seconds, max_rate, workdir } => {
+            let (_tmp, work) = start("live co-editing benchmark", workdir)?;
+            sync::run(&work, seconds, max_rate)
         }
         Cmd::Storage { samples, rounds, show } => storage::conformance(&samples, rounds, show),
         Cmd::Probe { index, query } => search::probe(&index, &query),

@@ -11,7 +11,7 @@ impl Samples {
         self.0.push(d);
     }
 
-    fn quantile(&self, q: f64) -> Duration {
+    pub fn quantile(&self, q: f64) -> Duration {
         let mut v = self.0.clone();
         v.sort();
         if v.is_empty() {

@@ -163,7 +163,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Clients write `rest/api/content/` as often as `rest/api/content`.
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(state.clone(), &options));
-    live::Live::recover(&state).await;
+    // Live edits left uncommitted by a crash are committed in the background; pages that are
+    // opened meanwhile take their edits from the log as usual.
+    let recovering = state.clone();
+    tokio::spawn(async move { live::Live::recover(&recovering).await });
     let served =
         axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
             .with_graceful_shutdown(shutdown)

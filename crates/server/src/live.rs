@@ -20,6 +20,7 @@ use axum::response::Response;
 use axum::{Extension, body::Bytes};
 use cdo_core::{Author, PageId, PageUpdate, SpaceError};
 use cdo_sync::{Append, Effects, Labels, LiveDoc, Log, Room, SqliteLog, Stored, Target, merge3};
+use futures_util::SinkExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -226,7 +227,8 @@ impl Live {
         for (space, page) in pages {
             let Some(id) = PageId::parse(&page) else { continue };
             let (tx, rx) = oneshot::channel();
-            if let Err(e) = Live::send(state, &space, &id, RoomMsg::Stop(tx)) {
+            // Settle, not stop: someone may have opened the page meanwhile.
+            if let Err(e) = Live::send(state, &space, &id, RoomMsg::Settle(tx)) {
                 eprintln!("confluence.do: live edits of page {page} could not be recovered: {e}");
                 continue;
             }
@@ -267,6 +269,9 @@ pub async fn socket(
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        // Small buffers that grow when needed: a server holds thousands of these.
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |ws| connection(state, space, id, can_write, author, ws)))
 }
 
@@ -309,7 +314,34 @@ async fn connection(
             },
             sent = outbox.recv() => match sent {
                 Some(Outgoing::Frame(frame)) => {
-                    if ws.send(Message::Binary(frame)).await.is_err() {
+                    // Everything already queued goes out in one write.
+                    let mut next = Some(Outgoing::Frame(frame));
+                    let mut failed = false;
+                    let mut closing = None;
+                    let mut n = 0;
+                    while let Some(item) = next.take() {
+                        match item {
+                            Outgoing::Frame(f) => {
+                                if ws.feed(Message::Binary(f)).await.is_err() {
+                                    failed = true;
+                                    break;
+                                }
+                            }
+                            Outgoing::Close(code, reason) => {
+                                closing = Some((code, reason));
+                                break;
+                            }
+                        }
+                        n += 1;
+                        if n < 256 {
+                            next = outbox.try_recv().ok();
+                        }
+                    }
+                    if failed || ws.flush().await.is_err() {
+                        break;
+                    }
+                    if let Some((code, reason)) = closing {
+                        close_politely(&mut ws, code, &reason).await;
                         break;
                     }
                 }

@@ -103,11 +103,14 @@ impl LiveDoc {
 
     /// Applies a peer's update; returns what it changed (as an update to relay), if anything.
     pub fn apply(&self, bytes: &[u8]) -> Result<Option<Vec<u8>>, DocError> {
-        let update = decode_update(bytes)?;
+        self.apply_decoded(decode_update(bytes)?)
+    }
+
+    /// [`LiveDoc::apply`] for an update decoded already.
+    pub fn apply_decoded(&self, update: Update) -> Result<Option<Vec<u8>>, DocError> {
         let mut txn = self.doc.transact_mut();
-        let before = txn.state_vector();
         txn.apply_update(update).map_err(|e| DocError::Apply(e.to_string()))?;
-        let changed = txn.state_vector() != before || !txn.delete_set().is_empty();
+        let changed = !txn.insert_set().is_empty() || !txn.delete_set().is_empty();
         Ok(changed.then(|| txn.encode_update_v1()))
     }
 

@@ -19,7 +19,7 @@ use yrs::sync::protocol::{
 use yrs::sync::{Message, SyncMessage};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{ClientID, StateVector};
+use yrs::{ClientID, StateVector, Update};
 
 use crate::doc::{DocError, LiveDoc};
 
@@ -98,6 +98,15 @@ pub struct Presence {
     pub conn: ConnId,
     /// The client's JSON state (y-codemirror puts `user: {name, color}` and the cursor here).
     pub state: Arc<str>,
+}
+
+/// A decoded message; updates are decoded once, in full, before anything is applied.
+pub enum Inbound {
+    Step1(StateVector),
+    Update { raw: Vec<u8>, decoded: Update },
+    Awareness(AwarenessUpdate),
+    AwarenessQuery,
+    Auth,
 }
 
 /// One page's live session.
@@ -185,15 +194,15 @@ impl Room {
         let mut fx = Effects::default();
         for message in messages {
             match message {
-                Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                Inbound::Step1(sv) => {
                     fx.send(Target::One(conn), &sync(SyncMessage::SyncStep2(self.doc.diff(&sv))));
                 }
-                Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+                Inbound::Update { raw: update, decoded } => {
                     if !self.peers.get(&conn).is_some_and(|p| p.can_write) {
                         return Err(ProtocolError::ReadOnly);
                     }
                     let pending_before = self.doc.has_pending();
-                    let effective = self.doc.apply(&update)?;
+                    let effective = self.doc.apply_decoded(decoded)?;
                     let pending_now = self.doc.has_pending();
                     if let Some(effective) = effective {
                         fx.changed = true;
@@ -204,14 +213,13 @@ impl Room {
                         fx.durable.push(update);
                     }
                 }
-                Message::Awareness(update) => self.take_awareness(conn, update, &mut fx)?,
-                Message::AwarenessQuery => {
+                Inbound::Awareness(update) => self.take_awareness(conn, update, &mut fx)?,
+                Inbound::AwarenessQuery => {
                     if let Some(all) = self.awareness_update(None) {
                         fx.send(Target::One(conn), &Message::Awareness(all));
                     }
                 }
-                Message::Auth(_) => {}
-                Message::Custom(tag, _) => return Err(ProtocolError::Unsupported(tag)),
+                Inbound::Auth => {}
             }
         }
         Ok(fx)
@@ -282,7 +290,7 @@ impl Room {
 }
 
 /// The messages of one frame; any error refuses the whole frame.
-pub fn decode_frame(frame: &[u8]) -> Result<Vec<Message>, ProtocolError> {
+pub fn decode_frame(frame: &[u8]) -> Result<Vec<Inbound>, ProtocolError> {
     if frame.is_empty() {
         return Err(ProtocolError::Malformed("an empty frame".into()));
     }
@@ -296,19 +304,11 @@ pub fn decode_frame(frame: &[u8]) -> Result<Vec<Message>, ProtocolError> {
         }
         Ok(messages)
     });
-    let messages = decoded.unwrap_or_else(|_| Err(ProtocolError::Malformed("a value out of range".into())))?;
-    // Updates and state vectors are decoded in full here too, so a bad one refuses the frame
-    // before anything in it is applied.
-    for m in &messages {
-        if let Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) = m {
-            crate::doc::decode_update(u)?;
-        }
-    }
-    Ok(messages)
+    decoded.unwrap_or_else(|_| Err(ProtocolError::Malformed("a value out of range".into())))
 }
 
 /// One message: its type, then (for sync) the sub-type and a length-prefixed payload.
-fn read_message(cursor: &mut Cursor<'_>) -> Result<Message, ProtocolError> {
+fn read_message(cursor: &mut Cursor<'_>) -> Result<Inbound, ProtocolError> {
     let bad = |e: yrs::encoding::read::Error| ProtocolError::Malformed(e.to_string());
     let tag: u8 = cursor.read_var().map_err(bad)?;
     Ok(match tag {
@@ -316,23 +316,24 @@ fn read_message(cursor: &mut Cursor<'_>) -> Result<Message, ProtocolError> {
             let kind: u8 = cursor.read_var().map_err(bad)?;
             let payload = cursor.read_buf().map_err(bad)?;
             match kind {
-                MSG_SYNC_STEP_1 => sync(SyncMessage::SyncStep1(crate::doc::decode_state_vector(payload)?)),
-                MSG_SYNC_STEP_2 => sync(SyncMessage::SyncStep2(payload.to_vec())),
-                MSG_SYNC_UPDATE => sync(SyncMessage::Update(payload.to_vec())),
+                MSG_SYNC_STEP_1 => Inbound::Step1(crate::doc::decode_state_vector(payload)?),
+                MSG_SYNC_STEP_2 | MSG_SYNC_UPDATE => {
+                    Inbound::Update { raw: payload.to_vec(), decoded: crate::doc::decode_update(payload)? }
+                }
                 other => return Err(ProtocolError::Malformed(format!("unknown sync message {other}"))),
             }
         }
         MSG_AWARENESS => {
             let payload = cursor.read_buf().map_err(bad)?;
-            Message::Awareness(AwarenessUpdate::decode_v1(payload).map_err(bad)?)
+            Inbound::Awareness(AwarenessUpdate::decode_v1(payload).map_err(bad)?)
         }
         MSG_AUTH => {
             if cursor.read_var::<u8>().map_err(bad)? == 0 {
                 cursor.read_string().map_err(bad)?;
             }
-            Message::Auth(None)
+            Inbound::Auth
         }
-        MSG_QUERY_AWARENESS => Message::AwarenessQuery,
+        MSG_QUERY_AWARENESS => Inbound::AwarenessQuery,
         other => return Err(ProtocolError::Unsupported(other)),
     })
 }
@@ -371,8 +372,8 @@ pub mod client {
         Ok(decode_frame(frame)?
             .into_iter()
             .map(|m| match m {
-                Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => Incoming::Update(u),
-                Message::Sync(SyncMessage::SyncStep1(sv)) => Incoming::Step1(sv),
+                Inbound::Update { raw, .. } => Incoming::Update(raw),
+                Inbound::Step1(sv) => Incoming::Step1(sv),
                 _ => Incoming::Other,
             })
             .collect())
