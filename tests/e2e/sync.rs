@@ -184,3 +184,154 @@ fn a_killed_server_keeps_every_edit_a_client_had_received() {
     assert_fsck(&space);
     wait_for("a clean space", || git(&space, &["status", "--porcelain"]).is_empty());
 }
+
+/// Two homes with space ENG cloned from one bare remote; `Runbook` has five lines.
+struct TwoHomes {
+    a: Env,
+    b: Env,
+    remote: tempfile::TempDir,
+    page: String,
+}
+
+const FIVE: &str = "Line one.\nLine two.\nLine three.\nLine four.\nLine five.\n";
+
+fn two_homes() -> TwoHomes {
+    let remote = tempfile::tempdir().expect("tempdir");
+    git(remote.path(), &["init", "--bare", "-q", "-b", "main"]);
+    let a = Env::new();
+    a.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let page = a.create("ENG", "Runbook", FIVE, &[]);
+    let space_a = a.space_path("ENG");
+    git(&space_a, &["remote", "add", "origin", remote.path().to_str().expect("utf-8 path")]);
+    let first = a.json(&["sync", "ENG", "--json"]);
+    assert_eq!(first["pushed"], true, "{first}");
+    let b = Env::new();
+    b.ok(&["space", "clone", remote.path().to_str().expect("utf-8 path"), "--key", "ENG"]);
+    TwoHomes { a, b, remote, page }
+}
+
+fn body_of(env: &Env, page: &str) -> String {
+    env.json(&["page", "show", page, "--json"])["body"].as_str().expect("a body").to_owned()
+}
+
+fn edit_line(env: &Env, page: &str, from: &str, to: &str) {
+    let body = body_of(env, page);
+    assert!(body.contains(from), "{from:?} in {body:?}");
+    env.update_body(page, &body.replacen(from, to, 1));
+}
+
+#[test]
+fn git_sync_merges_edits_of_different_lines_from_two_homes() {
+    let h = two_homes();
+    edit_line(&h.a, &h.page, "Line one.", "Line one, edited in A.");
+    edit_line(&h.b, &h.page, "Line five.", "Line five, edited in B.");
+    assert_eq!(h.a.json(&["sync", "ENG", "--json"])["pushed"], true);
+    let b = h.b.json(&["sync", "ENG", "--json"]);
+    assert_eq!((b["merged"].clone(), b["pushed"].clone()), (Value::Bool(true), Value::Bool(true)), "{b}");
+    assert_eq!(b["conflicts"], json!([]), "{b}");
+    let a = h.a.json(&["sync", "ENG", "--json"]);
+    assert_eq!(a["fastForward"], true, "{a}");
+    let want = "Line one, edited in A.\nLine two.\nLine three.\nLine four.\nLine five, edited in B.\n";
+    assert_eq!(body_of(&h.a, &h.page), want);
+    assert_eq!(body_of(&h.b, &h.page), want);
+    for env in [&h.a, &h.b] {
+        let space = env.space_path("ENG");
+        assert_eq!(git(&space, &["status", "--porcelain"]), "", "clean after sync");
+        assert!(!space.join(".git/MERGE_HEAD").exists(), "never left mid-merge");
+        assert_fsck(&space);
+    }
+    assert_fsck(h.remote.path());
+}
+
+#[test]
+fn git_sync_keeps_both_sides_of_the_same_line_marked_and_lists_the_page() {
+    let h = two_homes();
+    edit_line(&h.a, &h.page, "Line three.", "Line three says A.");
+    edit_line(&h.b, &h.page, "Line three.", "Line three, B disagrees entirely here.");
+    h.a.ok(&["sync", "ENG"]);
+    let b = h.b.json(&["sync", "ENG", "--json"]);
+    let path = page_path(&h.b, &h.page);
+    assert_eq!(b["conflicts"], json!([{"path": path, "count": 1}]), "{b}");
+    let merged = body_of(&h.b, &h.page);
+    for part in [
+        "<<<<<<< local",
+        "Line three, B disagrees entirely here.",
+        "=======",
+        "Line three says A.",
+        ">>>>>>> origin/main",
+        "Line one.",
+        "Line five.",
+    ] {
+        assert!(merged.contains(part), "{part:?} in {merged:?}");
+    }
+    // The text as printed says what to do.
+    let printed = h.b.ok(&["sync", "ENG"]);
+    assert!(printed.contains("up to date") || printed.contains("pushed"), "{printed}");
+    let a = h.a.json(&["sync", "ENG", "--json"]);
+    assert_eq!(a["fastForward"], true, "{a}");
+    assert_eq!(body_of(&h.a, &h.page), merged, "both homes hold both versions");
+    for env in [&h.a, &h.b] {
+        let space = env.space_path("ENG");
+        assert_eq!(git(&space, &["status", "--porcelain"]), "");
+        assert_fsck(&space);
+    }
+}
+
+#[test]
+fn git_sync_without_network_keeps_local_work_committed_and_queued() {
+    let h = two_homes();
+    let space = h.b.space_path("ENG");
+    git(&space, &["remote", "set-url", "origin", "/nonexistent/remote.git"]);
+    edit_line(&h.b, &h.page, "Line two.", "Line two, written offline.");
+    // An edit straight on disk, not through the app, is committed too.
+    let file = space.join(page_path(&h.b, &h.page));
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, text.replace("Line four.", "Line four, edited on disk.")).expect("write");
+    let err = h.b.fails(&["sync", "ENG"]);
+    assert!(err.contains("could not reach `origin`") && err.contains("2 local commit(s) are kept"), "{err}");
+    assert_eq!(git(&space, &["status", "--porcelain"]), "", "the edit on disk was committed");
+    git(&space, &["remote", "set-url", "origin", h.remote.path().to_str().expect("utf-8 path")]);
+    let b = h.b.json(&["sync", "ENG", "--json"]);
+    assert_eq!((b["pushed"].clone(), b["queued"].clone()), (Value::Bool(true), json!(0)), "{b}");
+    h.a.ok(&["sync", "ENG"]);
+    let body = body_of(&h.a, &h.page);
+    assert!(body.contains("Line two, written offline.") && body.contains("Line four, edited on disk."), "{body}");
+}
+
+#[test]
+fn git_sync_while_a_live_session_edits_the_page_keeps_both() {
+    let h = two_homes();
+    h.b.ok(&["user", "add", "ada@example.com", "--name", "Ada Lovelace", "--admin"]);
+    let token = h.b.ok(&["token", "create", "ada@example.com"]).trim().to_owned();
+    edit_line(&h.a, &h.page, "Line one.", "Line one, from the other home.");
+    h.a.ok(&["sync", "ENG"]);
+    let server = Server::start(&h.b, "127.0.0.1:0", &[]);
+    let mut child = Command::new("node")
+        .current_dir(sync_dir())
+        .args(["live_edit.mjs", &ws(&server), &h.page, &token, "from the other home"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut report = Value::Null;
+    for line in lines.by_ref() {
+        let v: Value = serde_json::from_str(&line.expect("a line")).unwrap_or(Value::Null);
+        if v["typed"] == true {
+            // The live edit is on the server, not yet committed: sync now.
+            let b = h.b.json(&["sync", "ENG", "--json"]);
+            assert_eq!(b["fastForward"], true, "{b}");
+        }
+        if v.get("ok").is_some() {
+            report = v;
+            break;
+        }
+    }
+    assert!(child.wait().expect("node ends").success(), "{report}");
+    let text = report["text"].as_str().expect("text").to_owned();
+    assert!(text.contains("Line one, from the other home.") && text.contains("Typed live during the sync."), "{text}");
+    let path = page_path(&h.b, &h.page);
+    wait_for("the merged live text to be committed", || committed_body(&h.b, &path) == text);
+    let space = h.b.space_path("ENG");
+    wait_for("a clean space", || git(&space, &["status", "--porcelain"]).is_empty());
+    assert_fsck(&space);
+}

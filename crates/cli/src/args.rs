@@ -26,6 +26,16 @@ pub enum Command {
     /// Create, show, edit, move, delete and restore pages; history and diffs
     #[command(subcommand)]
     Page(PageCmd),
+    /// Sync a space with its git remote: commit edits made on disk, fetch, merge (overlapping
+    /// edits are kept between markers and listed), push
+    Sync {
+        key: String,
+        /// The remote to sync with
+        #[arg(long, default_value = "origin")]
+        remote: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The page tree of a space
     Tree {
         key: String,

@@ -42,6 +42,35 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Space(cmd) => space(&ctx, cmd),
         Command::Page(cmd) => page(&ctx, cmd),
+        Command::Sync { key, remote, json } => {
+            let mut space = ctx.space(&key)?;
+            let author = ctx.author()?;
+            let report = cdo_sync::git::sync(&mut space, &remote, &author)?;
+            if json {
+                print_json(&json!({
+                    "branch": report.branch,
+                    "committedLocal": report.committed_local,
+                    "reached": report.reached,
+                    "error": report.error,
+                    "upToDate": report.up_to_date,
+                    "fastForward": report.fast_forward,
+                    "merged": report.merged,
+                    "pushed": report.pushed,
+                    "queued": report.queued,
+                    "conflicts": report.conflicts.iter().map(|(p, n)| json!({"path": p, "count": n})).collect::<Vec<_>>(),
+                }));
+            } else {
+                output::print_sync(&key, &remote, &report);
+            }
+            if let Some(e) = &report.error {
+                // Local work is committed; the remote is not reachable: say so, and fail.
+                anyhow::bail!(
+                    "{key}: {e}; {} local commit(s) are kept and will be pushed by the next sync",
+                    report.queued
+                );
+            }
+            Ok(())
+        }
         Command::Tree { key, json } => {
             let mut space = ctx.space(&key)?;
             let tree = space.tree()?;

@@ -65,3 +65,27 @@ pub fn summaries_json(list: &[PageSummary]) -> Value {
             .collect(),
     )
 }
+
+/// What `sync` did, in words.
+pub fn print_sync(key: &str, remote: &str, r: &cdo_sync::git::SyncReport) {
+    if r.committed_local {
+        println!("committed edits made on disk");
+    }
+    if r.fast_forward {
+        println!("{key}: updated from {remote}/{}", r.branch);
+    }
+    if r.merged {
+        println!("{key}: merged {remote}/{} with local changes", r.branch);
+    }
+    for (path, n) in &r.conflicts {
+        println!(
+            "  conflict: {path}: {n} place(s) both sides changed; both versions are in the page between <<<<<<< and >>>>>>>"
+        );
+    }
+    if r.pushed {
+        println!("{key}: pushed to {remote}/{}", r.branch);
+    }
+    if r.up_to_date {
+        println!("{key}: up to date with {remote}/{}", r.branch);
+    }
+}

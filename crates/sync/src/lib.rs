@@ -3,6 +3,7 @@
 //! of text ([`merge`]) for changes from outside and git sync.
 
 pub mod doc;
+pub mod git;
 pub mod log;
 pub mod merge;
 pub mod protocol;
