@@ -60,6 +60,8 @@ fn start(resources: Option<PathBuf>, demo: bool) -> Result<Local, String> {
     let secret = launch_secret()?;
     let state = Arc::new(AppState::new(Wiki::new(home.clone()), auth, me, true));
     state.start_embedder();
+    // Spaces with an `origin` remote sync in the background (and from the UI's sync button).
+    cdo_server::gitsync::start(&state, std::time::Duration::from_secs(300));
     let options = cdo_server::Options {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         auth: false,

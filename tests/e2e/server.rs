@@ -73,20 +73,26 @@ impl Drop for Server {
 }
 
 /// A response: status and body.
-struct Reply {
-    status: u16,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: String,
     head: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 }
 
 /// One HTTP/1.1 request over a fresh connection.
-fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, body: Option<(&str, &[u8])>) -> Reply {
+pub(crate) fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: Option<(&str, &[u8])>,
+) -> Reply {
     http_with(addr, method, path, auth, &[], body)
 }
 

@@ -270,6 +270,35 @@ fn git_sync_keeps_both_sides_of_the_same_line_marked_and_lists_the_page() {
     let a = h.a.json(&["sync", "ENG", "--json"]);
     assert_eq!(a["fastForward"], true, "{a}");
     assert_eq!(body_of(&h.a, &h.page), merged, "both homes hold both versions");
+
+    // The server lists the page for the UI (after its own sync) until the markers are gone.
+    edit_line(&h.a, &h.page, "Line two.", "Line two, edited again in A.");
+    h.a.ok(&["sync", "ENG"]);
+    edit_line(&h.b, &h.page, "Line one.", "Line one, edited again in B.");
+    let server = Server::start(&h.b, "127.0.0.1:0", &[]);
+    let addr = server.url().replace("http://", "");
+    let state = crate::server::http(&addr, "POST", "/api/v1/spaces/ENG/sync", None, None);
+    assert_eq!(state.status, 200, "{}", state.body);
+    let state = state.json();
+    assert_eq!(state["remote"], true, "{state}");
+    assert_eq!(state["last"]["merged"], true, "{state}");
+    assert_eq!(state["last"]["pushed"], true, "{state}");
+    let state = crate::server::http(&addr, "GET", "/api/v1/spaces/ENG/sync", None, None).json();
+    assert_eq!(state["conflicts"], json!([]), "the earlier conflict came from the CLI's sync: {state}");
+    edit_line(&h.a, &h.page, "Line two, edited again in A.", "Line two, A once more.");
+    h.a.ok(&["sync", "ENG"]);
+    edit_line(&h.b, &h.page, "Line two, edited again in A.", "Line two, B once more.");
+    let state = crate::server::http(&addr, "POST", "/api/v1/spaces/ENG/sync", None, None).json();
+    assert_eq!(state["conflicts"][0]["id"], json!(h.page), "{state}");
+    let body = body_of(&h.b, &h.page);
+    let resolved: String = body
+        .lines()
+        .filter(|l| !l.starts_with("<<<<<<<") && !l.starts_with("=======") && !l.starts_with(">>>>>>>"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    h.b.update_body(&h.page, &resolved);
+    let state = crate::server::http(&addr, "GET", "/api/v1/spaces/ENG/sync", None, None).json();
+    assert_eq!(state["conflicts"], json!([]), "resolved: {state}");
     for env in [&h.a, &h.b] {
         let space = env.space_path("ENG");
         assert_eq!(git(&space, &["status", "--porcelain"]), "");

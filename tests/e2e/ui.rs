@@ -32,6 +32,10 @@ fn the_web_ui_reads_writes_searches_moves_and_restores_in_chromium() {
 
     let env = Env::new();
     env.ok(&["demo"]);
+    // A remote for the demo space, so the UI's git sync has somewhere to push.
+    let remote = tempfile::tempdir().expect("tempdir");
+    git(remote.path(), &["init", "--bare", "-q"]);
+    git(&env.space_path("ENG"), &["remote", "add", "origin", remote.path().to_str().expect("utf-8 path")]);
     let server = Server::start(&env, "127.0.0.1:0", &["--ui", dist.to_str().expect("utf-8 path")]);
     // Screenshots for the README when asked (CDO_SCREENSHOTS=docs/screenshots), else beside the test.
     let shots = std::env::var("CDO_SCREENSHOTS").map(|d| root.join(d)).unwrap_or_else(|_| env.home.join("screenshots"));

@@ -223,6 +223,18 @@ try {
     await page.evaluate(() => localStorage.removeItem("cdo.live"));
   });
 
+  await step("the space syncs with its git remote from the sidebar", async () => {
+    const badge = page.locator(".sync-badge");
+    await badge.waitFor();
+    await badge.click();
+    await page.getByRole("button", { name: "Sync now" }).click();
+    await page.locator(".sync-badge", { hasText: /^Synced / }).waitFor({ timeout: 15000 });
+    const state = await api("GET", "/spaces/ENG/sync");
+    expect(state.last && state.last.pushed, `the space was pushed (${JSON.stringify(state)})`);
+    await page.keyboard.press("Escape");
+    await badge.click();
+  });
+
   await step("dragging a page onto another makes it a child", async () => {
     await page.goto(`${base}/#/page/1000000000031`);
     await page.locator("h1.page-title", { hasText: "Deployment Guide" }).waitFor();

@@ -118,6 +118,23 @@ export interface Me {
   admin: boolean;
 }
 
+export interface SyncState {
+  remote: boolean;
+  running: boolean;
+  last: null | {
+    at: string;
+    reached: boolean;
+    error: string | null;
+    upToDate: boolean;
+    merged: boolean;
+    fastForward: boolean;
+    pushed: boolean;
+    queued: number;
+  };
+  failure: string | null;
+  conflicts: { id: string; title: string; path: string }[];
+}
+
 export interface Attachment {
   name: string;
   size: number;
@@ -180,6 +197,8 @@ export const api = {
   labels: (key: string) =>
     call<{ labels: { name: string; pages: number }[] }>("GET", `/spaces/${enc(key)}/labels`).then((r) => r.labels),
   page: (id: string) => call<Page>("GET", `/pages/${enc(id)}`),
+  syncState: (key: string) => call<SyncState>("GET", `/spaces/${enc(key)}/sync`),
+  syncNow: (key: string) => call<SyncState>("POST", `/spaces/${enc(key)}/sync`),
   /** Commits the page's live edits now; answers the page as committed. */
   settle: (id: string) => call<Page>("POST", `/pages/${enc(id)}/settle`),
   createPage: (

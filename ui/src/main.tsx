@@ -3,6 +3,7 @@
 import { render } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Me, type Page, type SpaceEntry, type TreeNode } from "./api";
+import { SyncBadge } from "./sync-badge";
 import { go, href, parse, useRoute } from "./router";
 import { CreateScreen, HistoryScreen, Settings } from "./screens";
 import { QuickSwitcher, SearchPage } from "./search";
@@ -366,6 +367,7 @@ function App() {
         <nav class="sidebar" aria-label={`Pages of ${current?.name ?? space}`}>
           <div class="sidebar-head">
             <strong>{current?.name ?? space}</strong>
+            {space && <SyncBadge space={space} />}
             {space && (
               <a class="icon-button small" href={href({ name: "new", space })} aria-label="New top-level page" title="New top-level page">
                 +

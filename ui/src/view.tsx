@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ago, api, type Hit, type Page } from "./api";
 import { go, href } from "./router";
+import { hasConflictMarkers } from "./sync-badge";
 
 let mermaidId = 0;
 
@@ -166,6 +167,13 @@ export function PageView(props: { page: Page; anchor?: string; dark: boolean }) 
             </span>
           )}
         </div>
+        {hasConflictMarkers(page.markdown) && (
+          <div class="notice conflict" role="status">
+            <strong>Overlapping edits.</strong> This page was changed here and elsewhere in the same place; both versions
+            are in it between <code>&lt;&lt;&lt;&lt;&lt;&lt;&lt;</code> and <code>&gt;&gt;&gt;&gt;&gt;&gt;&gt;</code>.{" "}
+            <a href={href({ name: "edit", id: page.id })}>Edit the page</a> to keep what is right.
+          </div>
+        )}
         {page.diagnostics.length > 0 && (
           <div class="notice warning" role="status">
             {page.diagnostics.map((d) => (

@@ -104,6 +104,12 @@ pub enum Command {
         /// The built web UI [env: CONFLUENCE_DO_UI] [default: ui/dist when present]
         #[arg(long, value_name = "DIR")]
         ui: Option<PathBuf>,
+        /// Sync spaces that have an `origin` remote every this many seconds (0: only on request)
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        sync_every: u64,
+        /// Commit live edits after this many seconds without typing
+        #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+        commit_after: f64,
     },
     /// Users of the team server: add, list, remove, grant
     #[command(subcommand)]

@@ -33,8 +33,18 @@ impl Ctx {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<()> {
-    if let Command::Serve { bind, demo, no_auth, anonymous_read, ui } = cli.command {
-        let opts = crate::serve::Serve { home: cli.home, user: cli.user, bind, demo, no_auth, anonymous_read, ui };
+    if let Command::Serve { bind, demo, no_auth, anonymous_read, ui, sync_every, commit_after } = cli.command {
+        let opts = crate::serve::Serve {
+            home: cli.home,
+            user: cli.user,
+            bind,
+            demo,
+            no_auth,
+            anonymous_read,
+            ui,
+            sync_every,
+            commit_after,
+        };
         return crate::serve::serve(opts);
     }
     let home = Home::locate(cli.home.as_deref())?;

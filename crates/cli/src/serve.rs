@@ -22,6 +22,10 @@ pub struct Serve {
     pub no_auth: bool,
     pub anonymous_read: bool,
     pub ui: Option<PathBuf>,
+    /// Seconds between background git syncs (0: off).
+    pub sync_every: u64,
+    /// Seconds without typing before live edits are committed.
+    pub commit_after: f64,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM; requests in flight finish first.
@@ -53,6 +57,12 @@ pub fn serve(opts: Serve) -> Result<()> {
     let state = Arc::new(AppState::new(wiki, auth, local.clone(), options.watch));
     // Passages are embedded in the background, so semantic search catches up by itself.
     state.start_embedder();
+    if opts.sync_every > 0 {
+        cdo_server::gitsync::start(&state, std::time::Duration::from_secs(opts.sync_every));
+    }
+    if opts.commit_after.is_finite() && opts.commit_after >= 0.0 {
+        state.live.set_idle(std::time::Duration::from_secs_f64(opts.commit_after));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(options.bind).await.with_context(|| {

@@ -33,6 +33,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/spaces/{key}/pages", post(create_page))
         .route("/spaces/{key}/templates", get(templates))
         .route("/spaces/{key}/labels", get(labels))
+        .route("/spaces/{key}/sync", get(sync_status).post(sync_now))
         .route("/pages/{id}", get(page).put(update_page).delete(delete_page))
         .route("/pages/{id}/move", post(move_page))
         .route("/pages/{id}/restore", post(restore_page))
@@ -266,6 +267,35 @@ async fn update_page(
             .with_data(json!({ "currentVersion": current, "current": page })))
         }
     }
+}
+
+/// The space's git sync: last result, commits waiting to be pushed, pages with conflicts.
+async fn sync_status(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = key.to_ascii_uppercase();
+    caller.require(&key, Level::Read)?;
+    let st = state.clone();
+    Ok(Json(tokio::task::spawn_blocking(move || crate::gitsync::status(&st, &key)).await??))
+}
+
+/// Syncs the space with its git remote now; answers the new state.
+async fn sync_now(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = key.to_ascii_uppercase();
+    caller.require(&key, Level::Write)?;
+    let st = state.clone();
+    let value = tokio::task::spawn_blocking(move || {
+        crate::gitsync::sync_space(&st, &key)?;
+        crate::gitsync::status(&st, &key)
+    })
+    .await??;
+    Ok(Json(value))
 }
 
 /// Commits the page's live edits now (the editor's Done), then answers the page as committed.

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod confluence;
 pub mod error;
+pub mod gitsync;
 pub mod live;
 pub mod state;
 

@@ -73,7 +73,7 @@ impl SpaceHandle {
         self.generation.load(Ordering::SeqCst)
     }
 
-    fn touch(&self) {
+    pub(crate) fn touch(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -129,6 +129,8 @@ pub struct AppState {
     pub local_user: Author,
     /// Pages open for live editing, and their update log.
     pub live: crate::live::Live,
+    /// Git sync of the spaces with remotes.
+    pub git_sync: crate::gitsync::GitSync,
     spaces: Mutex<HashMap<String, Arc<SpaceHandle>>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
@@ -158,6 +160,7 @@ impl AppState {
             wiki,
             auth,
             live,
+            git_sync: crate::gitsync::GitSync::default(),
             local_user,
             spaces: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
@@ -423,6 +426,19 @@ impl AppState {
         if let Ok(thread) = spawned {
             *lock(&self.embedder) = Some(thread);
         }
+    }
+
+    /// Whether the server is shutting down (background work stops).
+    pub fn stopping(&self) -> bool {
+        self.embed_stop.load(Ordering::SeqCst)
+    }
+
+    /// After a space changed behind the server's back (a git sync): answers, search and
+    /// embeddings catch up.
+    pub fn after_outside_write(&self, handle: &SpaceHandle) {
+        handle.touch();
+        lock(&self.search_dirty).insert(handle.key.clone());
+        self.wake_embedder();
     }
 
     /// Stops the background embedder and waits for it (a batch or a model load at most).
