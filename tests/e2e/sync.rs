@@ -364,3 +364,23 @@ fn git_sync_while_a_live_session_edits_the_page_keeps_both() {
     wait_for("a clean space", || git(&space, &["status", "--porcelain"]).is_empty());
     assert_fsck(&space);
 }
+
+#[test]
+fn change_events_stream_page_changes_live_edits_and_presence() {
+    let t = team();
+    let server = Server::start(&t.env, "127.0.0.1:0", &["--commit-after", "0.2"]);
+    let report = node("events.mjs", &[&server.url(), &t.ada]);
+    let kinds: Vec<&str> = report["events"].as_array().expect("events").iter().filter_map(Value::as_str).collect();
+    let order = ["page.created", "presence.joined", "content.changed", "presence.left", "page.moved", "page.deleted"];
+    let mut at = 0;
+    for kind in order {
+        let found =
+            kinds[at..].iter().position(|k| *k == kind).unwrap_or_else(|| panic!("{kind} after {at} in {kinds:?}"));
+        at += found;
+    }
+    // A reader without access to ENG sees none of it.
+    t.env.ok(&["user", "grant", "rita@example.com", "ENG", "none"]);
+    let addr = server.url().replace("http://", "");
+    let denied = crate::server::http(&addr, "GET", &format!("/api/v1/events?space=ENG&token={}", t.rita), None, None);
+    assert_eq!(denied.status, 401, "tokens in the query are for /sync only: {}", denied.body);
+}

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::SESSION_COOKIE;
 use crate::auth::{Caller, Level};
 use crate::error::{ApiError, ApiResult, json_body};
+use crate::events::ChangeEvent;
 use crate::state::{AppState, Located};
 
 type St = State<Arc<AppState>>;
@@ -34,6 +35,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/spaces/{key}/templates", get(templates))
         .route("/spaces/{key}/labels", get(labels))
         .route("/spaces/{key}/sync", get(sync_status).post(sync_now))
+        .route("/events", get(crate::events::stream))
         .route("/pages/{id}", get(page).put(update_page).delete(delete_page))
         .route("/pages/{id}/move", post(move_page))
         .route("/pages/{id}/restore", post(restore_page))
@@ -219,6 +221,9 @@ async fn create_page(
         })
         .await?;
     if let Some(id) = value["id"].as_str() {
+        let mut event = ChangeEvent::new("page.created", &space_key, Some(id.to_owned()), Some(&caller.author));
+        event.title = value["title"].as_str().map(str::to_owned);
+        state.events.emit(event);
         state.remember(id.to_owned(), Located::Page { space: space_key, id: parse_id(id)? });
     }
     Ok((StatusCode::CREATED, Json(value)).into_response())
@@ -257,6 +262,7 @@ async fn update_page(
     match result {
         Ok(value) => {
             state.live.poke(&live_id);
+            state.events.emit(ChangeEvent::new("page.updated", &key, Some(live_id), Some(&caller.author)));
             Ok(Json(value))
         }
         Err((current, page)) => {
@@ -320,6 +326,7 @@ async fn delete_page(
     caller.require(&key, Level::Write)?;
     let author = caller.author.clone();
     state.with_space(&key, true, move |s| Ok(s.delete_page(&page, &author)?)).await?;
+    state.events.emit(ChangeEvent::new("page.deleted", &key, Some(id.clone()), Some(&caller.author)));
     state.forget(&id);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -344,12 +351,14 @@ async fn move_page(
         None => MoveTarget::Root,
     };
     let author = caller.author.clone();
+    let moved = id.to_string();
     let value = state
         .with_space(&key, true, move |s| {
             s.move_page(&id, &target, input.position, &author)?;
             page_json(s, &id)
         })
         .await?;
+    state.events.emit(ChangeEvent::new("page.moved", &key, Some(moved), Some(&caller.author)));
     Ok(Json(value))
 }
 

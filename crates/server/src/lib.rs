@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod confluence;
 pub mod error;
+pub mod events;
 pub mod gitsync;
 pub mod live;
 pub mod state;
@@ -168,6 +169,12 @@ pub async fn serve(
     // opened meanwhile take their edits from the log as usual.
     let recovering = state.clone();
     tokio::spawn(async move { live::Live::recover(&recovering).await });
+    // Event streams never end by themselves: close them when the shutdown starts.
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.events.close();
+    };
     let served =
         axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
             .with_graceful_shutdown(shutdown)

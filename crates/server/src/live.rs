@@ -461,6 +461,8 @@ impl RoomTask {
                     Err(_) => break,
                 }
             }
+            let events = &self.state.events;
+            let before = events.wanted().then(|| loaded.room.doc().text());
             let mut fx = Effects::default();
             let mut stop = None;
             let mut settled = Vec::new();
@@ -469,6 +471,7 @@ impl RoomTask {
             for msg in batch {
                 match msg {
                     RoomMsg::Join { conn, can_write, author, out } => {
+                        self.emit("presence.joined", Some(&author), None);
                         self.conns.insert(conn, Connection { out, author });
                         fx.extend(loaded.room.join(conn, can_write));
                     }
@@ -495,12 +498,26 @@ impl RoomTask {
                         }
                     }
                     RoomMsg::Leave { conn } => {
-                        self.conns.remove(&conn);
+                        if let Some(c) = self.conns.remove(&conn) {
+                            self.emit("presence.left", Some(&c.author), None);
+                        }
                         fx.extend(loaded.room.leave(conn));
                     }
                     RoomMsg::Poke => poked = true,
                     RoomMsg::Stop(done) => stop = Some(done),
                     RoomMsg::Settle(done) => settled.push(done),
+                }
+            }
+            if let Some(before) = before
+                && !authors.is_empty()
+            {
+                let position = crate::events::first_change(&before, &loaded.room.doc().text());
+                let mut seen: Vec<&Author> = Vec::new();
+                for a in &authors {
+                    if !seen.iter().any(|s| s.email == a.email) {
+                        seen.push(a);
+                        self.emit("content.changed", Some(a), Some(position));
+                    }
                 }
             }
             if let Err(e) = self.commit_effects(&mut loaded, fx, authors).await {
@@ -720,6 +737,9 @@ impl RoomTask {
                     }
                 }
                 Ok(Written::Done(body)) => {
+                    if let Some(first) = loaded.editors.first() {
+                        self.emit("page.updated", Some(first), None);
+                    }
                     let (space, page, state) = (self.space.clone(), self.page.to_string(), loaded.room.doc().state());
                     let base = text.clone();
                     if let Err(e) = self.log.ask(|r| LogReq::Settle { space, page, state, base, reply: r }).await {
@@ -782,6 +802,12 @@ impl RoomTask {
             })
             .await
             .map_err(|e| e.message)
+    }
+
+    fn emit(&self, kind: &'static str, user: Option<&Author>, position: Option<usize>) {
+        let mut event = crate::events::ChangeEvent::new(kind, &self.space, Some(self.page.to_string()), user);
+        event.position = position;
+        self.state.events.emit(event);
     }
 
     fn close_all(&mut self, code: u16, reason: &str) {

@@ -131,6 +131,8 @@ pub struct AppState {
     pub live: crate::live::Live,
     /// Git sync of the spaces with remotes.
     pub git_sync: crate::gitsync::GitSync,
+    /// Change events for integrations.
+    pub events: crate::events::Events,
     spaces: Mutex<HashMap<String, Arc<SpaceHandle>>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
@@ -161,6 +163,7 @@ impl AppState {
             auth,
             live,
             git_sync: crate::gitsync::GitSync::default(),
+            events: crate::events::Events::default(),
             local_user,
             spaces: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
