@@ -384,3 +384,118 @@ fn change_events_stream_page_changes_live_edits_and_presence() {
     let denied = crate::server::http(&addr, "GET", &format!("/api/v1/events?space=ENG&token={}", t.rita), None, None);
     assert_eq!(denied.status, 401, "tokens in the query are for /sync only: {}", denied.body);
 }
+
+/// A webhook receiver on 127.0.0.1: answers 500 to the first delivery, 200 after; keeps each
+/// request's headers and body.
+fn receiver() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            let (head, body) = loop {
+                let Ok(k) = stream.read(&mut buf) else { break (String::new(), String::new()) };
+                if k == 0 {
+                    break (String::new(), String::new());
+                }
+                raw.extend_from_slice(&buf[..k]);
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break (head.to_owned(), body.to_owned());
+                    }
+                }
+            };
+            let status = if n == 0 { "500 Internal Server Error" } else { "200 OK" };
+            let _ = stream
+                .write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+            let _ = tx.send((head, body));
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn webhooks_are_signed_and_retried_until_the_receiver_takes_them() {
+    let t = team();
+    let server = Server::start(&t.env, "127.0.0.1:0", &[]);
+    let addr = server.url().replace("http://", "");
+    let (url, deliveries) = receiver();
+    let auth = Some(("ada@example.com", t.ada.as_str()));
+    let secret = "a-shared-secret-of-some-length";
+    let body = json!({"url": url, "secret": secret}).to_string();
+    let made = crate::server::http(
+        &addr,
+        "POST",
+        "/api/v1/spaces/ENG/webhooks",
+        auth,
+        Some(("application/json", body.as_bytes())),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(made.json()["events"], json!(["page.created", "page.updated", "page.moved", "page.deleted"]));
+    // A reader may not see or add hooks.
+    let reader = crate::server::http(
+        &addr,
+        "GET",
+        "/api/v1/spaces/ENG/webhooks",
+        Some(("rita@example.com", t.rita.as_str())),
+        None,
+    );
+    assert_eq!(reader.status, 403, "{}", reader.body);
+    let bad = json!({"url": "ftp://example.com/x"}).to_string();
+    let refused = crate::server::http(
+        &addr,
+        "POST",
+        "/api/v1/spaces/ENG/webhooks",
+        auth,
+        Some(("application/json", bad.as_bytes())),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+
+    let page = json!({"title": "Hooked", "body": "Hello.\n"}).to_string();
+    let created = crate::server::http(
+        &addr,
+        "POST",
+        "/api/v1/spaces/ENG/pages",
+        auth,
+        Some(("application/json", page.as_bytes())),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().expect("id").to_owned();
+    let wait = Duration::from_secs(20);
+    let (first_head, first_body) = deliveries.recv_timeout(wait).expect("a first delivery");
+    let (head, body) = deliveries.recv_timeout(wait).expect("a retry after the 500");
+    assert_eq!(first_body, body, "the retry sends the same event");
+    let event: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        (event["type"].as_str(), event["page"].as_str(), event["space"].as_str()),
+        (Some("page.created"), Some(id.as_str()), Some("ENG"))
+    );
+    assert_eq!(event["user"]["email"], "ada@example.com");
+    let header = |h: &str, name: &str| {
+        h.lines().find_map(|l| {
+            l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned())
+        })
+    };
+    let want = format!("sha256={}", cdo_server::webhooks::sign(secret.as_bytes(), body.as_bytes()));
+    assert_eq!(header(&head, "X-Confluence-Do-Signature-256"), Some(want));
+    assert_eq!(header(&head, "X-Confluence-Do-Event").as_deref(), Some("page.created"));
+    assert_eq!(
+        header(&first_head, "X-Confluence-Do-Delivery"),
+        header(&head, "X-Confluence-Do-Delivery"),
+        "one delivery id across retries"
+    );
+    assert!(!server.stop_and_read_log().contains(secret), "the secret is never logged");
+}

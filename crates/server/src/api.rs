@@ -36,6 +36,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/spaces/{key}/labels", get(labels))
         .route("/spaces/{key}/sync", get(sync_status).post(sync_now))
         .route("/events", get(crate::events::stream))
+        .route("/spaces/{key}/webhooks", get(webhooks).post(add_webhook))
+        .route("/spaces/{key}/webhooks/{id}", axum::routing::delete(remove_webhook))
         .route("/pages/{id}", get(page).put(update_page).delete(delete_page))
         .route("/pages/{id}/move", post(move_page))
         .route("/pages/{id}/restore", post(restore_page))
@@ -223,7 +225,7 @@ async fn create_page(
     if let Some(id) = value["id"].as_str() {
         let mut event = ChangeEvent::new("page.created", &space_key, Some(id.to_owned()), Some(&caller.author));
         event.title = value["title"].as_str().map(str::to_owned);
-        state.events.emit(event);
+        state.emit(event);
         state.remember(id.to_owned(), Located::Page { space: space_key, id: parse_id(id)? });
     }
     Ok((StatusCode::CREATED, Json(value)).into_response())
@@ -262,7 +264,7 @@ async fn update_page(
     match result {
         Ok(value) => {
             state.live.poke(&live_id);
-            state.events.emit(ChangeEvent::new("page.updated", &key, Some(live_id), Some(&caller.author)));
+            state.emit(ChangeEvent::new("page.updated", &key, Some(live_id), Some(&caller.author)));
             Ok(Json(value))
         }
         Err((current, page)) => {
@@ -304,6 +306,58 @@ async fn sync_now(
     Ok(Json(value))
 }
 
+/// The space's webhooks (admins of the space).
+async fn webhooks(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = key.to_ascii_uppercase();
+    caller.require(&key, Level::Admin)?;
+    Ok(Json(json!({ "webhooks": state.webhooks.list(&key), "events": crate::webhooks::ALL_EVENTS })))
+}
+
+#[derive(Deserialize)]
+struct NewHook {
+    url: String,
+    events: Option<Vec<String>>,
+    secret: Option<String>,
+}
+
+/// Registers a webhook; the answer carries its signing secret, shown this once.
+async fn add_webhook(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let key = key.to_ascii_uppercase();
+    caller.require(&key, Level::Admin)?;
+    state.space(&key)?;
+    let input: NewHook = json_body(&body)?;
+    let (hook, secret) = state
+        .webhooks
+        .add(&key, &input.url, input.events, input.secret)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut value = json!(hook);
+    value["secret"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(value)).into_response())
+}
+
+async fn remove_webhook(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path((key, id)): Path<(String, i64)>,
+) -> ApiResult<StatusCode> {
+    let key = key.to_ascii_uppercase();
+    caller.require(&key, Level::Admin)?;
+    match state.webhooks.remove(&key, id) {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::not_found(format!("no webhook {id} in {key}"))),
+        Err(e) => Err(ApiError::internal(e.to_string())),
+    }
+}
+
 /// Commits the page's live edits now (the editor's Done), then answers the page as committed.
 async fn settle_page(
     State(state): St,
@@ -326,7 +380,7 @@ async fn delete_page(
     caller.require(&key, Level::Write)?;
     let author = caller.author.clone();
     state.with_space(&key, true, move |s| Ok(s.delete_page(&page, &author)?)).await?;
-    state.events.emit(ChangeEvent::new("page.deleted", &key, Some(id.clone()), Some(&caller.author)));
+    state.emit(ChangeEvent::new("page.deleted", &key, Some(id.clone()), Some(&caller.author)));
     state.forget(&id);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -358,7 +412,7 @@ async fn move_page(
             page_json(s, &id)
         })
         .await?;
-    state.events.emit(ChangeEvent::new("page.moved", &key, Some(moved), Some(&caller.author)));
+    state.emit(ChangeEvent::new("page.moved", &key, Some(moved), Some(&caller.author)));
     Ok(Json(value))
 }
 

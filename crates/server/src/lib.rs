@@ -10,6 +10,7 @@ pub mod events;
 pub mod gitsync;
 pub mod live;
 pub mod state;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -461,8 +461,7 @@ impl RoomTask {
                     Err(_) => break,
                 }
             }
-            let events = &self.state.events;
-            let before = events.wanted().then(|| loaded.room.doc().text());
+            let before = self.state.wants_event(&self.space, "content.changed").then(|| loaded.room.doc().text());
             let mut fx = Effects::default();
             let mut stop = None;
             let mut settled = Vec::new();
@@ -807,7 +806,7 @@ impl RoomTask {
     fn emit(&self, kind: &'static str, user: Option<&Author>, position: Option<usize>) {
         let mut event = crate::events::ChangeEvent::new(kind, &self.space, Some(self.page.to_string()), user);
         event.position = position;
-        self.state.events.emit(event);
+        self.state.emit(event);
     }
 
     fn close_all(&mut self, code: u16, reason: &str) {

@@ -131,8 +131,9 @@ pub struct AppState {
     pub live: crate::live::Live,
     /// Git sync of the spaces with remotes.
     pub git_sync: crate::gitsync::GitSync,
-    /// Change events for integrations.
+    /// Change events for integrations, and the webhooks they go out to.
     pub events: crate::events::Events,
+    pub webhooks: crate::webhooks::Webhooks,
     spaces: Mutex<HashMap<String, Arc<SpaceHandle>>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
@@ -158,12 +159,14 @@ const CACHE_ENTRIES: usize = 20_000;
 impl AppState {
     pub fn new(wiki: Wiki, auth: Auth, local_user: Author, watch: bool) -> AppState {
         let live = crate::live::Live::open(&wiki.home().dir().join("live.sqlite"));
+        let webhooks = crate::webhooks::Webhooks::open(&wiki.home().dir().join("webhooks.sqlite"));
         AppState {
             wiki,
             auth,
             live,
             git_sync: crate::gitsync::GitSync::default(),
             events: crate::events::Events::default(),
+            webhooks,
             local_user,
             spaces: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
@@ -429,6 +432,17 @@ impl AppState {
         if let Ok(thread) = spawned {
             *lock(&self.embedder) = Some(thread);
         }
+    }
+
+    /// Sends a change event to the event streams and the webhooks that want it.
+    pub fn emit(&self, event: crate::events::ChangeEvent) {
+        self.webhooks.offer(&event);
+        self.events.emit(event);
+    }
+
+    /// Whether anyone wants events of `kind` in `space` (some cost to make).
+    pub fn wants_event(&self, space: &str, kind: &str) -> bool {
+        self.events.wanted() || self.webhooks.wants(space, kind)
     }
 
     /// Whether the server is shutting down (background work stops).
