@@ -499,3 +499,75 @@ fn webhooks_are_signed_and_retried_until_the_receiver_takes_them() {
     );
     assert!(!server.stop_and_read_log().contains(secret), "the secret is never logged");
 }
+
+#[test]
+fn a_desktop_joined_to_a_team_server_edits_through_it_and_merges_after_an_outage() {
+    use std::io::Write as _;
+    // The team server's home, its space pushed to a remote the desktop clones.
+    let remote = tempfile::tempdir().expect("tempdir");
+    git(remote.path(), &["init", "--bare", "-q", "-b", "main"]);
+    let t = team();
+    let page = t.env.create("ENG", "Shared", "Shared text.\n", &[]);
+    git(&t.env.space_path("ENG"), &["remote", "add", "origin", remote.path().to_str().expect("utf-8 path")]);
+    t.env.ok(&["sync", "ENG"]);
+    let desk = Env::new();
+    desk.ok(&["space", "clone", remote.path().to_str().expect("utf-8 path"), "--key", "ENG"]);
+
+    let mut team_server = Server::start(&t.env, "127.0.0.1:0", &[]);
+    let team_addr = team_server.url().replace("http://", "");
+    let desk_server = Server::start(&desk, "127.0.0.1:0", &[]);
+    let join = json!({"url": team_server.url(), "token": t.ada}).to_string();
+    let desk_addr = desk_server.url().replace("http://", "");
+    let joined = crate::server::http(
+        &desk_addr,
+        "PUT",
+        "/api/v1/spaces/ENG/team-server",
+        None,
+        Some(("application/json", join.as_bytes())),
+    );
+    assert_eq!(joined.status, 200, "{}", joined.body);
+    let saved = std::fs::read_to_string(desk.home.join("team-servers.json")).expect("saved");
+    assert!(saved.contains(&t.ada), "kept in the home (owner-only), never in the space");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(desk.home.join("team-servers.json")).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o077, 0, "only the owner reads the token");
+
+    let mut child = Command::new("node")
+        .current_dir(sync_dir())
+        .args(["bridge.mjs", &ws(&desk_server), &ws(&team_server), &page, &t.ada])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut report = Value::Null;
+    for line in lines.by_ref() {
+        let v: Value = serde_json::from_str(&line.expect("a line")).unwrap_or(Value::Null);
+        match v["phase"].as_str() {
+            Some("online") => {
+                team_server.kill9();
+                writeln!(stdin, "killed").expect("write");
+            }
+            Some("offline-edited") => {
+                team_server = Server::start(&t.env, &team_addr, &[]);
+                writeln!(stdin, "restarted").expect("write");
+            }
+            _ => {}
+        }
+        if v.get("ok").is_some() {
+            report = v;
+            break;
+        }
+    }
+    assert!(child.wait().expect("node ends").success(), "{report}");
+    let text = report["text"].as_str().expect("text").to_owned();
+    for part in ["Desk edit. ", "Shared text.", "Team edit.\n", "Offline edit.\n"] {
+        assert!(text.contains(part), "{part:?} in {text:?}");
+    }
+    // Both homes commit the same text.
+    let path = page_path(&t.env, &page);
+    wait_for("the team server's commit", || committed_body(&t.env, &path) == text);
+    wait_for("the desktop's commit", || committed_body(&desk, &path) == text);
+    drop(team_server);
+}

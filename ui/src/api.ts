@@ -197,6 +197,10 @@ export const api = {
   labels: (key: string) =>
     call<{ labels: { name: string; pages: number }[] }>("GET", `/spaces/${enc(key)}/labels`).then((r) => r.labels),
   page: (id: string) => call<Page>("GET", `/pages/${enc(id)}`),
+  teamServer: (key: string) => call<{ joined: boolean; url?: string }>("GET", `/spaces/${enc(key)}/team-server`),
+  joinTeamServer: (key: string, url: string, token: string) =>
+    call<{ joined: boolean; url?: string }>("PUT", `/spaces/${enc(key)}/team-server`, { url, token }),
+  leaveTeamServer: (key: string) => call<null>("DELETE", `/spaces/${enc(key)}/team-server`),
   syncState: (key: string) => call<SyncState>("GET", `/spaces/${enc(key)}/sync`),
   syncNow: (key: string) => call<SyncState>("POST", `/spaces/${enc(key)}/sync`),
   /** Commits the page's live edits now; answers the page as committed. */

@@ -296,6 +296,7 @@ export function Settings(props: {
 }) {
   const [key, setKey] = useState("");
   const [name, setName] = useState("");
+  const [liveOn, setLiveOn] = useState(() => localStorage.getItem("cdo.live") !== "off");
   const [error, setError] = useState<string | null>(null);
   const create = async (e: Event) => {
     e.preventDefault();
@@ -364,6 +365,82 @@ export function Settings(props: {
           To add an existing repository of Markdown, run <code>confluence-do space add PATH</code>.
         </p>
       </section>
+      <section>
+        <h2>Editing</h2>
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={liveOn}
+            onChange={(e) => {
+              const on = (e.target as HTMLInputElement).checked;
+              setLiveOn(on);
+              if (on) localStorage.removeItem("cdo.live");
+              else localStorage.setItem("cdo.live", "off");
+            }}
+          />{" "}
+          Edit together live (others' cursors, changes as they type). Off: each save is a version, and a page changed meanwhile is merged when you save.
+        </label>
+      </section>
+      {props.spaces.length > 0 && (
+        <section>
+          <h2>Team server</h2>
+          <p class="muted small">
+            Join a team server to edit a space live with your team. Its pages keep working here when the server is out of reach; what you write meanwhile merges when it is back. The space must be a clone of the team's (same git remote).
+          </p>
+          {props.spaces.map((s) => (
+            <TeamServer key={s.key} space={s.key} />
+          ))}
+        </section>
+      )}
+    </div>
+  );
+}
+
+function TeamServer(props: { space: string }) {
+  const [state, setState] = useState<{ joined: boolean; url?: string } | null>(null);
+  const [url, setUrl] = useState("");
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api.teamServer(props.space).then(setState, () => setState(null));
+  }, [props.space]);
+  if (!state) return null;
+  const join = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      setState(await api.joinTeamServer(props.space, url.trim(), token.trim()));
+      setToken("");
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <div class="team-server">
+      <strong>{props.space}</strong>{" "}
+      {state.joined ? (
+        <>
+          edits live through <code>{state.url}</code>{" "}
+          <button
+            class="button"
+            onClick={async () => {
+              await api.leaveTeamServer(props.space);
+              setState({ joined: false });
+            }}
+          >
+            Leave
+          </button>
+        </>
+      ) : (
+        <form class="row" onSubmit={join}>
+          <input aria-label={`Team server address for ${props.space}`} placeholder="https://wiki.example.com" value={url} required onInput={(e) => setUrl((e.target as HTMLInputElement).value)} />
+          <input aria-label={`API token for ${props.space}`} placeholder="API token" type="password" value={token} required onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
+          <button class="button" type="submit">
+            Join
+          </button>
+        </form>
+      )}
+      {error && <p class="notice error">{error}</p>}
     </div>
   );
 }

@@ -36,6 +36,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/spaces/{key}/labels", get(labels))
         .route("/spaces/{key}/sync", get(sync_status).post(sync_now))
         .route("/events", get(crate::events::stream))
+        .route("/spaces/{key}/team-server", get(team_server).put(join_team_server).delete(leave_team_server))
         .route("/spaces/{key}/webhooks", get(webhooks).post(add_webhook))
         .route("/spaces/{key}/webhooks/{id}", axum::routing::delete(remove_webhook))
         .route("/pages/{id}", get(page).put(update_page).delete(delete_page))
@@ -304,6 +305,72 @@ async fn sync_now(
     })
     .await??;
     Ok(Json(value))
+}
+
+/// The team server this space edits live through, if any (the token is never shown).
+async fn team_server(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = key.to_ascii_uppercase();
+    caller.require(&key, Level::Read)?;
+    Ok(Json(match state.live.upstream(&key) {
+        Some(u) => json!({"joined": true, "url": u.url}),
+        None => json!({"joined": false}),
+    }))
+}
+
+#[derive(Deserialize)]
+struct JoinServer {
+    url: String,
+    token: String,
+}
+
+/// Joins a team server for live editing of this space (its pages open from now on go through
+/// it; without it, editing goes on here and merges when it is back).
+async fn join_team_server(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let key = key.to_ascii_uppercase();
+    caller.require(&key, Level::Admin)?;
+    state.space(&key)?;
+    let input: JoinServer = json_body(&body)?;
+    let url = input.url.trim().trim_end_matches('/').to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ApiError::bad_request("the team server's address starts with http:// or https://"));
+    }
+    if input.token.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "a token is needed: `confluence-do token create EMAIL` on the team server makes one",
+        ));
+    }
+    state
+        .live
+        .set_upstream(&key, Some(crate::live::Upstream { url: url.clone(), token: input.token.trim().to_owned() }));
+    state
+        .live
+        .save_upstreams(&state.wiki.home().dir().join("team-servers.json"))
+        .map_err(|e| ApiError::internal(format!("the team server could not be saved: {e}")))?;
+    Ok(Json(json!({"joined": true, "url": url})))
+}
+
+async fn leave_team_server(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> ApiResult<StatusCode> {
+    let key = key.to_ascii_uppercase();
+    caller.require(&key, Level::Admin)?;
+    state.live.set_upstream(&key, None);
+    state
+        .live
+        .save_upstreams(&state.wiki.home().dir().join("team-servers.json"))
+        .map_err(|e| ApiError::internal(format!("the team server could not be saved: {e}")))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The space's webhooks (admins of the space).

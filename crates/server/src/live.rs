@@ -55,6 +55,11 @@ enum RoomMsg {
         author: Author,
         out: mpsc::Sender<Outgoing>,
     },
+    /// The bridge to the team server this space joined (see [`bridge`]).
+    JoinUpstream {
+        conn: u64,
+        out: mpsc::Sender<Outgoing>,
+    },
     Frame {
         conn: u64,
         data: Bytes,
@@ -144,6 +149,8 @@ impl LogHandle {
 
 /// Every open page, and the log.
 pub struct Live {
+    /// Spaces joined to a team server: live edits of their pages go through it too.
+    upstreams: Mutex<HashMap<String, Upstream>>,
     log: Result<LogHandle, String>,
     rooms: Mutex<HashMap<String, mpsc::Sender<RoomMsg>>>,
     next_conn: AtomicU64,
@@ -161,11 +168,52 @@ impl Live {
             eprintln!("confluence.do: live editing is off: {e}");
         }
         Live {
+            upstreams: Mutex::new(HashMap::new()),
             log,
             rooms: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             idle: Mutex::new(Duration::from_secs(3)),
         }
+    }
+
+    /// Joins (or with `None` leaves) a team server for `space`: pages opened from now on edit
+    /// live through it.
+    pub fn set_upstream(&self, space: &str, upstream: Option<Upstream>) {
+        let mut map = lock(&self.upstreams);
+        match upstream {
+            Some(u) => map.insert(space.to_owned(), u),
+            None => map.remove(space),
+        };
+    }
+
+    pub fn upstream(&self, space: &str) -> Option<Upstream> {
+        lock(&self.upstreams).get(space).cloned()
+    }
+
+    /// Reads the team servers the spaces joined (`HOME/team-servers.json`).
+    pub fn load_upstreams(&self, path: &std::path::Path) {
+        let Ok(text) = std::fs::read_to_string(path) else { return };
+        let Ok(map) = serde_json::from_str::<HashMap<String, (String, String)>>(&text) else {
+            return eprintln!("confluence.do: {} is not readable JSON; no team servers joined", path.display());
+        };
+        let mut upstreams = lock(&self.upstreams);
+        for (space, (url, token)) in map {
+            upstreams.insert(space, Upstream { url, token });
+        }
+    }
+
+    /// Writes the team servers the spaces joined, readable by the owner only (tokens inside).
+    pub fn save_upstreams(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let map: HashMap<String, (String, String)> =
+            lock(&self.upstreams).iter().map(|(k, u)| (k.clone(), (u.url.clone(), u.token.clone()))).collect();
+        let text = serde_json::to_string_pretty(&map).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
     }
 
     /// How long edits must pause before they are committed.
@@ -246,6 +294,81 @@ impl Live {
                 let _ = wait.await;
             }
         }
+    }
+}
+
+/// A team server a space joined: its base URL (`http://host:port`) and an API token.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub url: String,
+    pub token: String,
+}
+
+/// The bridge of one open page to the team server: a y-websocket client there, and a
+/// connection into the local room. Both sides run the same protocol, so on every (re)connect the
+/// two documents exchange what the other lacks: edits made offline merge. Without the team
+/// server, editing goes on locally; the bridge retries with back-off while the page is open.
+async fn bridge(room: mpsc::Sender<RoomMsg>, conn: u64, upstream: Upstream, page: String) {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let base = upstream.url.trim_end_matches('/').replacen("http://", "ws://", 1).replacen("https://", "wss://", 1);
+    let url = format!("{base}/sync/{page}?token={}", upstream.token);
+    let mut backoff = Duration::from_millis(250);
+    let mut logged = false;
+    loop {
+        if room.is_closed() {
+            return;
+        }
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok((ws, _)) => {
+                backoff = Duration::from_millis(250);
+                logged = false;
+                let (mut sink, mut stream) = ws.split();
+                let (out, mut outbox) = mpsc::channel::<Outgoing>(OUTBOX);
+                if room.send(RoomMsg::JoinUpstream { conn, out }).await.is_err() {
+                    return;
+                }
+                let ended = loop {
+                    tokio::select! {
+                        incoming = stream.next() => match incoming {
+                            Some(Ok(WsMessage::Binary(data))) => {
+                                if room.send(RoomMsg::Frame { conn, data }).await.is_err() {
+                                    break true;
+                                }
+                            }
+                            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break false,
+                            Some(Ok(_)) => {}
+                        },
+                        sent = outbox.recv() => match sent {
+                            Some(Outgoing::Frame(frame)) => {
+                                if sink.send(WsMessage::Binary(frame)).await.is_err() {
+                                    break false;
+                                }
+                            }
+                            // The room stopped (or dropped us): the page is closed here.
+                            Some(Outgoing::Close(..)) | None => {
+                                let _ = sink.close().await;
+                                break true;
+                            }
+                        },
+                    }
+                };
+                let _ = room.send(RoomMsg::Leave { conn }).await;
+                if ended {
+                    return;
+                }
+            }
+            Err(e) => {
+                if !logged {
+                    eprintln!(
+                        "confluence.do: the team server is out of reach for page {page} ({e}); editing goes on here and merges when it is back"
+                    );
+                    logged = true;
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
 
@@ -387,6 +510,8 @@ fn close(code: u16, reason: &str) -> Message {
 struct Connection {
     out: mpsc::Sender<Outgoing>,
     author: Author,
+    /// The bridge to a team server: its edits are other people's, relayed.
+    upstream: bool,
 }
 
 /// One open page.
@@ -434,6 +559,12 @@ impl RoomTask {
                 return;
             }
         };
+        if let Some(upstream) = self.state.live.upstream(&self.space)
+            && let Some(room) = lock(&self.state.live.rooms).get(&self.page.to_string()).cloned()
+        {
+            let conn = self.state.live.next_conn.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(bridge(room, conn, upstream, self.page.to_string()));
+        }
         let mut check = tokio::time::interval(OUTSIDE_CHECK);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -466,13 +597,18 @@ impl RoomTask {
             let mut stop = None;
             let mut settled = Vec::new();
             let mut poked = false;
-            let mut authors: Vec<Author> = Vec::new();
+            let mut authors: Vec<Option<Author>> = Vec::new();
             for msg in batch {
                 match msg {
                     RoomMsg::Join { conn, can_write, author, out } => {
                         self.emit("presence.joined", Some(&author), None);
-                        self.conns.insert(conn, Connection { out, author });
+                        self.conns.insert(conn, Connection { out, author, upstream: false });
                         fx.extend(loaded.room.join(conn, can_write));
+                    }
+                    RoomMsg::JoinUpstream { conn, out } => {
+                        let author = Author { name: "team server".into(), email: "live@team-server".into() };
+                        self.conns.insert(conn, Connection { out, author, upstream: true });
+                        fx.extend(loaded.room.join_relay(conn));
                     }
                     RoomMsg::Frame { conn, data } => {
                         if !self.conns.contains_key(&conn) {
@@ -483,7 +619,10 @@ impl RoomTask {
                                 if !more.durable.is_empty()
                                     && let Some(c) = self.conns.get(&conn)
                                 {
-                                    authors.extend(std::iter::repeat_n(c.author.clone(), more.durable.len()));
+                                    // Edits relayed from the team server are its people's: the
+                                    // server made them (no local author).
+                                    let by = (!c.upstream).then(|| c.author.clone());
+                                    authors.extend(std::iter::repeat_n(by, more.durable.len()));
                                 }
                                 fx.extend(more);
                             }
@@ -512,7 +651,7 @@ impl RoomTask {
             {
                 let position = crate::events::first_change(&before, &loaded.room.doc().text());
                 let mut seen: Vec<&Author> = Vec::new();
-                for a in &authors {
+                for a in authors.iter().flatten() {
                     if !seen.iter().any(|s| s.email == a.email) {
                         seen.push(a);
                         self.emit("content.changed", Some(a), Some(position));
@@ -540,8 +679,9 @@ impl RoomTask {
                 self.remove_self();
                 return;
             }
-            if self.conns.is_empty() {
-                // The last person left: commit now, and stop unless someone joined meanwhile.
+            if self.conns.values().all(|c| c.upstream) {
+                // The last person left: commit now, and stop unless someone joined meanwhile
+                // (the bridge to a team server, if any, ends with the room).
                 self.settle(&mut loaded).await;
                 if self.try_stop() {
                     return;
@@ -553,7 +693,12 @@ impl RoomTask {
 
     /// Makes the updates durable, then sends the messages; `authors[i]` made `durable[i]`
     /// (the rest were made by the server).
-    async fn commit_effects(&mut self, loaded: &mut Loaded, fx: Effects, authors: Vec<Author>) -> Result<(), String> {
+    async fn commit_effects(
+        &mut self,
+        loaded: &mut Loaded,
+        fx: Effects,
+        authors: Vec<Option<Author>>,
+    ) -> Result<(), String> {
         if !fx.durable.is_empty() {
             let mut authors = authors.into_iter();
             let batch: Vec<Append> = fx
@@ -563,7 +708,7 @@ impl RoomTask {
                     space: self.space.clone(),
                     page: self.page.to_string(),
                     update,
-                    author: authors.next(),
+                    author: authors.next().flatten(),
                 })
                 .collect();
             for a in batch.iter().filter_map(|a| a.author.as_ref()) {
@@ -823,6 +968,7 @@ impl RoomTask {
         }
         rooms.remove(&self.page.to_string());
         self.rx.close();
+        self.conns.clear();
         true
     }
 
@@ -835,7 +981,7 @@ impl RoomTask {
         }
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                RoomMsg::Join { out, .. } => {
+                RoomMsg::Join { out, .. } | RoomMsg::JoinUpstream { out, .. } => {
                     let _ = out.try_send(Outgoing::Close(1012, "the page's live session restarted; reconnect".into()));
                 }
                 RoomMsg::Stop(done) | RoomMsg::Settle(done) => {
@@ -856,7 +1002,7 @@ impl RoomTask {
         }
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                RoomMsg::Join { out, .. } => {
+                RoomMsg::Join { out, .. } | RoomMsg::JoinUpstream { out, .. } => {
                     let _ = out.try_send(Outgoing::Close(1011, reason.to_owned()));
                 }
                 RoomMsg::Stop(done) | RoomMsg::Settle(done) => {

@@ -159,6 +159,7 @@ const CACHE_ENTRIES: usize = 20_000;
 impl AppState {
     pub fn new(wiki: Wiki, auth: Auth, local_user: Author, watch: bool) -> AppState {
         let live = crate::live::Live::open(&wiki.home().dir().join("live.sqlite"));
+        live.load_upstreams(&wiki.home().dir().join("team-servers.json"));
         let webhooks = crate::webhooks::Webhooks::open(&wiki.home().dir().join("webhooks.sqlite"));
         AppState {
             wiki,

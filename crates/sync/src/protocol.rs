@@ -83,6 +83,8 @@ impl Effects {
 
 struct Peer {
     can_write: bool,
+    /// Another server relaying its people (a bridge): no cap on presence entries.
+    relay: bool,
     /// The awareness client ids this connection announced.
     clients: HashSet<u64>,
     /// The client ids the server told this connection about. y-websocket clients send back
@@ -150,8 +152,17 @@ impl Room {
     /// A connection opens: it gets the server's state vector (so it sends what the server
     /// lacks) and everyone's presence; its own step 1 then gets the rest.
     pub fn join(&mut self, conn: ConnId, can_write: bool) -> Effects {
+        self.join_as(conn, can_write, false)
+    }
+
+    /// A connection from another server relaying its people (its presence is not capped).
+    pub fn join_relay(&mut self, conn: ConnId) -> Effects {
+        self.join_as(conn, true, true)
+    }
+
+    fn join_as(&mut self, conn: ConnId, can_write: bool, relay: bool) -> Effects {
         let told: HashSet<u64> = self.awareness.keys().copied().collect();
-        self.peers.insert(conn, Peer { can_write, clients: HashSet::new(), told });
+        self.peers.insert(conn, Peer { can_write, relay, clients: HashSet::new(), told });
         let mut fx = Effects::default();
         fx.send(Target::One(conn), &sync(SyncMessage::SyncStep1(self.doc.state_vector())));
         if let Some(all) = self.awareness_update(None) {
@@ -253,7 +264,7 @@ impl Room {
                 peer.clients.remove(&id);
                 self.awareness.remove(&id);
             } else {
-                if !peer.clients.contains(&id) && peer.clients.len() >= MAX_PRESENCE_PER_CONNECTION {
+                if !peer.relay && !peer.clients.contains(&id) && peer.clients.len() >= MAX_PRESENCE_PER_CONNECTION {
                     return Err(ProtocolError::Presence(format!(
                         "more than {MAX_PRESENCE_PER_CONNECTION} clients on one connection"
                     )));
