@@ -8,9 +8,14 @@ const auth = { Authorization: `Bearer ${token}` }
 const events = []
 let wake = () => {}
 
-async function listen () {
+// Subscribes; resolves once the server answered (it subscribes before it answers), then reads.
+async function subscribe () {
   const res = await fetch(`${http}/api/v1/events?space=ENG`, { headers: auth })
   if (!res.ok) throw new Error(`events: ${res.status}`)
+  return res
+}
+
+async function listen (res) {
   const reader = res.body.getReader()
   const decoder = new TextDecoder()
   let buffer = ''
@@ -47,8 +52,8 @@ async function api (method, path, body) {
 }
 
 async function main () {
-  listen().catch((e) => { events.push({ type: 'error', error: String(e) }); wake() })
-  // The stream is open once the server answered; a first event proves it.
+  const res = await subscribe()
+  listen(res).catch((e) => { events.push({ type: 'error', error: String(e) }); wake() })
   const first = await api('POST', '/spaces/ENG/pages', { title: 'Events', body: 'Text.\n' })
   await waitFor(() => has('page.created', e => e.page === first.id), 'page.created')
   const server = `${http.replace('http://', 'ws://')}/sync`

@@ -1,6 +1,6 @@
 //! Outgoing webhooks, registered per space: each change event a hook subscribes to is POSTed to
 //! its URL as JSON, signed (`X-Confluence-Do-Signature-256: sha256=<HMAC-SHA256 of the body
-//! with the hook's secret>`, as GitHub signs), and retried with back-off (1, 2, 4 … 64 s, seven
+//! with the hook's secret>`, as GitHub signs), and retried with back-off (1, 2, 4 … 32 s, seven
 //! tries) until the receiver answers 2xx. Deliveries run on a thread of their own, so a slow
 //! receiver never slows the wiki. Hooks live in `HOME/webhooks.sqlite` (secrets included: they
 //! sign; they are never logged or shown again).
