@@ -100,9 +100,11 @@ try {
   const content = await find(".editor-host .cm-content");
   await wd("POST", `${s}/element/${content}/click`, {});
   await wd("POST", `${s}/element/${content}/value`, { text: " Edited in the desktop app." });
+  // Live editing: "Saved" once the server holds the edit; committed when typing pauses.
   await until("the saved state", async () => (await text(".save-state")) === "Saved", 20000);
-  const saved = await js(`return fetch('/api/v1/pages/' + location.hash.split('/')[2]).then(r => r.json()).then(p => p.markdown)`);
-  if (!String(saved).includes("Edited in the desktop app.")) throw new Error("the edit did not reach the page");
+  const committed = () =>
+    js(`return fetch('/api/v1/pages/' + location.hash.split('/')[2]).then(r => r.json()).then(p => p.markdown)`);
+  await until("the edit committed to the page", async () => String(await committed()).includes("Edited in the desktop app."), 20000);
   steps.push(current);
 
   current = "the native menu's commands reach the page";

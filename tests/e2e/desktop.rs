@@ -55,7 +55,7 @@ fn the_desktop_app_offers_the_demo_shows_the_tree_and_saves_an_edit() {
 
     let space = env.space_path("ENG");
     let log = git(&space, &["log", "--format=%an|%s"]);
-    assert!(log.lines().next().is_some_and(|l| l == "Desk Person|Update \"Onboarding\""), "{log}");
+    assert!(log.lines().next().is_some_and(|l| l == "Desk Person|Edit \"Onboarding\" live"), "{log}");
     // The app was stopped by the driver, not quit: opening the space again (any command) brings
     // the git index up to date from the save journal.
     env.ok(&["space", "list"]);

@@ -185,26 +185,8 @@ impl Wiki {
             target = spaces.join(format!("{base}-{n}"));
             n += 1;
         }
-        let mut attempts = 0;
-        let mut callbacks = git2::RemoteCallbacks::new();
-        callbacks.credentials(move |url, username, allowed| {
-            attempts += 1;
-            if attempts > 3 {
-                return Err(git2::Error::from_str(
-                    "authentication failed; check your ssh agent or git credential helper",
-                ));
-            }
-            if allowed.contains(git2::CredentialType::SSH_KEY) {
-                git2::Cred::ssh_key_from_agent(username.unwrap_or("git"))
-            } else if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
-                let config = git2::Config::open_default()?;
-                git2::Cred::credential_helper(&config, url, username)
-            } else {
-                git2::Cred::default()
-            }
-        });
         let mut fetch = git2::FetchOptions::new();
-        fetch.remote_callbacks(callbacks);
+        fetch.remote_callbacks(cdo_core::store::remote_callbacks());
         git2::build::RepoBuilder::new()
             .fetch_options(fetch)
             .clone(url, &target)

@@ -649,3 +649,25 @@ fn write_via(path: &Path, bytes: &[u8], tmp_dir: Option<&Path>) -> Result<(), St
     // Another file system (a linked worktree, say): fall back to a temporary file beside it.
     retry_in(dir).map_err(io(path))
 }
+
+/// Callbacks for talking to a git remote: credentials from the ssh agent or git's credential
+/// helper, three tries, then a clear error.
+pub fn remote_callbacks<'a>() -> git2::RemoteCallbacks<'a> {
+    let mut attempts = 0;
+    let mut callbacks = git2::RemoteCallbacks::new();
+    callbacks.credentials(move |url, username, allowed| {
+        attempts += 1;
+        if attempts > 3 {
+            return Err(git2::Error::from_str("authentication failed; check your ssh agent or git credential helper"));
+        }
+        if allowed.contains(git2::CredentialType::SSH_KEY) {
+            git2::Cred::ssh_key_from_agent(username.unwrap_or("git"))
+        } else if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
+            let config = git2::Config::open_default()?;
+            git2::Cred::credential_helper(&config, url, username)
+        } else {
+            git2::Cred::default()
+        }
+    });
+    callbacks
+}

@@ -974,6 +974,12 @@ impl RoomTask {
 
     /// Leaves the registry; anyone who joined meanwhile is asked to reconnect.
     fn remove_self(&mut self) {
+        self.leave_registry(1012, "the page's live session restarted; reconnect");
+    }
+
+    /// Leaves the registry and closes the queue; joins still queued are closed with `code`
+    /// and `reason`, and whoever waits for a commit is answered.
+    fn leave_registry(&mut self, code: u16, reason: &str) {
         {
             let mut rooms = lock(&self.state.live.rooms);
             rooms.remove(&self.page.to_string());
@@ -982,7 +988,7 @@ impl RoomTask {
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
                 RoomMsg::Join { out, .. } | RoomMsg::JoinUpstream { out, .. } => {
-                    let _ = out.try_send(Outgoing::Close(1012, "the page's live session restarted; reconnect".into()));
+                    let _ = out.try_send(Outgoing::Close(code, reason.to_owned()));
                 }
                 RoomMsg::Stop(done) | RoomMsg::Settle(done) => {
                     let _ = done.send(());
@@ -995,22 +1001,7 @@ impl RoomTask {
     /// The room cannot go on: every connection is told why, and the room stops (the next
     /// connection starts it afresh from the file and the log).
     async fn fail(&mut self, reason: &str) {
-        {
-            let mut rooms = lock(&self.state.live.rooms);
-            rooms.remove(&self.page.to_string());
-            self.rx.close();
-        }
-        while let Ok(msg) = self.rx.try_recv() {
-            match msg {
-                RoomMsg::Join { out, .. } | RoomMsg::JoinUpstream { out, .. } => {
-                    let _ = out.try_send(Outgoing::Close(1011, reason.to_owned()));
-                }
-                RoomMsg::Stop(done) | RoomMsg::Settle(done) => {
-                    let _ = done.send(());
-                }
-                _ => {}
-            }
-        }
+        self.leave_registry(1011, reason);
         self.close_all(1011, reason);
     }
 }

@@ -61,23 +61,7 @@ fn labels(remote: &str, branch: &str) -> (String, String) {
 }
 
 fn callbacks<'a>() -> git2::RemoteCallbacks<'a> {
-    let mut attempts = 0;
-    let mut cb = git2::RemoteCallbacks::new();
-    cb.credentials(move |url, username, allowed| {
-        attempts += 1;
-        if attempts > 3 {
-            return Err(git2::Error::from_str("authentication failed; check your ssh agent or git credential helper"));
-        }
-        if allowed.contains(git2::CredentialType::SSH_KEY) {
-            git2::Cred::ssh_key_from_agent(username.unwrap_or("git"))
-        } else if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
-            let config = git2::Config::open_default()?;
-            git2::Cred::credential_helper(&config, url, username)
-        } else {
-            git2::Cred::default()
-        }
-    });
-    cb
+    cdo_core::store::remote_callbacks()
 }
 
 /// Syncs `space` with `remote` (usually `origin`).

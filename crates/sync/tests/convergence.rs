@@ -102,6 +102,17 @@ fn route(peers: &mut [Peer], messages: Vec<(Target, bytes::Bytes)>) {
     }
 }
 
+/// Peer `p` connects: it sends its state vector; the room greets it.
+fn connect(room: &mut Room, peers: &mut [Peer], p: usize, next_conn: &mut u64) {
+    let conn = *next_conn;
+    *next_conn += 1;
+    peers[p].conn = Some(conn);
+    let sv = peers[p].doc.transact().state_vector();
+    peers[p].to_server.push_back(client::step1(&sv));
+    let fx = room.join(conn, true);
+    route(peers, fx.messages);
+}
+
 fn run(seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let start = "# Notes\n\nFirst line.\n";
@@ -121,13 +132,7 @@ fn run(seed: u64) {
                     let fx = room.leave(conn);
                     route(&mut peers, fx.messages);
                 } else {
-                    let conn = next_conn;
-                    next_conn += 1;
-                    peers[p].conn = Some(conn);
-                    let sv = peers[p].doc.transact().state_vector();
-                    peers[p].to_server.push_back(client::step1(&sv));
-                    let fx = room.join(conn, true);
-                    route(&mut peers, fx.messages);
+                    connect(&mut room, &mut peers, p, &mut next_conn);
                 }
             }
             1..=4 => peers[p].edit(&mut rng),
@@ -146,13 +151,7 @@ fn run(seed: u64) {
     // Everyone reconnects and the network drains.
     for p in 0..peers.len() {
         if peers[p].conn.is_none() {
-            let conn = next_conn;
-            next_conn += 1;
-            peers[p].conn = Some(conn);
-            let sv = peers[p].doc.transact().state_vector();
-            peers[p].to_server.push_back(client::step1(&sv));
-            let fx = room.join(conn, true);
-            route(&mut peers, fx.messages);
+            connect(&mut room, &mut peers, p, &mut next_conn);
         }
     }
     loop {
