@@ -170,6 +170,19 @@ pub async fn serve(
     // opened meanwhile take their edits from the log as usual.
     let recovering = state.clone();
     tokio::spawn(async move { live::Live::recover(&recovering).await });
+    // The git index catches up with saves a moment after them (see `AppState::flush_indexes`).
+    let flushing = Arc::downgrade(&state);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(2));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let Some(state) = flushing.upgrade() else { return };
+            if state.stopping() || tokio::task::spawn_blocking(move || state.flush_indexes()).await.is_err() {
+                return;
+            }
+        }
+    });
     // Event streams never end by themselves: close them when the shutdown starts.
     let closing = state.clone();
     let shutdown = async move {

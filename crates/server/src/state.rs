@@ -446,6 +446,21 @@ impl AppState {
         self.events.wanted() || self.webhooks.wants(space, kind)
     }
 
+    /// Brings the git index of every open space up to date with the saves made since the last
+    /// time (saves only journal their paths), so `git status` in a space is clean while the
+    /// server runs. Spaces busy right now are left for the next round.
+    pub fn flush_indexes(&self) {
+        let handles: Vec<Arc<SpaceHandle>> = lock(&self.spaces).values().cloned().collect();
+        for handle in handles {
+            if let Ok(space) = handle.space.try_lock()
+                && space.store().index_pending()
+                && let Err(e) = space.flush_index()
+            {
+                eprintln!("confluence.do: the git index of {} could not be updated: {e}", handle.key);
+            }
+        }
+    }
+
     /// Whether the server is shutting down (background work stops).
     pub fn stopping(&self) -> bool {
         self.embed_stop.load(Ordering::SeqCst)
