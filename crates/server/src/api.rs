@@ -351,11 +351,16 @@ async fn join_team_server(
     state
         .live
         .set_upstream(&key, Some(crate::live::Upstream { url: url.clone(), token: input.token.trim().to_owned() }));
+    save_team_servers(&state)?;
+    Ok(Json(json!({"joined": true, "url": url})))
+}
+
+/// Writes the team servers the spaces joined to `HOME/team-servers.json`.
+fn save_team_servers(state: &AppState) -> ApiResult<()> {
     state
         .live
         .save_upstreams(&state.wiki.home().dir().join("team-servers.json"))
-        .map_err(|e| ApiError::internal(format!("the team server could not be saved: {e}")))?;
-    Ok(Json(json!({"joined": true, "url": url})))
+        .map_err(|e| ApiError::internal(format!("the team server could not be saved: {e}")))
 }
 
 async fn leave_team_server(
@@ -366,10 +371,7 @@ async fn leave_team_server(
     let key = key.to_ascii_uppercase();
     caller.require(&key, Level::Admin)?;
     state.live.set_upstream(&key, None);
-    state
-        .live
-        .save_upstreams(&state.wiki.home().dir().join("team-servers.json"))
-        .map_err(|e| ApiError::internal(format!("the team server could not be saved: {e}")))?;
+    save_team_servers(&state)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
