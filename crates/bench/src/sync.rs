@@ -178,7 +178,8 @@ async fn client(
     ready: Rc<tokio::sync::Barrier>,
     out: Rc<RefCell<(Vec<u32>, usize, usize)>>,
 ) {
-    let Ok((ws, _)) = tokio_tungstenite::connect_async(&url).await else {
+    // Nagle off, as browsers and the `ws` package have it.
+    let Ok((ws, _)) = tokio_tungstenite::connect_async_with_config(&url, None, true).await else {
         out.borrow_mut().2 += 1;
         ready.wait().await;
         return;

@@ -189,6 +189,10 @@ pub async fn serve(
         shutdown.await;
         closing.events.close();
     };
+    // Small writes (live updates, presence) go out at once, not when Nagle's algorithm sees an ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served =
         axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
             .with_graceful_shutdown(shutdown)

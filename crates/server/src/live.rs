@@ -319,7 +319,7 @@ async fn bridge(room: mpsc::Sender<RoomMsg>, conn: u64, upstream: Upstream, page
         if room.is_closed() {
             return;
         }
-        match tokio_tungstenite::connect_async(url.as_str()).await {
+        match tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await {
             Ok((ws, _)) => {
                 backoff = Duration::from_millis(250);
                 logged = false;
