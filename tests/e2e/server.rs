@@ -96,6 +96,12 @@ pub(crate) fn http(
     http_with(addr, method, path, auth, &[], body)
 }
 
+/// [`http`] with a JSON body.
+pub(crate) fn http_json(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, body: &Value) -> Reply {
+    let (content_type, bytes) = json_body(body).expect("a JSON body");
+    http(addr, method, path, auth, Some((content_type, &bytes)))
+}
+
 /// [`http`] with extra headers; the reply's headers are kept at the start of `head`.
 fn http_with(
     addr: &str,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::Server;
+use crate::server::{Server, http_json};
 use crate::support::{Env, assert_fsck, git};
 
 fn sync_dir() -> PathBuf {
@@ -451,14 +451,7 @@ fn webhooks_are_signed_and_retried_until_the_receiver_takes_them() {
     let (url, deliveries) = receiver();
     let auth = Some(("ada@example.com", t.ada.as_str()));
     let secret = "a-shared-secret-of-some-length";
-    let body = json!({"url": url, "secret": secret}).to_string();
-    let made = crate::server::http(
-        &addr,
-        "POST",
-        "/api/v1/spaces/ENG/webhooks",
-        auth,
-        Some(("application/json", body.as_bytes())),
-    );
+    let made = http_json(&addr, "POST", "/api/v1/spaces/ENG/webhooks", auth, &json!({"url": url, "secret": secret}));
     assert_eq!(made.status, 201, "{}", made.body);
     assert_eq!(made.json()["events"], json!(["page.created", "page.updated", "page.moved", "page.deleted"]));
     // A reader may not see or add hooks.
@@ -470,24 +463,11 @@ fn webhooks_are_signed_and_retried_until_the_receiver_takes_them() {
         None,
     );
     assert_eq!(reader.status, 403, "{}", reader.body);
-    let bad = json!({"url": "ftp://example.com/x"}).to_string();
-    let refused = crate::server::http(
-        &addr,
-        "POST",
-        "/api/v1/spaces/ENG/webhooks",
-        auth,
-        Some(("application/json", bad.as_bytes())),
-    );
+    let refused = http_json(&addr, "POST", "/api/v1/spaces/ENG/webhooks", auth, &json!({"url": "ftp://example.com/x"}));
     assert_eq!(refused.status, 400, "{}", refused.body);
 
-    let page = json!({"title": "Hooked", "body": "Hello.\n"}).to_string();
-    let created = crate::server::http(
-        &addr,
-        "POST",
-        "/api/v1/spaces/ENG/pages",
-        auth,
-        Some(("application/json", page.as_bytes())),
-    );
+    let created =
+        http_json(&addr, "POST", "/api/v1/spaces/ENG/pages", auth, &json!({"title": "Hooked", "body": "Hello.\n"}));
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.json()["id"].as_str().expect("id").to_owned();
     let wait = Duration::from_secs(20);
@@ -532,14 +512,13 @@ fn a_desktop_joined_to_a_team_server_edits_through_it_and_merges_after_an_outage
     let mut team_server = Server::start(&t.env, "127.0.0.1:0", &[]);
     let team_addr = team_server.url().replace("http://", "");
     let desk_server = Server::start(&desk, "127.0.0.1:0", &[]);
-    let join = json!({"url": team_server.url(), "token": t.ada}).to_string();
     let desk_addr = desk_server.url().replace("http://", "");
-    let joined = crate::server::http(
+    let joined = http_json(
         &desk_addr,
         "PUT",
         "/api/v1/spaces/ENG/team-server",
         None,
-        Some(("application/json", join.as_bytes())),
+        &json!({"url": team_server.url(), "token": t.ada}),
     );
     assert_eq!(joined.status, 200, "{}", joined.body);
     let saved = std::fs::read_to_string(desk.home.join("team-servers.json")).expect("saved");

@@ -74,8 +74,7 @@ pub fn sync_space(state: &Arc<AppState>, key: &str) -> ApiResult<Option<SyncRepo
         let space = handle.lock()?;
         space.root().to_path_buf()
     };
-    let has_remote = git2::Repository::discover(&root).is_ok_and(|r| r.find_remote(REMOTE).is_ok());
-    if !has_remote {
+    if !cdo_sync::git::has_remote(&root, REMOTE) {
         return Ok(None);
     }
     if !state.git_sync.begin(key) {
@@ -95,7 +94,7 @@ pub fn status(state: &Arc<AppState>, key: &str) -> ApiResult<Value> {
     let handle = state.space(key)?;
     let s = lock(&state.git_sync.spaces).get(key).cloned().unwrap_or_default();
     let mut space = handle.lock()?;
-    let has_remote = git2::Repository::discover(space.root()).is_ok_and(|r| r.find_remote(REMOTE).is_ok());
+    let has_remote = cdo_sync::git::has_remote(space.root(), REMOTE);
     let mut conflicts = Vec::new();
     let mut resolved = Vec::new();
     let tree = if s.conflicts.is_empty() { Vec::new() } else { space.tree()? };

@@ -64,6 +64,11 @@ fn callbacks<'a>() -> git2::RemoteCallbacks<'a> {
     cdo_core::store::remote_callbacks()
 }
 
+/// Whether the repository holding `root` has the remote `name` (only such spaces sync).
+pub fn has_remote(root: &Path, name: &str) -> bool {
+    Repository::discover(root).is_ok_and(|r| r.find_remote(name).is_ok())
+}
+
 /// Syncs `space` with `remote` (usually `origin`).
 pub fn sync(space: &mut Space, remote: &str, author: &Author) -> Result<SyncReport, GitSyncError> {
     let report = {
