@@ -1,0 +1,469 @@
+//! A Confluence space into a space repository: every page version (or only the current one), each
+//! attachment and comment as a commit by its original author at its original date, in the order
+//! they happened; then the loss report.
+//!
+//! Resuming needs no state of its own: each commit names what it imported in a
+//! `Confluence-Import:` trailer, so a second run skips what the branch already holds.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read as _;
+use std::path::Path;
+
+use cdo_core::catalog::{last_component, stem_of};
+use cdo_core::model::{PageId, SpaceInfo, SpaceKey};
+use cdo_core::page::{Meta, PageFile, normalize_label};
+use cdo_core::space::{Comment as CoreComment, comments_path, space_file_text};
+use cdo_core::store::{Change, Store};
+use cdo_core::{Author, templates};
+use cdo_storage::{Context, Converted};
+
+use crate::MigrateError;
+use crate::model::{Blob, Content, Kind, SpaceData, When};
+use crate::plan::{Plan, REPORT_FILE};
+use crate::report::{PageLosses, Report};
+
+/// The trailer that marks what a commit imported.
+const TRAILER: &str = "Confluence-Import:";
+
+/// How to write.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Every version as a commit; otherwise only the current one.
+    pub history: bool,
+    /// Who runs the migration: the author of the first and last commits.
+    pub migrator: Author,
+    /// Threads converting pages.
+    pub threads: usize,
+}
+
+/// What long work reports as it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// `fetching`, `converting`, `committing`.
+    pub phase: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// One thing to commit.
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    /// A version of a content (index into `versions`); without history, the current one with
+    /// its attachments and comments.
+    Version {
+        content: usize,
+        version: usize,
+    },
+    Attachment {
+        content: usize,
+        attachment: usize,
+    },
+    Comment {
+        content: usize,
+        comment: usize,
+    },
+}
+
+/// Converts every version that will be written, in parallel.
+fn convert_all(
+    data: &SpaceData,
+    plan: &Plan,
+    history: bool,
+    threads: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Vec<Vec<Option<Converted>>> {
+    let jobs: Vec<(usize, usize)> = data
+        .contents
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let first = if history { 0 } else { c.versions.len().saturating_sub(1) };
+            (first..c.versions.len()).map(move |v| (i, v))
+        })
+        .collect();
+    let total = jobs.len();
+    let mut out: Vec<Vec<Option<Converted>>> = data.contents.iter().map(|c| vec![None; c.versions.len()]).collect();
+    let threads = threads.clamp(1, 64);
+    let chunk = total.div_ceil(threads).max(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, usize, Converted)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                let done = &done;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&(i, v)| {
+                            let converted = convert(data, plan, i, &data.contents[i].versions[v].storage);
+                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            (i, v, converted)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // Progress from this thread while the others convert.
+        loop {
+            let now = done.load(std::sync::atomic::Ordering::Relaxed);
+            progress(Progress { phase: "converting", done: now, total });
+            if handles.iter().all(|h| h.is_finished()) {
+                break;
+            }
+            std::thread::park_timeout(std::time::Duration::from_millis(100));
+        }
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    for (i, v, converted) in results.into_iter().flatten() {
+        out[i][v] = Some(converted);
+    }
+    progress(Progress { phase: "converting", done: total, total });
+    out
+}
+
+/// One storage body to Markdown for the page at its planned path. A body that does not parse is
+/// kept whole in a verbatim block and reported.
+pub fn convert(data: &SpaceData, plan: &Plan, content: usize, storage: &str) -> Converted {
+    let path = &plan.paths[content];
+    let links = plan.links(path);
+    let ctx = Context { attachments: format!("{}.attachments", last_component(stem_of(path))), links: &links };
+    let _ = data;
+    match cdo_storage::to_markdown(storage, &ctx) {
+        Ok(converted) => converted,
+        Err(e) => {
+            let mut ticks = "```".to_owned();
+            while storage.contains(&ticks) {
+                ticks.push('`');
+            }
+            Converted {
+                markdown: format!("{ticks}{}\n{storage}\n{ticks}\n", cdo_storage::VERBATIM_LANGUAGE),
+                losses: vec![cdo_storage::Loss {
+                    what: "body".into(),
+                    detail: format!("the storage format does not parse ({e}); kept verbatim"),
+                }],
+            }
+        }
+    }
+}
+
+/// Writes `data` into the space repository at `root` (created when missing, resumed when it
+/// holds an earlier run of the same migration). Returns the report.
+pub fn write_space(
+    root: &Path,
+    data: &SpaceData,
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, MigrateError> {
+    let key = SpaceKey::parse(&data.key)
+        .ok_or_else(|| MigrateError::Invalid(format!("`{}` is not a space key", data.key)))?;
+    let plan = Plan::new(data);
+    let converted = convert_all(data, &plan, options.history, options.threads, progress);
+
+    let fresh = !root.join(".git").exists();
+    if !fresh && !root.join(cdo_core::space::SPACE_FILE).exists() {
+        return Err(MigrateError::Invalid(format!(
+            "{} is a git repository but not a space; choose another folder",
+            root.display()
+        )));
+    }
+    std::fs::create_dir_all(root).map_err(|e| MigrateError::io(root, e))?;
+    let store = if fresh { Store::init(root)? } else { Store::open(root)? };
+    let done = imported_markers(&store)?;
+    if !fresh && done.is_empty() {
+        return Err(MigrateError::Invalid(format!(
+            "{} already holds a space that was not made by this migration; choose another key or folder",
+            root.display()
+        )));
+    }
+
+    let events = events(data, options.history);
+    let first_when = events.first().map(|(w, _)| *w).unwrap_or_default();
+    let info = SpaceInfo {
+        key,
+        name: if data.name.trim().is_empty() { data.key.clone() } else { data.name.trim().to_owned() },
+        description: data.description.clone().filter(|d| !d.trim().is_empty()),
+        homepage: None,
+    };
+    let mut report = Report::new(data, options.history);
+    let lock = store.lock()?;
+    let start_marker = format!("space {}", data.key);
+    if !done.contains(&start_marker) {
+        let mut writes = vec![(cdo_core::space::SPACE_FILE.to_owned(), space_file_text(&info).into_bytes())];
+        for (name, text) in templates::BUILTIN {
+            writes.push((format!("{}/{name}.md", templates::TEMPLATE_DIR), text.as_bytes().to_vec()));
+        }
+        let message = format!("Create space {} from Confluence\n\n{TRAILER} {start_marker}", data.key);
+        commit(&store, Change { message, writes, ..Default::default() }, &options.migrator, first_when)?;
+    }
+
+    let mut comments: HashMap<usize, Vec<CoreComment>> = HashMap::new();
+    let mut zips = Zips::default();
+    let total = events.len();
+    for (n, (when, event)) in events.iter().enumerate() {
+        if n % 16 == 0 {
+            progress(Progress { phase: "committing", done: n, total });
+        }
+        let marker = marker(data, *event);
+        let (change, by) = match *event {
+            Event::Version { content, version } => {
+                let c = &data.contents[content];
+                let v = &c.versions[version];
+                let converted = converted[content][version].clone().unwrap_or_default();
+                if version + 1 == c.versions.len() {
+                    report.pages.push(PageLosses {
+                        title: c.title().to_owned(),
+                        path: plan.paths[content].clone(),
+                        losses: converted.losses.clone(),
+                    });
+                }
+                if done.contains(&marker) {
+                    continue;
+                }
+                let mut writes =
+                    vec![(plan.paths[content].clone(), page_text(c, version, &plan, content, &converted)?)];
+                if !options.history {
+                    for a in &c.attachments {
+                        match attachment_bytes(&a.data, &mut zips) {
+                            Ok(bytes) => writes.push((attachment_path(&plan, content, &a.filename)?, bytes)),
+                            Err(why) => {
+                                report.failures.push(format!("{}: attachment {}: {why}", c.title(), a.filename))
+                            }
+                        }
+                    }
+                    if !c.comments.is_empty() {
+                        let all: Vec<CoreComment> =
+                            c.comments.iter().map(|k| core_comment(k, &plan, content)).collect();
+                        writes.push((comments_path(&page_id(&c.id)?), comments_yaml(&all)?));
+                    }
+                }
+                let verb = if version == 0 { "Create" } else { "Update" };
+                let kind = if c.kind == Kind::BlogPost { " blog post" } else { "" };
+                let mut message = format!("{verb}{kind} \"{}\"", v.title.replace(['\n', '\r'], " "));
+                if !v.message.trim().is_empty() {
+                    message.push_str("\n\n");
+                    message.push_str(v.message.trim());
+                }
+                message.push_str(&format!("\n\n{TRAILER} {marker}"));
+                (Change { message, writes, ..Default::default() }, v.by.author())
+            }
+            Event::Attachment { content, attachment } => {
+                let c = &data.contents[content];
+                let a = &c.attachments[attachment];
+                if done.contains(&marker) {
+                    continue;
+                }
+                let bytes = match attachment_bytes(&a.data, &mut zips) {
+                    Ok(bytes) => bytes,
+                    Err(why) => {
+                        report.failures.push(format!("{}: attachment {}: {why}", c.title(), a.filename));
+                        continue;
+                    }
+                };
+                let path = attachment_path(&plan, content, &a.filename)?;
+                let message = format!("Attach {} to \"{}\"\n\n{TRAILER} {marker}", a.filename, c.title());
+                (Change { message, writes: vec![(path, bytes)], ..Default::default() }, a.by.author())
+            }
+            Event::Comment { content, comment } => {
+                let c = &data.contents[content];
+                let k = &c.comments[comment];
+                let list = comments.entry(content).or_default();
+                list.push(core_comment(k, &plan, content));
+                if done.contains(&marker) {
+                    continue;
+                }
+                let path = comments_path(&page_id(&c.id)?);
+                let message = format!("Comment on \"{}\"\n\n{TRAILER} {marker}", c.title());
+                (Change { message, writes: vec![(path, comments_yaml(list)?)], ..Default::default() }, k.by.author())
+            }
+        };
+        commit(&store, change, &by, *when)?;
+    }
+    progress(Progress { phase: "committing", done: total, total });
+
+    // The report and the home page, last, by whoever ran the migration.
+    let finish = format!("report {}", data.key);
+    let homepage =
+        data.homepage.as_deref().and_then(PageId::parse).filter(|h| data.contents.iter().any(|c| c.id == h.as_str()));
+    if !done.contains(&finish) {
+        let info = SpaceInfo { homepage, ..info };
+        let report_page = report.page_text();
+        let writes = vec![
+            (cdo_core::space::SPACE_FILE.to_owned(), space_file_text(&info).into_bytes()),
+            (REPORT_FILE.to_owned(), report_page.into_bytes()),
+        ];
+        let message = format!("Report on the migration of {} from Confluence\n\n{TRAILER} {finish}", data.key);
+        let now = jiff::ZonedDateTime::now();
+        let when = When { seconds: now.timestamp().as_second(), offset_minutes: now.offset().seconds() / 60 };
+        commit(&store, Change { message, writes, ..Default::default() }, &options.migrator, when)?;
+    }
+    drop(lock);
+    store.flush_index()?;
+    Ok(report)
+}
+
+fn commit(store: &Store, change: Change, author: &Author, when: When) -> Result<(), MigrateError> {
+    let change = Change { when: Some((when.seconds, when.offset_minutes)), ..change };
+    store.commit(&change, author)?;
+    Ok(())
+}
+
+/// What the branch already imported: the trailers of its commits.
+fn imported_markers(store: &Store) -> Result<HashSet<String>, MigrateError> {
+    let mut out = HashSet::new();
+    let Some(head) = store.head_id()? else { return Ok(out) };
+    let repo = store.repo();
+    let mut walk = repo.revwalk().map_err(|e| MigrateError::Git(e.to_string()))?;
+    walk.push(head).map_err(|e| MigrateError::Git(e.to_string()))?;
+    walk.simplify_first_parent().map_err(|e| MigrateError::Git(e.to_string()))?;
+    for oid in walk {
+        let oid = oid.map_err(|e| MigrateError::Git(e.to_string()))?;
+        let commit = repo.find_commit(oid).map_err(|e| MigrateError::Git(e.to_string()))?;
+        let message = commit.message().unwrap_or("");
+        if let Some(line) = message.lines().rev().find(|l| l.starts_with(TRAILER)) {
+            out.insert(line[TRAILER.len()..].trim().to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn marker(data: &SpaceData, event: Event) -> String {
+    match event {
+        Event::Version { content, version } => {
+            let c = &data.contents[content];
+            format!("{} {} v{}", kind_word(c.kind), c.id, c.versions[version].number)
+        }
+        Event::Attachment { content, attachment } => {
+            let c = &data.contents[content];
+            format!("attachment {} of {}", c.attachments[attachment].id, c.id)
+        }
+        Event::Comment { content, comment } => {
+            let c = &data.contents[content];
+            format!("comment {} on {}", c.comments[comment].id, c.id)
+        }
+    }
+}
+
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Page => "page",
+        Kind::BlogPost => "blogpost",
+    }
+}
+
+/// Everything to commit, in the order it happened (ties keep the tree order, so a parent's
+/// first version comes before its children's).
+fn events(data: &SpaceData, history: bool) -> Vec<(When, Event)> {
+    let mut out = Vec::new();
+    for (i, c) in data.contents.iter().enumerate() {
+        if history {
+            for (v, version) in c.versions.iter().enumerate() {
+                out.push((version.when, Event::Version { content: i, version: v }));
+            }
+            for (a, att) in c.attachments.iter().enumerate() {
+                out.push((att.when, Event::Attachment { content: i, attachment: a }));
+            }
+            for (k, comment) in c.comments.iter().enumerate() {
+                out.push((comment.when, Event::Comment { content: i, comment: k }));
+            }
+        } else if let Some(current) = c.current() {
+            out.push((current.when, Event::Version { content: i, version: c.versions.len() - 1 }));
+        }
+    }
+    // Stable: equal times keep the order above.
+    out.sort_by_key(|(when, _)| when.seconds);
+    out
+}
+
+fn page_id(id: &str) -> Result<PageId, MigrateError> {
+    PageId::parse(id).ok_or_else(|| MigrateError::Invalid(format!("`{id}` is not a Confluence content id")))
+}
+
+fn page_text(
+    c: &Content,
+    version: usize,
+    plan: &Plan,
+    index: usize,
+    converted: &Converted,
+) -> Result<Vec<u8>, MigrateError> {
+    let mut file = PageFile::new(&converted.markdown);
+    let mut labels: Vec<String> = Vec::new();
+    for label in &c.labels {
+        if let Some(l) = normalize_label(label)
+            && !labels.contains(&l)
+        {
+            labels.push(l);
+        }
+    }
+    let meta = Meta {
+        id: Some(page_id(&c.id)?),
+        title: Some(c.versions[version].title.clone()),
+        labels,
+        position: plan.positions[index],
+        template: None,
+    };
+    file.set_meta(&meta).map_err(|e| MigrateError::Invalid(format!("{}: {e}", c.title())))?;
+    if c.kind == Kind::BlogPost {
+        let date = c.versions.first().map(|v| v.when.rfc3339()).unwrap_or_default();
+        file.set("date", Some(cdo_core::frontmatter::FmValue::Str(date)))
+            .map_err(|e| MigrateError::Invalid(format!("{}: {e}", c.title())))?;
+    }
+    Ok(file.to_text().into_bytes())
+}
+
+fn attachment_path(plan: &Plan, content: usize, filename: &str) -> Result<String, MigrateError> {
+    let name = cdo_core::space::check_attachment_name(filename)
+        .map_err(|e| MigrateError::Invalid(format!("attachment `{filename}`: {e}")))?;
+    Ok(format!("{}.attachments/{name}", stem_of(&plan.paths[content])))
+}
+
+fn core_comment(k: &crate::model::Comment, plan: &Plan, content: usize) -> CoreComment {
+    let body = convert_comment(&k.storage, plan, content);
+    let author = k.by.author();
+    CoreComment {
+        id: PageId::parse(&k.id).unwrap_or_else(|| PageId::derived(&k.id)),
+        author: format!("{} <{}>", author.name, author.email),
+        created: k.when.rfc3339(),
+        body,
+        parent: k.parent.as_deref().and_then(PageId::parse),
+        inline: k.inline.clone().filter(|t| !t.trim().is_empty()),
+    }
+}
+
+fn convert_comment(storage: &str, plan: &Plan, content: usize) -> String {
+    let path = &plan.paths[content];
+    let links = plan.links(path);
+    let ctx = Context { attachments: format!("{}.attachments", last_component(stem_of(path))), links: &links };
+    match cdo_storage::to_markdown(storage, &ctx) {
+        Ok(c) => c.markdown.trim_end().to_owned(),
+        Err(_) => storage.to_owned(),
+    }
+}
+
+fn comments_yaml(all: &[CoreComment]) -> Result<Vec<u8>, MigrateError> {
+    yaml_serde::to_string(all).map(String::into_bytes).map_err(|e| MigrateError::Invalid(format!("comments: {e}")))
+}
+
+/// Open zip archives, so each attachment does not reopen its export.
+#[derive(Default)]
+struct Zips {
+    open: HashMap<std::path::PathBuf, zip::ZipArchive<std::fs::File>>,
+}
+
+fn attachment_bytes(blob: &Blob, zips: &mut Zips) -> Result<Vec<u8>, String> {
+    match blob {
+        Blob::Bytes(b) => Ok(b.clone()),
+        Blob::File(path) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display())),
+        Blob::Missing(why) => Err(why.clone()),
+        Blob::Zip { archive, entry } => {
+            if !zips.open.contains_key(archive) {
+                let file = std::fs::File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+                let zip = zip::ZipArchive::new(file).map_err(|e| format!("{}: {e}", archive.display()))?;
+                zips.open.insert(archive.clone(), zip);
+            }
+            let zip = zips.open.get_mut(archive).ok_or_else(|| "the export is not open".to_owned())?;
+            let mut file = zip.by_name(entry).map_err(|e| format!("{entry} in the export: {e}"))?;
+            let mut bytes = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0).min(1 << 30));
+            file.read_to_end(&mut bytes).map_err(|e| format!("{entry} in the export: {e}"))?;
+            Ok(bytes)
+        }
+    }
+}
