@@ -7,6 +7,7 @@ mod support;
 mod acceptance;
 mod concurrency;
 mod desktop;
+mod migrate;
 mod search;
 mod server;
 mod spaces;

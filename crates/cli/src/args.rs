@@ -36,6 +36,48 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Migrate spaces from a Confluence site (Cloud, Server or Data Center) over its REST API:
+    /// the page tree, attachments, labels, comments, blog posts and, with --history, every
+    /// version as a git commit. Run it again after an interruption to resume.
+    Migrate {
+        /// The site: https://your-site.atlassian.net/wiki, or https://confluence.example.com
+        #[arg(long)]
+        url: String,
+        /// Your e-mail (Cloud) or user name (Server); leave out to use --token as a personal access token
+        #[arg(long, env = "CONFLUENCE_EMAIL")]
+        email: Option<String>,
+        /// An API token (Cloud), password, or personal access token [env: CONFLUENCE_TOKEN]
+        #[arg(long, env = "CONFLUENCE_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The spaces to migrate (repeat for more) [default: every space the account can read]
+        #[arg(long = "space", value_name = "KEY")]
+        spaces: Vec<String>,
+        /// Every version of every page as a git commit by its author at its date
+        #[arg(long)]
+        history: bool,
+        /// The Jira site issue macros link to [default: the site itself on Atlassian Cloud]
+        #[arg(long, value_name = "URL")]
+        jira_url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a Confluence space export (the XML export zip, which keeps every version and the
+    /// comments, or the HTML export zip) as a new space. Run it again to resume.
+    Import {
+        /// The export: a .zip, or the folder it was unpacked into
+        path: std::path::PathBuf,
+        /// The new space's key [default: the key in the export]
+        #[arg(long)]
+        key: Option<String>,
+        /// Only the current version of each page
+        #[arg(long)]
+        no_history: bool,
+        /// The Jira site issue macros link to (https://acme.atlassian.net)
+        #[arg(long, value_name = "URL")]
+        jira_url: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The page tree of a space
     Tree {
         key: String,

@@ -81,6 +81,15 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Migrate { url, email, token, spaces, history, jira_url, json } => {
+            let author = ctx.author()?;
+            let m = crate::migrate::Migrate { url, email, token, spaces, history, jira_url, json };
+            crate::migrate::migrate(&ctx.wiki, &author, m)
+        }
+        Command::Import { path, key, no_history, jira_url, json } => {
+            let author = ctx.author()?;
+            crate::migrate::import(&ctx.wiki, &author, &path, key.as_deref(), !no_history, jira_url, json)
+        }
         Command::Tree { key, json } => {
             let mut space = ctx.space(&key)?;
             let tree = space.tree()?;

@@ -89,3 +89,76 @@ pub fn print_sync(key: &str, remote: &str, r: &cdo_sync::git::SyncReport) {
         println!("{key}: up to date with {remote}/{}", r.branch);
     }
 }
+
+/// A progress line on stderr with counts, rate and time left: redrawn in place on a terminal,
+/// otherwise a line at most every few seconds and at the end of each phase (so logs show it).
+pub struct Bar {
+    tty: bool,
+    /// Also print when stderr is not a terminal.
+    logs: bool,
+    phase: String,
+    started: std::time::Instant,
+    printed: Option<std::time::Instant>,
+    /// The current phase's last line was printed.
+    finished: bool,
+}
+
+impl Bar {
+    /// A bar that also writes lines into logs.
+    pub fn new() -> Bar {
+        use std::io::IsTerminal as _;
+        let tty = std::io::stderr().is_terminal();
+        Bar {
+            tty,
+            logs: true,
+            phase: String::new(),
+            started: std::time::Instant::now(),
+            printed: None,
+            finished: false,
+        }
+    }
+
+    /// A bar shown on a terminal only.
+    pub fn terminal_only() -> Bar {
+        Bar { logs: false, ..Bar::new() }
+    }
+
+    /// Shows `done` of `total` `unit` in `phase` (a new phase restarts the clock).
+    pub fn show(&mut self, phase: &str, done: usize, total: usize, unit: &str) {
+        use std::io::Write as _;
+        if total == 0 || !(self.tty || self.logs) {
+            return;
+        }
+        if phase != self.phase {
+            self.phase = phase.to_owned();
+            self.started = std::time::Instant::now();
+            self.printed = None;
+            self.finished = false;
+        }
+        let finished = done >= total;
+        let quiet = self.printed.is_some_and(|p| p.elapsed().as_millis() < if self.tty { 100 } else { 5000 });
+        if (quiet && !finished) || (finished && self.finished) {
+            return;
+        }
+        self.finished = finished;
+        self.printed = Some(std::time::Instant::now());
+        let width = 30;
+        let filled = done.min(total) * width / total;
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let eta = if done == 0 {
+            "time left unknown".to_owned()
+        } else {
+            format!("{:.0}s left", total.saturating_sub(done) as f64 / rate.max(0.001))
+        };
+        let line = format!(
+            "{phase} [{}{}] {done}/{total} {unit}, {rate:.0}/s, {eta}",
+            "#".repeat(filled),
+            " ".repeat(width - filled)
+        );
+        let mut err = std::io::stderr();
+        let _ = if self.tty { write!(err, "\r{line} ") } else { writeln!(err, "{line}") };
+        if finished && self.tty {
+            let _ = writeln!(err);
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! `search` and `index`: the wiki's search index, caught up before every search.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 
 use anyhow::{Result, bail};
 use cdo_app::Wiki;
@@ -11,34 +11,10 @@ use serde_json::json;
 use crate::args::Mode;
 use crate::output::print_json;
 
-/// A progress line on stderr while indexing, when stderr is a terminal.
+/// A progress line on stderr while indexing.
 fn progress_bar() -> impl FnMut(Progress) {
-    let tty = std::io::stderr().is_terminal();
-    let started = std::time::Instant::now();
-    move |p: Progress| {
-        if !tty || p.total == 0 {
-            return;
-        }
-        let width = 30;
-        let filled = p.done * width / p.total.max(1);
-        let rate = p.done as f64 / started.elapsed().as_secs_f64().max(0.001);
-        let eta = (p.total - p.done) as f64 / rate.max(0.001);
-        let mut err = std::io::stderr();
-        let _ = write!(
-            err,
-            "\rindexing {} [{}{}] {}/{} pages, {:.0}/s, {:.0}s left ",
-            p.space,
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            p.done,
-            p.total,
-            rate,
-            eta
-        );
-        if p.done == p.total {
-            let _ = writeln!(err);
-        }
-    }
+    let mut bar = crate::output::Bar::terminal_only();
+    move |p: Progress| bar.show(&format!("indexing {}", p.space), p.done, p.total, "pages")
 }
 
 pub fn index(wiki: &Wiki, key: Option<&str>, rebuild: bool, json: bool) -> Result<()> {

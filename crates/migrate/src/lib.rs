@@ -8,9 +8,11 @@
 //! space repository, converting bodies in parallel with `cdo-storage`.
 
 pub mod fixture;
+pub mod html_export;
 pub mod model;
 pub mod plan;
 pub mod report;
+pub mod rest;
 pub mod write;
 pub mod xml_export;
 

@@ -26,10 +26,13 @@ pub struct Plan {
     by_title: HashMap<String, String>,
     key: String,
     users: HashMap<String, String>,
+    /// The Jira site issue keys link to: `https://acme.atlassian.net`.
+    jira: Option<String>,
 }
 
 impl Plan {
-    pub fn new(data: &SpaceData) -> Plan {
+    /// Plans `data`; issue macros link into the Jira site at `jira` when given.
+    pub fn new(data: &SpaceData, jira: Option<&str>) -> Plan {
         let index: HashMap<&str, usize> = data.contents.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
         let mut paths: Vec<Option<String>> = vec![None; data.contents.len()];
         let mut positions = vec![None; data.contents.len()];
@@ -84,7 +87,8 @@ impl Plan {
         for (id, person) in &data.users {
             users.insert(id.clone(), person.name.clone());
         }
-        Plan { paths, positions, by_title, key: data.key.clone(), users }
+        let jira = jira.map(|j| j.trim().trim_end_matches('/').to_owned()).filter(|j| !j.is_empty());
+        Plan { paths, positions, by_title, key: data.key.clone(), users, jira }
     }
 
     /// The links of the page at `from`.
@@ -128,6 +132,10 @@ impl Links for PlanLinks<'_> {
     fn user_name(&self, id: &str) -> Option<String> {
         self.plan.users.get(id).filter(|n| !n.is_empty()).cloned()
     }
+
+    fn issue_url(&self, key: &str) -> Option<String> {
+        self.plan.jira.as_ref().map(|j| format!("{j}/browse/{key}"))
+    }
 }
 
 #[cfg(test)]
@@ -168,7 +176,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let plan = Plan::new(&data);
+        let plan = Plan::new(&data, None);
         assert_eq!(
             plan.paths,
             ["home/child.md", "home.md", "blog-2.md", "home/child-2.md", "blog/2023/release-notes.md", "orphan.md"]

@@ -34,6 +34,8 @@ pub struct Options {
     pub migrator: Author,
     /// Threads converting pages.
     pub threads: usize,
+    /// The Jira site issue macros link to (`https://acme.atlassian.net`).
+    pub jira: Option<String>,
 }
 
 /// What long work reports as it goes.
@@ -155,7 +157,7 @@ pub fn write_space(
 ) -> Result<Report, MigrateError> {
     let key = SpaceKey::parse(&data.key)
         .ok_or_else(|| MigrateError::Invalid(format!("`{}` is not a space key", data.key)))?;
-    let plan = Plan::new(data);
+    let plan = Plan::new(data, options.jira.as_deref());
     let converted = convert_all(data, &plan, options.history, options.threads, progress);
 
     let fresh = !root.join(".git").exists();
@@ -283,7 +285,8 @@ pub fn write_space(
     let finish = format!("report {}", data.key);
     let homepage =
         data.homepage.as_deref().and_then(PageId::parse).filter(|h| data.contents.iter().any(|c| c.id == h.as_str()));
-    if !done.contains(&finish) {
+    // Rewritten on every run: a resumed migration reports what it has now.
+    {
         let info = SpaceInfo { homepage, ..info };
         let report_page = report.page_text();
         let writes = vec![

@@ -152,6 +152,7 @@ fn options(history: bool) -> Options {
         history,
         migrator: cdo_core::Author { name: "Migrator".into(), email: "it@example.com".into() },
         threads: 2,
+        jira: None,
     }
 }
 

@@ -31,6 +31,12 @@ pub trait Links {
         let _ = id;
         None
     }
+    /// The web address of a Jira issue (`https://acme.atlassian.net/browse/DOC-42`), when the
+    /// Jira site is known.
+    fn issue_url(&self, key: &str) -> Option<String> {
+        let _ = key;
+        None
+    }
 }
 
 /// No other pages: page links become wiki links, users show as their ids.

@@ -205,13 +205,51 @@ impl Writer<'_> {
                 out.push(format!("<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"));
             }
             "toc" | "children" => out.push(format!("{{% {name}{} %}}", tag_args(e))),
-            _ => {
-                let mut raw = String::new();
-                xhtml::serialize(std::slice::from_ref(&Node::Element(e.clone())), &mut raw);
-                self.lose(format!("macro:{name}"), "kept verbatim in a `confluence` code block".into());
-                out.push(fence(VERBATIM_LANGUAGE, &raw));
+            "drawio" | "gliffy" | "inc-drawio" => {
+                // The diagram stays an attachment of the page; its preview image shows it.
+                let diagram = param(e, "diagramName").or_else(|| param(e, "name")).map(|n| n.trim().to_owned());
+                let Some(diagram) = diagram.filter(|d| !d.is_empty()) else {
+                    return self.verbatim_block(name, e, out);
+                };
+                let folder = &self.ctx.attachments;
+                let tool = if name == "gliffy" { "Gliffy" } else { "draw.io" };
+                let alt = escape_text(&diagram, Place::Text);
+                out.push(format!(
+                    "![{alt}]({})\\
+[{alt} ({tool} diagram)]({})",
+                    destination(&format!("{folder}/{diagram}.png")),
+                    destination(&format!("{folder}/{diagram}"))
+                ));
+                self.lose(
+                    format!("macro:{name}"),
+                    format!(
+                        "the {tool} diagram `{diagram}` is shown as its preview image, with a link to the diagram file"
+                    ),
+                );
             }
+            "jira" => match self.issue_link(e) {
+                Some(link) => out.push(link),
+                None => self.verbatim_block(name, e, out),
+            },
+            _ => self.verbatim_block(name, e, out),
         }
+    }
+
+    /// A Jira issue macro as a link, when it names one issue and the Jira site is known.
+    fn issue_link(&self, e: &Element) -> Option<String> {
+        let key = param(e, "key").map(|k| k.trim().to_owned()).filter(|k| {
+            k.split_once('-')
+                .is_some_and(|(p, n)| !p.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })?;
+        let url = self.ctx.links.issue_url(&key)?;
+        Some(format!("[{key}]({})", destination(&url)))
+    }
+
+    fn verbatim_block(&mut self, name: &str, e: &Element, out: &mut Vec<String>) {
+        let mut raw = String::new();
+        xhtml::serialize(std::slice::from_ref(&Node::Element(e.clone())), &mut raw);
+        self.lose(format!("macro:{name}"), "kept verbatim in a `confluence` code block".into());
+        out.push(fence(VERBATIM_LANGUAGE, &raw));
     }
 
     fn list(&mut self, e: &Element) -> String {
@@ -401,6 +439,9 @@ impl Writer<'_> {
         // What the reader sees in its place: the macro's body, else its parameters.
         let shown = match e.child("ac:rich-text-body").or_else(|| e.child("ac:plain-text-body")) {
             Some(body) => body.text(),
+            None if macro_name(e) == Some("jira") => {
+                param(e, "key").or_else(|| param(e, "jqlQuery")).unwrap_or_default()
+            }
             None => e.elements().filter(|p| p.name == "ac:parameter").map(Element::text).collect::<Vec<_>>().join(" "),
         };
         let text = escape_text(&collapse_whitespace(&shown), place);
@@ -423,6 +464,11 @@ impl Writer<'_> {
                     out.push_str(&anchor(id.trim()));
                 }
             }
+            "jira" => match self.issue_link(e) {
+                Some(link) => out.push_str(&link),
+                // A query of issues (a table in Confluence), or no known Jira site: kept.
+                None => self.verbatim_inline(e, "macro:jira", out, place),
+            },
             _ => self.verbatim_inline(e, &format!("macro:{name}"), out, place),
         }
     }
@@ -806,6 +852,20 @@ mod tests {
                 "<p><ac:link><ri:user ri:account-id=\"557058:abc\" /></ac:link> <ac:emoticon ac:name=\"tick\" /></p>",
                 "[@557058:abc](mention:557058:abc) ✅\n",
             ),
+            (
+                "<ac:structured-macro ac:name=\"drawio\"><ac:parameter ac:name=\"diagramName\">flow chart</ac:parameter></ac:structured-macro>",
+                "![flow chart](<attachments/flow chart.png>)\\\n[flow chart (draw.io diagram)](<attachments/flow chart>)\n",
+            ),
+            (
+                "<ac:layout><ac:layout-section ac:type=\"two_equal\"><ac:layout-cell><p>Left</p></ac:layout-cell>\
+                 <ac:layout-cell><p>Right</p></ac:layout-cell></ac:layout-section></ac:layout>",
+                "Left\n\nRight\n",
+            ),
+            (
+                "<ac:task-list><ac:task><ac:task-id>1</ac:task-id><ac:task-status>incomplete</ac:task-status>\
+                 <ac:task-body>Ship it <ac:link><ri:user ri:account-id=\"u1\" /></ac:link> <time datetime=\"2024-05-01\" /></ac:task-body></ac:task></ac:task-list>",
+                "- [ ] Ship it [@u1](mention:u1) 2024-05-01\n",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(md(input), want, "{input}");
@@ -813,8 +873,36 @@ mod tests {
     }
 
     #[test]
+    fn jira_issues_become_links_when_the_site_is_known() {
+        struct Jira;
+        impl crate::Links for Jira {
+            fn page_path(&self, _: Option<&str>, _: &str) -> Option<String> {
+                None
+            }
+            fn page_of(&self, _: &str) -> Option<(Option<String>, String)> {
+                None
+            }
+            fn issue_url(&self, key: &str) -> Option<String> {
+                Some(format!("https://acme.atlassian.net/browse/{key}"))
+            }
+        }
+        let input = "<p>See <ac:structured-macro ac:name=\"jira\"><ac:parameter ac:name=\"server\">System JIRA</ac:parameter>\
+                     <ac:parameter ac:name=\"key\">DOC-42</ac:parameter></ac:structured-macro>.</p>";
+        let ctx = Context { attachments: "a".into(), links: &Jira };
+        let out = to_markdown(input, &ctx).expect("converts");
+        assert_eq!(out.markdown, "See [DOC-42](https://acme.atlassian.net/browse/DOC-42).\n");
+        assert!(out.losses.is_empty());
+        let out = to_markdown(input, &Context::standalone()).expect("converts");
+        assert!(out.markdown.contains("data-confluence"), "no Jira site known: kept verbatim, {}", out.markdown);
+        assert_eq!(out.losses.len(), 1, "and reported");
+        let query = "<p><ac:structured-macro ac:name=\"jira\"><ac:parameter ac:name=\"jqlQuery\">project = DOC</ac:parameter></ac:structured-macro></p>";
+        let out = to_markdown(query, &ctx).expect("converts");
+        assert!(out.markdown.contains("data-confluence"), "a query is kept verbatim: {}", out.markdown);
+    }
+
+    #[test]
     fn unknown_macros_are_kept_and_reported() {
-        let input = "<ac:structured-macro ac:name=\"gliffy\"><ac:parameter ac:name=\"name\">d</ac:parameter></ac:structured-macro>\
+        let input = "<ac:structured-macro ac:name=\"gliffy\"><ac:parameter ac:name=\"lightbox\">1</ac:parameter></ac:structured-macro>\
                      <p>x <ac:structured-macro ac:name=\"mystery\"><ac:parameter ac:name=\"a\">1</ac:parameter></ac:structured-macro></p>";
         let out = to_markdown(input, &Context::standalone()).expect("converts");
         assert!(
