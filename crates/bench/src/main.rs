@@ -4,6 +4,7 @@
 //! and on a real documentation set, beside `git add` + `git commit` of the same change.
 
 mod corpus;
+mod migrate;
 mod search;
 mod server;
 mod stats;
@@ -96,6 +97,18 @@ enum Cmd {
         #[arg(long)]
         show: bool,
     },
+    /// Migration: the storage samples through an XML export (words, table headers, attachment
+    /// links), then the speed of importing a synthetic export
+    Migrate {
+        /// A folder of `*.storage.xhtml` samples (e.g. ../shared/testdata/confluence-storage)
+        #[arg(long)]
+        samples: Option<PathBuf>,
+        /// Pages of the synthetic export
+        #[arg(long, default_value_t = 10000)]
+        pages: usize,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Live co-editing under load, beside the reference y-websocket server (needs
     /// `scripts/setup-tests` and a release `confluence-do`)
     Sync {
@@ -142,6 +155,13 @@ fn main() -> Result<()> {
         Cmd::Sync { seconds, max_rate, workdir } => {
             let (_tmp, work) = start("live co-editing benchmark", workdir)?;
             sync::run(&work, seconds, max_rate)
+        }
+        Cmd::Migrate { samples, pages, workdir } => {
+            let (_tmp, work) = start("migration", workdir)?;
+            if let Some(samples) = samples {
+                migrate::samples(&samples, &work)?;
+            }
+            migrate::speed(pages, &work)
         }
         Cmd::Storage { samples, rounds, show } => storage::conformance(&samples, rounds, show),
         Cmd::Probe { index, query } => search::probe(&index, &query),

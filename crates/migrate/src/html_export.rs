@@ -303,6 +303,10 @@ pub fn read(path: &Path) -> Result<SpaceData, MigrateError> {
         pages.push((id, parent, html));
     }
 
+    let by_id: HashMap<String, String> = file_of
+        .iter()
+        .filter_map(|(id, file)| titles.get(file.rsplit('/').next().unwrap_or(file)).map(|t| (id.clone(), t.clone())))
+        .collect();
     let mut contents = Vec::new();
     let mut users: HashMap<String, Person> = HashMap::new();
     for (id, parent, html) in pages {
@@ -312,7 +316,7 @@ pub fn read(path: &Path) -> Result<SpaceData, MigrateError> {
         let mut attachments: Vec<Attachment> = Vec::new();
         let mut filenames: HashMap<String, String> = HashMap::new();
         if let Some(section) = html.find("id=\"attachments\"").map(|at| &html[at..]) {
-            let section = section.find("pageSection").map_or(section, |end| &section[..end]);
+            let section = section.find("<div class=\"pageSection").map_or(section, |end| &section[..end]);
             let mut href: Option<String> = None;
             for t in tokens(section) {
                 match t {
@@ -338,7 +342,8 @@ pub fn read(path: &Path) -> Result<SpaceData, MigrateError> {
         let body = inner_of(&html, "div", "id", "main-content").unwrap_or("");
         let storage = match xhtml::parse(body) {
             Ok(nodes) => {
-                let mut ctx = Rewrite { titles: &titles, filenames: &mut filenames, users: &mut users };
+                let mut ctx =
+                    Rewrite { titles: &titles, by_id: &by_id, page: &id, filenames: &mut filenames, users: &mut users };
                 let nodes = ctx.nodes(nodes);
                 let mut out = String::new();
                 xhtml::serialize(&nodes, &mut out);
@@ -487,6 +492,10 @@ fn comments_of(html: &str, fallback: When) -> Vec<Comment> {
 struct Rewrite<'a> {
     /// Export file name to page title.
     titles: &'a HashMap<String, String>,
+    /// Page id to title.
+    by_id: &'a HashMap<String, String>,
+    /// The page being read.
+    page: &'a str,
     /// Attachment paths (`attachments/1/2.png`) to their file names.
     filenames: &'a mut HashMap<String, String>,
     /// People mentioned, by user name.
@@ -518,6 +527,23 @@ fn find_class<'e>(e: &'e Element, class: &str) -> Option<&'e Element> {
 }
 
 impl Rewrite<'_> {
+    /// `ri:attachment` for `attachments/<page>/<file>`: of this page (and remembered, so it
+    /// comes along), or of another page by its title.
+    fn attachment(&mut self, src: &str, filename: String) -> Node {
+        let owner = src.split('/').nth(1).unwrap_or("");
+        if owner != self.page
+            && let Some(title) = self.by_id.get(owner)
+        {
+            return el(
+                "ri:attachment",
+                &[("ri:filename", &filename)],
+                vec![el("ri:page", &[("ri:content-title", title)], vec![])],
+            );
+        }
+        self.filenames.entry(src.to_owned()).or_insert_with(|| filename.clone());
+        el("ri:attachment", &[("ri:filename", &filename)], vec![])
+    }
+
     fn nodes(&mut self, nodes: Vec<Node>) -> Vec<Node> {
         nodes.into_iter().map(|n| self.node(n)).collect()
     }
@@ -634,7 +660,7 @@ impl Rewrite<'_> {
                     .attr("data-linked-resource-default-alias")
                     .map(str::to_owned)
                     .unwrap_or_else(|| src.rsplit('/').next().unwrap_or(&src).to_owned());
-                self.filenames.entry(src).or_insert_with(|| filename.clone());
+                let attachment = self.attachment(&src, filename);
                 let mut attrs = Vec::new();
                 for (from, to) in [("height", "ac:height"), ("width", "ac:width"), ("alt", "ac:alt")] {
                     if let Some(v) = e.attr(from).filter(|v| !v.is_empty()) {
@@ -642,7 +668,7 @@ impl Rewrite<'_> {
                     }
                 }
                 let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                return el("ac:image", &attrs, vec![el("ri:attachment", &[("ri:filename", &filename)], vec![])]);
+                return el("ac:image", &attrs, vec![attachment]);
             }
         }
         if e.name == "a"
@@ -666,15 +692,9 @@ impl Rewrite<'_> {
                     e.attr("data-linked-resource-default-alias")
                         .map_or_else(|| e.text().trim().to_owned(), str::to_owned)
                 });
-                self.filenames.entry(file.to_owned()).or_insert_with(|| filename.clone());
-                return el(
-                    "ac:link",
-                    &[],
-                    vec![
-                        el("ri:attachment", &[("ri:filename", &filename)], vec![]),
-                        el("ac:plain-text-link-body", &[], vec![Node::CData(e.text().trim().to_owned())]),
-                    ],
-                );
+                let attachment = self.attachment(file, filename);
+                let body = el("ac:plain-text-link-body", &[], vec![Node::CData(e.text().trim().to_owned())]);
+                return el("ac:link", &[], vec![attachment, body]);
             }
             if classes(&e).contains(&"user-mention") || classes(&e).contains(&"confluence-userlink") {
                 let user = e.attr("data-username").unwrap_or("").to_owned();

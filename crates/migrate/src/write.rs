@@ -88,19 +88,23 @@ fn convert_all(
     let threads = threads.clamp(1, 64);
     let chunk = total.div_ceil(threads).max(1);
     let done = std::sync::atomic::AtomicUsize::new(0);
+    let waiting = std::thread::current();
     let results: Vec<Vec<(usize, usize, Converted)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .chunks(chunk)
             .map(|part| {
-                let done = &done;
+                let (done, waiting) = (&done, waiting.clone());
                 scope.spawn(move || {
-                    part.iter()
+                    let out = part
+                        .iter()
                         .map(|&(i, v)| {
                             let converted = convert(data, plan, i, &data.contents[i].versions[v].storage);
                             done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             (i, v, converted)
                         })
-                        .collect::<Vec<_>>()
+                        .collect::<Vec<_>>();
+                    waiting.unpark();
+                    out
                 })
             })
             .collect();
