@@ -175,6 +175,7 @@ fn options(history: bool) -> Options {
         migrator: cdo_core::Author { name: "Bench".into(), email: "bench@example.com".into() },
         threads: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
         jira: Some("https://acme.atlassian.net".into()),
+        batch: Options::BATCH,
     }
 }
 

@@ -123,7 +123,7 @@ fn land(
         }
     }
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
-    let options = Options { history, migrator: author.clone(), threads, jira };
+    let options = Options { history, migrator: author.clone(), threads, jira, batch: Options::BATCH };
     let mut bar = Bar::new();
     let report = cdo_migrate::write_space(&target, &data, &options, &mut |p| {
         let unit = if p.phase == "committing" { "commits" } else { "versions" };

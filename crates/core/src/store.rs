@@ -67,9 +67,6 @@ pub struct Change {
     pub writes: Vec<(String, Vec<u8>)>,
     /// Folders or files brought back from an older tree (undelete), written before `writes`.
     pub restores: Vec<(String, Oid, i32)>,
-    /// When the change was made (seconds since the epoch, offset in minutes), for imported
-    /// history; `None` is now.
-    pub when: Option<(i64, i32)>,
 }
 
 /// The repository behind a space.
@@ -307,10 +304,8 @@ impl Store {
             Some((branch, oid)) => (branch, Some(oid)),
             None => self.branch_and_head()?,
         };
-        let (time, offset) = change.when.unwrap_or_else(|| {
-            let now = jiff::ZonedDateTime::now();
-            (now.timestamp().as_second(), now.offset().seconds() / 60)
-        });
+        let now = jiff::ZonedDateTime::now();
+        let (time, offset) = (now.timestamp().as_second(), now.offset().seconds() / 60);
         let writer = &self.writer;
         let mut blobs = Vec::with_capacity(change.writes.len());
         for (path, bytes) in &change.writes {

@@ -136,6 +136,10 @@ impl Links for PlanLinks<'_> {
     fn issue_url(&self, key: &str) -> Option<String> {
         self.plan.jira.as_ref().map(|j| format!("{j}/browse/{key}"))
     }
+
+    fn diagram_previews(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,14 @@ pub struct Options {
     pub threads: usize,
     /// The Jira site issue macros link to (`https://acme.atlassian.net`).
     pub jira: Option<String>,
+    /// Commits written per pack file (each pack also moves the branch and checks out the
+    /// files); [`Options::BATCH`] unless a test wants several packs from little data.
+    pub batch: usize,
+}
+
+impl Options {
+    /// Commits per pack file by default.
+    pub const BATCH: usize = 2000;
 }
 
 /// What long work reports as it goes.
@@ -191,6 +199,35 @@ pub fn write_space(
     };
     let mut report = Report::new(data, options.history);
     let lock = store.lock()?;
+    // Every object is made here from bytes in hand: libgit2 need not hash what it reads back
+    // nor look up what a new tree or commit refers to. (Process-wide; restored below.)
+    git2::opts::strict_hash_verification(false);
+    git2::opts::strict_object_creation(false);
+    let _restore = RestoreStrict;
+    let repo = store.repo();
+    let odb = repo.odb().map_err(git_error("opening the objects"))?;
+    let mempack = odb.add_new_mempack_backend(1000).map_err(git_error("opening the objects"))?;
+    let branch = match repo
+        .find_reference("HEAD")
+        .ok()
+        .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_owned))
+    {
+        Some(branch) => branch,
+        None => {
+            return Err(MigrateError::Invalid(format!("{} is on a detached HEAD; check out a branch", root.display())));
+        }
+    };
+    let mut bulk = Bulk {
+        repo,
+        odb: &odb,
+        mempack: &mempack,
+        branch,
+        prefix: store.prefix().to_owned(),
+        head: store.head_id()?,
+        pending: 0,
+        batch: options.batch.max(1),
+        made: Vec::new(),
+    };
     let start_marker = format!("space {}", data.key);
     if !done.contains(&start_marker) {
         let mut writes = vec![(cdo_core::space::SPACE_FILE.to_owned(), space_file_text(&info).into_bytes())];
@@ -198,7 +235,7 @@ pub fn write_space(
             writes.push((format!("{}/{name}.md", templates::TEMPLATE_DIR), text.as_bytes().to_vec()));
         }
         let message = format!("Create space {} from Confluence\n\n{TRAILER} {start_marker}", data.key);
-        commit(&store, Change { message, writes, ..Default::default() }, &options.migrator, first_when)?;
+        bulk.commit(&Change { message, writes, ..Default::default() }, &options.migrator, first_when)?;
     }
 
     let mut comments: HashMap<usize, Vec<CoreComment>> = HashMap::new();
@@ -234,11 +271,6 @@ pub fn write_space(
                                 report.failures.push(format!("{}: attachment {}: {why}", c.title(), a.filename))
                             }
                         }
-                    }
-                    if !c.comments.is_empty() {
-                        let all: Vec<CoreComment> =
-                            c.comments.iter().map(|k| core_comment(k, &plan, content)).collect();
-                        writes.push((comments_path(&page_id(&c.id)?), comments_yaml(&all)?));
                     }
                 }
                 let verb = if version == 0 { "Create" } else { "Update" };
@@ -281,9 +313,34 @@ pub fn write_space(
                 (Change { message, writes: vec![(path, comments_yaml(list)?)], ..Default::default() }, k.by.author())
             }
         };
-        commit(&store, change, &by, *when)?;
+        bulk.commit(&change, &by, *when)?;
     }
     progress(Progress { phase: "committing", done: total, total });
+
+    // Without history, the comments of every page in one commit: each commit that touches
+    // `_comments/` rewrites its tree, which holds a file per page with comments.
+    if !options.history {
+        let mut writes = Vec::new();
+        let mut count = 0;
+        let mut latest = first_when;
+        for (i, c) in data.contents.iter().enumerate() {
+            if c.comments.is_empty() {
+                continue;
+            }
+            let all: Vec<CoreComment> = c.comments.iter().map(|k| core_comment(k, &plan, i)).collect();
+            writes.push((comments_path(&page_id(&c.id)?), comments_yaml(&all)?));
+            count += all.len();
+            latest = c.comments.iter().map(|k| k.when).fold(latest, |a, b| if b.seconds > a.seconds { b } else { a });
+        }
+        if !writes.is_empty() {
+            let message = format!(
+                "Add {count} comments on {} pages from Confluence\n\n{TRAILER} comments {}",
+                writes.len(),
+                data.key
+            );
+            bulk.commit(&Change { message, writes, ..Default::default() }, &options.migrator, latest)?;
+        }
+    }
 
     // The report and the home page, last, by whoever ran the migration.
     let finish = format!("report {}", data.key);
@@ -300,17 +357,141 @@ pub fn write_space(
         let message = format!("Report on the migration of {} from Confluence\n\n{TRAILER} {finish}", data.key);
         let now = jiff::ZonedDateTime::now();
         let when = When { seconds: now.timestamp().as_second(), offset_minutes: now.offset().seconds() / 60 };
-        commit(&store, Change { message, writes, ..Default::default() }, &options.migrator, when)?;
+        bulk.commit(&Change { message, writes, ..Default::default() }, &options.migrator, when)?;
     }
+    bulk.flush()?;
     drop(lock);
-    store.flush_index()?;
     Ok(report)
 }
 
-fn commit(store: &Store, change: Change, author: &Author, when: When) -> Result<(), MigrateError> {
-    let change = Change { when: Some((when.seconds, when.offset_minutes)), ..change };
-    store.commit(&change, author)?;
-    Ok(())
+/// Commits written in bulk: objects go into an in-memory pack, written out as one pack file
+/// every [`Options::batch`] commits, when the branch moves and the changed files are checked out.
+/// (A loose object per blob, tree and commit made file creation the whole cost of an import.)
+struct Bulk<'r> {
+    repo: &'r git2::Repository,
+    odb: &'r git2::Odb<'r>,
+    mempack: &'r git2::Mempack<'r>,
+    /// The branch HEAD names.
+    branch: String,
+    /// The space's folder inside the repository (`""` or `docs/`).
+    prefix: String,
+    head: Option<git2::Oid>,
+    pending: usize,
+    batch: usize,
+    /// Objects made since the last pack: blobs, the trees on the written paths, commits.
+    made: Vec<git2::Oid>,
+}
+
+/// Turns libgit2's checks back on when the import ends, however it ends.
+struct RestoreStrict;
+
+impl Drop for RestoreStrict {
+    fn drop(&mut self) {
+        git2::opts::strict_hash_verification(true);
+        git2::opts::strict_object_creation(true);
+    }
+}
+
+fn git_error(context: &str) -> impl FnOnce(git2::Error) -> MigrateError + '_ {
+    move |e| MigrateError::Git(format!("{context}: {}", e.message()))
+}
+
+impl Bulk<'_> {
+    /// One commit of `writes` (paths in the space) by `author` at `when`; `false` when it would
+    /// change nothing.
+    fn commit(&mut self, change: &Change, author: &Author, when: When) -> Result<bool, MigrateError> {
+        let repo = self.repo;
+        let base = match self.head {
+            Some(head) => {
+                Some(repo.find_commit(head).and_then(|c| c.tree()).map_err(git_error("reading the last commit"))?)
+            }
+            None => None,
+        };
+        let empty;
+        let base_tree = match &base {
+            Some(tree) => tree,
+            None => {
+                let oid = repo.treebuilder(None).and_then(|b| b.write()).map_err(git_error("an empty tree"))?;
+                empty = repo.find_tree(oid).map_err(git_error("an empty tree"))?;
+                &empty
+            }
+        };
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        let made_before = self.made.len();
+        for (path, bytes) in &change.writes {
+            let oid = repo.blob(bytes).map_err(git_error("writing a file"))?;
+            self.made.push(oid);
+            update.upsert(format!("{}{path}", self.prefix), oid, git2::FileMode::Blob);
+        }
+        let tree = update.create_updated(repo, base_tree).map_err(git_error("writing a tree"))?;
+        if base.as_ref().is_some_and(|b| b.id() == tree) {
+            self.made.truncate(made_before);
+            return Ok(false);
+        }
+        // The new trees: the root and every folder on a written path.
+        self.made.push(tree);
+        let new_root = repo.find_tree(tree).map_err(git_error("reading a tree"))?;
+        for (path, _) in &change.writes {
+            let full = format!("{}{path}", self.prefix);
+            let mut dir = full.as_str();
+            while let Some((parent, _)) = dir.rsplit_once('/') {
+                if let Ok(entry) = new_root.get_path(Path::new(parent)) {
+                    self.made.push(entry.id());
+                }
+                dir = parent;
+            }
+        }
+        let time = git2::Time::new(when.seconds, when.offset_minutes);
+        let signature = git2::Signature::new(&author.name, &author.email, &time).map_err(git_error("the author"))?;
+        let tree = repo.find_tree(tree).map_err(git_error("reading a tree"))?;
+        let parent = match self.head {
+            Some(head) => Some(repo.find_commit(head).map_err(git_error("reading the last commit"))?),
+            None => None,
+        };
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let oid = repo
+            .commit(None, &signature, &signature, &change.message, &tree, &parents)
+            .map_err(git_error("writing a commit"))?;
+        self.made.push(oid);
+        self.head = Some(oid);
+        self.pending += 1;
+        if self.pending >= self.batch {
+            self.flush()?;
+        }
+        Ok(true)
+    }
+
+    /// Writes the pending objects as a pack, moves the branch, checks the files out.
+    fn flush(&mut self) -> Result<(), MigrateError> {
+        let Some(head) = self.head else { return Ok(()) };
+        if self.pending == 0 {
+            return Ok(());
+        }
+        // Only what was made: the mempack's own dump walks every commit's whole tree.
+        let mut builder = self.repo.packbuilder().map_err(git_error("packing"))?;
+        builder.set_threads(0);
+        let mut seen = std::collections::HashSet::new();
+        for oid in self.made.drain(..) {
+            if seen.insert(oid) {
+                builder.insert_object(oid, None).map_err(git_error("packing"))?;
+            }
+        }
+        let mut pack = git2::Buf::new();
+        builder.write_buf(&mut pack).map_err(git_error("packing"))?;
+        let mut writer = self.odb.packwriter().map_err(git_error("writing a pack"))?;
+        std::io::Write::write_all(&mut writer, &pack).map_err(|e| MigrateError::Git(format!("writing a pack: {e}")))?;
+        writer.commit().map_err(git_error("writing a pack"))?;
+        self.mempack.reset().map_err(git_error("packing"))?;
+        self.odb.refresh().map_err(git_error("reading the new pack"))?;
+        self.repo
+            .reference(&self.branch, head, true, "confluence-do: import from Confluence")
+            .map_err(git_error("moving the branch"))?;
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout.force();
+        self.repo.checkout_head(Some(&mut checkout)).map_err(git_error("writing the files"))?;
+        self.pending = 0;
+        Ok(())
+    }
 }
 
 /// What the branch already imported: the trailers of its commits.

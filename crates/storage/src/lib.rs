@@ -37,6 +37,11 @@ pub trait Links {
         let _ = key;
         None
     }
+    /// Whether draw.io and Gliffy diagrams show as their preview image with a link to the
+    /// diagram file (an import, one way) rather than staying macros (the API, which round-trips).
+    fn diagram_previews(&self) -> bool {
+        false
+    }
 }
 
 /// No other pages: page links become wiki links, users show as their ids.

@@ -205,7 +205,7 @@ impl Writer<'_> {
                 out.push(format!("<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"));
             }
             "toc" | "children" => out.push(format!("{{% {name}{} %}}", tag_args(e))),
-            "drawio" | "gliffy" | "inc-drawio" => {
+            "drawio" | "gliffy" | "inc-drawio" if self.ctx.links.diagram_previews() => {
                 // The diagram stays an attachment of the page; its preview image shows it.
                 let diagram = param(e, "diagramName").or_else(|| param(e, "name")).map(|n| n.trim().to_owned());
                 let Some(diagram) = diagram.filter(|d| !d.is_empty()) else {
@@ -853,10 +853,6 @@ mod tests {
                 "[@557058:abc](mention:557058:abc) ✅\n",
             ),
             (
-                "<ac:structured-macro ac:name=\"drawio\"><ac:parameter ac:name=\"diagramName\">flow chart</ac:parameter></ac:structured-macro>",
-                "![flow chart](<attachments/flow chart.png>)\\\n[flow chart (draw.io diagram)](<attachments/flow chart>)\n",
-            ),
-            (
                 "<ac:layout><ac:layout-section ac:type=\"two_equal\"><ac:layout-cell><p>Left</p></ac:layout-cell>\
                  <ac:layout-cell><p>Right</p></ac:layout-cell></ac:layout-section></ac:layout>",
                 "Left\n\nRight\n",
@@ -873,7 +869,7 @@ mod tests {
     }
 
     #[test]
-    fn jira_issues_become_links_when_the_site_is_known() {
+    fn imports_link_jira_issues_and_show_diagram_previews() {
         struct Jira;
         impl crate::Links for Jira {
             fn page_path(&self, _: Option<&str>, _: &str) -> Option<String> {
@@ -885,6 +881,9 @@ mod tests {
             fn issue_url(&self, key: &str) -> Option<String> {
                 Some(format!("https://acme.atlassian.net/browse/{key}"))
             }
+            fn diagram_previews(&self) -> bool {
+                true
+            }
         }
         let input = "<p>See <ac:structured-macro ac:name=\"jira\"><ac:parameter ac:name=\"server\">System JIRA</ac:parameter>\
                      <ac:parameter ac:name=\"key\">DOC-42</ac:parameter></ac:structured-macro>.</p>";
@@ -895,6 +894,14 @@ mod tests {
         let out = to_markdown(input, &Context::standalone()).expect("converts");
         assert!(out.markdown.contains("data-confluence"), "no Jira site known: kept verbatim, {}", out.markdown);
         assert_eq!(out.losses.len(), 1, "and reported");
+        let drawio = "<ac:structured-macro ac:name=\"drawio\"><ac:parameter ac:name=\"diagramName\">flow chart</ac:parameter></ac:structured-macro>";
+        let out = to_markdown(drawio, &ctx).expect("converts");
+        assert_eq!(
+            out.markdown,
+            "![flow chart](<a/flow chart.png>)\\\n[flow chart (draw.io diagram)](<a/flow chart>)\n"
+        );
+        let out = to_markdown(drawio, &Context::standalone()).expect("converts");
+        assert!(out.markdown.starts_with("```confluence"), "the API keeps the macro: {}", out.markdown);
         let query = "<p><ac:structured-macro ac:name=\"jira\"><ac:parameter ac:name=\"jqlQuery\">project = DOC</ac:parameter></ac:structured-macro></p>";
         let out = to_markdown(query, &ctx).expect("converts");
         assert!(out.markdown.contains("data-confluence"), "a query is kept verbatim: {}", out.markdown);

@@ -82,7 +82,6 @@ impl Draft {
             removes: self.removes,
             restores: self.restores,
             writes: self.files.into_iter().map(|(p, f)| (p, f.to_text().into_bytes())).collect(),
-            when: None,
         }
     }
 }
