@@ -504,6 +504,38 @@ fn imports_an_xml_export_under_a_new_key() {
     assert_eq!(git(&repo, &["log", "--format=%an", "--", "start.md"]).lines().count(), 2);
     let child = env.json(&["page", "show", "1002", "--json"]);
     assert!(child["body"].as_str().is_some_and(|b| b.contains("[Start](../start.md)")), "{child}");
+
+    // A space linking into the first: relative links into its folder beside it.
+    use cdo_migrate::model::{Content, Kind, SpaceData, Version};
+    let ops = SpaceData {
+        key: "OPS".into(),
+        name: "Operations".into(),
+        contents: vec![Content {
+            id: "3001".into(),
+            kind: Kind::Page,
+            parent: None,
+            labels: vec![],
+            versions: vec![Version {
+                number: 1,
+                title: "Runbooks".into(),
+                storage: "<p>See <ac:link><ri:page ri:space-key=\"NEW\" ri:content-title=\"Child\" /></ac:link> \
+                          and <ac:link><ri:page ri:space-key=\"GONE\" ri:content-title=\"Nowhere\" /></ac:link>.</p>"
+                    .into(),
+                by: Default::default(),
+                when: Default::default(),
+                message: String::new(),
+            }],
+            attachments: vec![],
+            comments: vec![],
+        }],
+        ..Default::default()
+    };
+    let ops_zip = env.dir.path().join("ops.zip");
+    cdo_migrate::fixture::write_xml_export(&ops, &ops_zip).expect("export");
+    env.ok(&["import", ops_zip.to_str().expect("utf-8")]);
+    let runbooks = std::fs::read_to_string(env.space_path("OPS").join("runbooks.md")).expect("page");
+    assert!(runbooks.contains("[Child](../NEW/start/child.md)"), "{runbooks}");
+    assert!(runbooks.contains("[[GONE:Nowhere]]"), "a space not here stays a wiki link: {runbooks}");
     // Again: resumes to nothing; another key for the same export is another space.
     let head = git(&repo, &["rev-parse", "HEAD"]);
     env.ok(&["import", zip.to_str().expect("utf-8"), "--key", "NEW"]);

@@ -176,6 +176,7 @@ fn options(history: bool) -> Options {
         threads: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
         jira: Some("https://acme.atlassian.net".into()),
         batch: Options::BATCH,
+        neighbours: Default::default(),
     }
 }
 

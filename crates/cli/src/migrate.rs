@@ -52,13 +52,23 @@ pub fn migrate(wiki: &Wiki, author: &Author, m: Migrate) -> Result<()> {
     if keys.is_empty() {
         bail!("the account sees no spaces on {}; check that it may read the spaces to migrate", m.url);
     }
-    let mut out = Vec::new();
+    // Every space first, so links between them become links between their folders.
+    let mut all = Vec::new();
     for key in keys {
         let mut bar = Bar::new();
         let data = site
             .read_space(&key, &mut |p| bar.show(&format!("fetching {key}"), p.done, p.total, "pages"))
             .with_context(|| format!("reading space {key} from {}", m.url))?;
-        out.push(land(wiki, author, data, m.history, jira.clone(), m.json)?);
+        all.push(data);
+    }
+    let mut neighbours = registered_neighbours(wiki)?;
+    for data in &all {
+        let plan = cdo_migrate::plan::Plan::new(data, None);
+        neighbours.insert(data.key.to_ascii_uppercase(), plan.as_neighbour(&data.key));
+    }
+    let mut out = Vec::new();
+    for data in all {
+        out.push(land(wiki, author, data, m.history, jira.clone(), &neighbours, m.json)?);
     }
     if m.json {
         print_json(&json!({ "spaces": out }));
@@ -94,7 +104,8 @@ pub fn import(
     if data.key.is_empty() {
         bail!("the export names no space key; pass --key KEY");
     }
-    let summary = land(wiki, author, data, history, jira, json)?;
+    let neighbours = registered_neighbours(wiki)?;
+    let summary = land(wiki, author, data, history, jira, &neighbours, json)?;
     if json {
         print_json(&summary);
     }
@@ -108,6 +119,7 @@ fn land(
     data: SpaceData,
     history: bool,
     jira: Option<String>,
+    neighbours: &Neighbours,
     json: bool,
 ) -> Result<Value> {
     let key = data.key.clone();
@@ -123,7 +135,9 @@ fn land(
         }
     }
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
-    let options = Options { history, migrator: author.clone(), threads, jira, batch: Options::BATCH };
+    let mut neighbours = neighbours.clone();
+    neighbours.remove(&key.to_ascii_uppercase());
+    let options = Options { history, migrator: author.clone(), threads, jira, batch: Options::BATCH, neighbours };
     let mut bar = Bar::new();
     let report = cdo_migrate::write_space(&target, &data, &options, &mut |p| {
         let unit = if p.phase == "committing" { "commits" } else { "versions" };
@@ -142,6 +156,28 @@ fn land(
         println!("space {key} is at {}; the report is the page \"Confluence migration report\"", target.display());
     }
     Ok(summary_json(&report, &target, permissions))
+}
+
+type Neighbours = std::collections::HashMap<String, cdo_migrate::plan::Neighbour>;
+
+/// The registered spaces in the home's spaces folder (beside where migrated spaces go), with
+/// their pages' titles and paths.
+fn registered_neighbours(wiki: &Wiki) -> Result<Neighbours> {
+    let spaces_dir = std::fs::canonicalize(wiki.home().spaces_dir()).ok();
+    let mut out = Neighbours::new();
+    for entry in wiki.spaces()? {
+        let parent = std::fs::canonicalize(&entry.path).ok().and_then(|p| p.parent().map(Path::to_path_buf));
+        if parent.is_none() || parent != spaces_dir {
+            continue;
+        }
+        let Some(folder) = entry.path.file_name().map(|f| f.to_string_lossy().into_owned()) else { continue };
+        let Ok(mut space) = wiki.open_space(&entry.key) else { continue };
+        let Ok(catalog) = space.catalog() else { continue };
+        let titles =
+            catalog.nodes().filter_map(|n| n.file.as_ref().map(|f| (n.title.to_lowercase(), f.clone()))).collect();
+        out.insert(entry.key.to_ascii_uppercase(), cdo_migrate::plan::Neighbour { folder, titles });
+    }
+    Ok(out)
 }
 
 /// Grants the team server's users what they had in Confluence (matched by e-mail address).

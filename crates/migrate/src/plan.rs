@@ -28,6 +28,17 @@ pub struct Plan {
     users: HashMap<String, String>,
     /// The Jira site issue keys link to: `https://acme.atlassian.net`.
     jira: Option<String>,
+    /// Other spaces beside this one in the home's spaces folder, by upper-case key.
+    neighbours: HashMap<String, Neighbour>,
+}
+
+/// A space beside the one being written (in the same folder), that links may lead into.
+#[derive(Clone, Debug, Default)]
+pub struct Neighbour {
+    /// Its folder's name: `OPS`.
+    pub folder: String,
+    /// Lower-cased title to the page's path in that space.
+    pub titles: HashMap<String, String>,
 }
 
 impl Plan {
@@ -88,7 +99,18 @@ impl Plan {
             users.insert(id.clone(), person.name.clone());
         }
         let jira = jira.map(|j| j.trim().trim_end_matches('/').to_owned()).filter(|j| !j.is_empty());
-        Plan { paths, positions, by_title, key: data.key.clone(), users, jira }
+        Plan { paths, positions, by_title, key: data.key.clone(), users, jira, neighbours: HashMap::new() }
+    }
+
+    /// Links to pages of these spaces become relative links into their folders.
+    pub fn with_neighbours(mut self, neighbours: HashMap<String, Neighbour>) -> Plan {
+        self.neighbours = neighbours.into_iter().map(|(k, v)| (k.to_ascii_uppercase(), v)).collect();
+        self
+    }
+
+    /// This space as a neighbour of others, in the folder `folder`.
+    pub fn as_neighbour(&self, folder: &str) -> Neighbour {
+        Neighbour { folder: folder.to_owned(), titles: self.by_title.clone() }
     }
 
     /// The links of the page at `from`.
@@ -118,8 +140,12 @@ pub struct PlanLinks<'a> {
 
 impl Links for PlanLinks<'_> {
     fn page_path(&self, space: Option<&str>, title: &str) -> Option<String> {
-        if space.is_some_and(|s| !s.eq_ignore_ascii_case(&self.plan.key)) {
-            return None;
+        if let Some(other) = space.filter(|s| !s.eq_ignore_ascii_case(&self.plan.key)) {
+            // Out of this space's folder, into the other's beside it.
+            let neighbour = self.plan.neighbours.get(&other.to_ascii_uppercase())?;
+            let to = neighbour.titles.get(&title.to_lowercase())?;
+            let ups = "../".repeat(self.from.matches('/').count() + 1);
+            return Some(format!("{ups}{}", links::relative("", &format!("{}/{to}", neighbour.folder))));
         }
         let to = self.plan.by_title.get(&title.to_lowercase())?;
         Some(links::relative(self.from, to))
@@ -190,5 +216,11 @@ mod tests {
         assert_eq!(links.page_path(None, "home").as_deref(), Some("../home.md"));
         assert_eq!(links.page_path(Some("eng"), "Release Notes").as_deref(), Some("../blog/2023/release-notes.md"));
         assert_eq!(links.page_path(Some("OPS"), "Home"), None);
+        let ops =
+            Neighbour { folder: "OPS".into(), titles: [("on call".to_owned(), "teams/on-call.md".to_owned())].into() };
+        let plan = plan.with_neighbours([("ops".to_owned(), ops)].into());
+        let links = plan.links("home/child.md");
+        assert_eq!(links.page_path(Some("OPS"), "On Call").as_deref(), Some("../../OPS/teams/on-call.md"));
+        assert_eq!(plan.links("home.md").page_path(Some("ops"), "on call").as_deref(), Some("../OPS/teams/on-call.md"));
     }
 }

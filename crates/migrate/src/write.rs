@@ -36,6 +36,8 @@ pub struct Options {
     pub threads: usize,
     /// The Jira site issue macros link to (`https://acme.atlassian.net`).
     pub jira: Option<String>,
+    /// Spaces beside this one that links may lead into (by key).
+    pub neighbours: std::collections::HashMap<String, crate::plan::Neighbour>,
     /// Commits written per pack file (each pack also moves the branch and checks out the
     /// files); [`Options::BATCH`] unless a test wants several packs from little data.
     pub batch: usize,
@@ -169,7 +171,7 @@ pub fn write_space(
 ) -> Result<Report, MigrateError> {
     let key = SpaceKey::parse(&data.key)
         .ok_or_else(|| MigrateError::Invalid(format!("`{}` is not a space key", data.key)))?;
-    let plan = Plan::new(data, options.jira.as_deref());
+    let plan = Plan::new(data, options.jira.as_deref()).with_neighbours(options.neighbours.clone());
     let converted = convert_all(data, &plan, options.history, options.threads, progress);
 
     let fresh = !root.join(".git").exists();

@@ -190,6 +190,7 @@ fn an_html_export_becomes_a_space() {
         migrator: cdo_core::Author { name: "Migrator".into(), email: "it@example.com".into() },
         threads: 2,
         jira: None,
+        neighbours: Default::default(),
         batch: 2,
     };
     let report = write_space(&root, &data, &options, &mut |_| {}).expect("written");

@@ -153,6 +153,7 @@ fn options(history: bool) -> Options {
         migrator: cdo_core::Author { name: "Migrator".into(), email: "it@example.com".into() },
         threads: 2,
         jira: None,
+        neighbours: Default::default(),
         batch: 3,
     }
 }
