@@ -108,7 +108,7 @@ fn convert_all(
                     let out = part
                         .iter()
                         .map(|&(i, v)| {
-                            let converted = convert(data, plan, i, &data.contents[i].versions[v].storage);
+                            let converted = convert(plan, i, &data.contents[i].versions[v].storage);
                             done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             (i, v, converted)
                         })
@@ -138,11 +138,10 @@ fn convert_all(
 
 /// One storage body to Markdown for the page at its planned path. A body that does not parse is
 /// kept whole in a verbatim block and reported.
-pub fn convert(data: &SpaceData, plan: &Plan, content: usize, storage: &str) -> Converted {
+pub fn convert(plan: &Plan, content: usize, storage: &str) -> Converted {
     let path = &plan.paths[content];
     let links = plan.links(path);
     let ctx = Context { attachments: format!("{}.attachments", last_component(stem_of(path))), links: &links };
-    let _ = data;
     match cdo_storage::to_markdown(storage, &ctx) {
         Ok(converted) => converted,
         Err(e) => {
@@ -619,13 +618,7 @@ fn core_comment(k: &crate::model::Comment, plan: &Plan, content: usize) -> CoreC
 }
 
 fn convert_comment(storage: &str, plan: &Plan, content: usize) -> String {
-    let path = &plan.paths[content];
-    let links = plan.links(path);
-    let ctx = Context { attachments: format!("{}.attachments", last_component(stem_of(path))), links: &links };
-    match cdo_storage::to_markdown(storage, &ctx) {
-        Ok(c) => c.markdown.trim_end().to_owned(),
-        Err(_) => storage.to_owned(),
-    }
+    convert(plan, content, storage).markdown.trim_end().to_owned()
 }
 
 fn comments_yaml(all: &[CoreComment]) -> Result<Vec<u8>, MigrateError> {
