@@ -196,18 +196,18 @@ fn migrates_a_site_from_the_confluence_api_with_its_history() {
         "{log}"
     );
 
-    // Run again: nothing is fetched twice into new commits, nothing doubles.
+    // Run again, with the token as a Bearer token this time: nothing doubles.
     let head = git(&repo, &["rev-parse", "HEAD"]);
     let again = dest
-        .cmd(&["migrate", "--url", &server.url(), "--email", "ada@example.com", "--space", "ENG", "--history"])
+        .cmd(&["migrate", "--url", &server.url(), "--space", "ENG", "--history"])
         .env("CONFLUENCE_TOKEN", &ada_token)
         .output()
         .expect("runs");
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head, "a second run changes nothing");
 
-    // Wrong credentials say what to do.
-    let err = dest.fails(&["migrate", "--url", &server.url(), "--email", "ada@example.com", "--token", "wrong"]);
+    // Wrong credentials say what to do, even when every answer is already staged.
+    let err = dest.fails(&["migrate", "--url", &server.url(), "--space", "ENG", "--token", "wrong"]);
     assert!(err.contains("401") && err.contains("--token"), "{err}");
 }
 

@@ -110,7 +110,9 @@ impl Site {
         for base in candidates {
             site.api = format!("{base}/rest/api");
             site.base = base.clone();
-            match site.request(&format!("{}/space?limit=1", site.api)) {
+            // Always asked of the site itself (never the staging folder): it checks the
+            // credentials and that the site is there.
+            match site.get(&format!("{}/space?limit=1", site.api)) {
                 Ok(_) => return Ok(site),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Skip(why)) => last = why,
