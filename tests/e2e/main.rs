@@ -5,6 +5,7 @@
 mod support;
 
 mod acceptance;
+mod ask;
 mod concurrency;
 mod desktop;
 mod migrate;

@@ -3,6 +3,7 @@
 //! `cdo-bench core` measures the core (open + tree, save, history, render) on generated spaces
 //! and on a real documentation set, beside `git add` + `git commit` of the same change.
 
+mod ask;
 mod corpus;
 mod migrate;
 mod search;
@@ -109,6 +110,14 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Ask: the demo space's question set, with and without the embedding model
+    Ask {
+        /// The question set
+        #[arg(long, default_value = "tests/fixtures/demo-questions.yaml")]
+        questions: PathBuf,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Live co-editing under load, beside the reference y-websocket server (needs
     /// `scripts/setup-tests` and a release `confluence-do`)
     Sync {
@@ -155,6 +164,10 @@ fn main() -> Result<()> {
         Cmd::Sync { seconds, max_rate, workdir } => {
             let (_tmp, work) = start("live co-editing benchmark", workdir)?;
             sync::run(&work, seconds, max_rate)
+        }
+        Cmd::Ask { questions, workdir } => {
+            let (_tmp, work) = start("ask", workdir)?;
+            ask::run(&questions, &work)
         }
         Cmd::Migrate { samples, pages, workdir } => {
             let (_tmp, work) = start("migration", workdir)?;

@@ -107,6 +107,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the wiki: an answer from its pages with the sources it came from (the best
+    /// sentences, cited, without a model), or "the wiki does not say"
+    Ask {
+        question: String,
+        /// Only these spaces (repeat for more)
+        #[arg(long = "space", value_name = "KEY")]
+        spaces: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Pages related to a page: nearest in meaning (by its words without the model)
     Related {
         /// An id or KEY:Title

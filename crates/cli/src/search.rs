@@ -219,3 +219,30 @@ fn hit_json(hit: &Hit) -> serde_json::Value {
         "updated": cdo_core::model::format_time(hit.updated, 0),
     })
 }
+
+/// `ask`: an answer with its sources.
+pub fn ask(wiki: &Wiki, question: &str, spaces: &[String], json: bool) -> Result<()> {
+    if question.trim().is_empty() {
+        bail!("ask a question: confluence-do ask \"how do we deploy?\"");
+    }
+    let mut index = wiki.search_index()?;
+    wiki.catch_up_search(&mut index, None, &mut progress_bar())?;
+    let mut model = match MiniLm::load(&embed::models_dir()) {
+        Ok(model) => Some(model),
+        Err(cdo_search::SearchError::ModelMissing(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let embedder = model.as_mut().map(|m| m as &mut dyn Embedder);
+    let answer = cdo_ai::ask(wiki, &mut index, embedder, question, spaces)?;
+    if json {
+        print_json(&serde_json::to_value(&answer)?);
+        return Ok(());
+    }
+    println!("{}\n", answer.answer);
+    for s in &answer.sources {
+        let n = if s.n == 0 { "   ".to_owned() } else { format!("[{}]", s.n) };
+        let section = if s.section.is_empty() { String::new() } else { format!(" > {}", s.section) };
+        println!("{n} {}{section}  ({}:{})", s.title, s.space, s.id);
+    }
+    Ok(())
+}

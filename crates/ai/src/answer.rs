@@ -1,0 +1,295 @@
+//! The extractive answer: the sentences of the retrieved sections that cover the question's
+//! words best (rarer words weigh more, a section's heading and page title count half), each with
+//! its citation; "the wiki does not say" when no sentence covers half of the question.
+
+use std::collections::{HashMap, HashSet};
+
+use cdo_search::analyzer;
+
+use crate::{Answer, Source};
+
+/// A section of a retrieved page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Passage {
+    pub space: String,
+    pub id: String,
+    pub title: String,
+    pub heading: String,
+    pub anchor: String,
+    pub text: String,
+    /// The page's place in the retrieval (0: best).
+    pub rank: usize,
+    /// Whether retrieval pointed at this section of the page.
+    pub pointed: bool,
+    /// 0 to 1, relative to the best page.
+    pub relevance: f32,
+}
+
+/// Share of the question's weight a sentence (with its heading and title) must cover.
+const SUPPORT: f32 = 0.5;
+/// Sources listed at most.
+const SOURCES: usize = 3;
+
+struct Sentence<'a> {
+    passage: &'a Passage,
+    text: String,
+    terms: HashSet<String>,
+}
+
+/// The question's words that say what it is about, analysed (stemmed, lower-case).
+fn question_terms(question: &str) -> Vec<String> {
+    let tokens = analyzer::tokens(question);
+    let mut out: Vec<String> = Vec::new();
+    for t in &tokens {
+        let word = question.get(t.from..t.to).unwrap_or("");
+        if !analyzer::is_filler(word) && !out.contains(&t.term) {
+            out.push(t.term.clone());
+        }
+    }
+    if out.is_empty() {
+        out = tokens.into_iter().map(|t| t.term).collect();
+        out.dedup();
+    }
+    out
+}
+
+/// The rows of a table as sentences that carry their column names: `Service: Auth service;
+/// Language: Rust`. `lines` are the table's lines, cells split by ` | `, the header first.
+fn table_rows(lines: &[&str], out: &mut Vec<String>) {
+    let cells = |line: &str| -> Vec<String> {
+        line.trim().trim_matches('|').split(" | ").map(|c| c.trim().to_owned()).collect()
+    };
+    let Some((header, rows)) = lines.split_first() else { return };
+    let header = cells(header);
+    for row in rows {
+        let parts: Vec<String> = cells(row)
+            .into_iter()
+            .zip(&header)
+            .filter(|(c, _)| !c.is_empty())
+            .map(|(c, h)| if h.is_empty() { c } else { format!("{h}: {c}") })
+            .collect();
+        out.push(format!("{}.", parts.join("; ")));
+    }
+}
+
+/// The sentences of a section's text (one block per line; a table's rows with its header).
+fn sentences(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].contains(" | ") {
+            let start = i;
+            while i < lines.len() && lines[i].contains(" | ") {
+                i += 1;
+            }
+            table_rows(&lines[start..i], &mut out);
+            continue;
+        }
+        let line = lines[i];
+        i += 1;
+        let mut start = 0;
+        let bytes = line.as_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            let end = matches!(b, b'.' | b'?' | b'!') && bytes.get(i + 1).is_none_or(|n| *n == b' ');
+            if end {
+                out.push(line[start..=i].trim().to_owned());
+                start = i + 1;
+            }
+        }
+        if start < line.len() {
+            out.push(line[start..].trim().to_owned());
+        }
+    }
+    out.retain(|s| s.split_whitespace().count() >= 3);
+    out
+}
+
+/// Answers from `passages` without a model.
+pub fn extractive(question: &str, passages: &[Passage]) -> Answer {
+    let wanted = question_terms(question);
+    let mut all: Vec<Sentence<'_>> = Vec::new();
+    for p in passages {
+        for s in sentences(&p.text) {
+            let terms = analyzer::terms(&s).into_iter().collect();
+            all.push(Sentence { passage: p, text: s, terms });
+        }
+    }
+    // Rarer words say more: inverse sentence frequency.
+    let n = all.len().max(1) as f32;
+    let weight: HashMap<&str, f32> = wanted
+        .iter()
+        .map(|t| {
+            let df = all.iter().filter(|s| s.terms.contains(t)).count() as f32;
+            (t.as_str(), (1.0 + n / (1.0 + df)).ln())
+        })
+        .collect();
+    // A word no retrieved sentence has counts half against coverage: it may be the asker's
+    // word for what the wiki says otherwise ("valid" for "live for"), or what the wiki lacks.
+    let absent: f32 = wanted
+        .iter()
+        .filter(|t| !all.iter().any(|s| s.terms.contains(*t)))
+        .map(|t| weight.get(t.as_str()).copied().unwrap_or(0.0) * 0.5)
+        .sum();
+    let present: f32 = wanted
+        .iter()
+        .filter(|t| all.iter().any(|s| s.terms.contains(*t)))
+        .map(|t| weight.get(t.as_str()).copied().unwrap_or(0.0))
+        .sum();
+    let total = (present + absent).max(f32::MIN_POSITIVE);
+    let mut headings: HashMap<(&str, &str), HashSet<String>> = HashMap::new();
+    let mut scored: Vec<(f32, f32, usize)> = Vec::new();
+    for (i, s) in all.iter().enumerate() {
+        let around = headings.entry((s.passage.id.as_str(), s.passage.anchor.as_str())).or_insert_with(|| {
+            analyzer::terms(&format!("{} {}", s.passage.title, s.passage.heading)).into_iter().collect()
+        });
+        // The sentence before, in the same section, sets the scene as the heading does.
+        let before = i.checked_sub(1).map(|j| &all[j]).filter(|b| std::ptr::eq(b.passage, s.passage));
+        let (mut own, mut near) = (0.0, 0.0);
+        for (t, w) in &weight {
+            if s.terms.contains(*t) {
+                own += w;
+            } else if around.contains(*t) || before.is_some_and(|b| b.terms.contains(*t)) {
+                near += w * 0.5;
+            }
+        }
+        if own == 0.0 {
+            continue;
+        }
+        let coverage = (own + near) / total;
+        let prior = 1.0 / (1.0 + 0.2 * s.passage.rank as f32) * if s.passage.pointed { 1.1 } else { 1.0 };
+        scored.push(((own + near) * prior, coverage, i));
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
+
+    let supported = scored.first().is_some_and(|(_, coverage, _)| *coverage >= SUPPORT);
+    if !supported {
+        let mut sources = Vec::new();
+        for p in passages {
+            if sources.len() < SOURCES && !sources.iter().any(|s: &Source| s.id == p.id) && p.pointed {
+                sources.push(source(p, 0));
+            }
+        }
+        let closest: Vec<&str> = sources.iter().map(|s| s.title.as_str()).collect();
+        let answer = if closest.is_empty() {
+            "The wiki does not say.".to_owned()
+        } else {
+            format!("The wiki does not say. The closest pages: {}.", closest.join(", "))
+        };
+        return Answer { answer, supported: false, sources, by: "extractive".into() };
+    }
+
+    // The best sentence, and a second one that is nearly as good.
+    let best = scored[0].0;
+    let mut chosen: Vec<usize> = vec![scored[0].2];
+    let first = &all[chosen[0]];
+    if let Some((_, _, i)) =
+        scored.iter().skip(1).find(|(score, _, i)| *score >= 0.6 * best && all[*i].text != first.text)
+    {
+        chosen.push(*i);
+    }
+    let mut sources: Vec<Source> = Vec::new();
+    let mut parts: Vec<(String, usize)> = Vec::new();
+    for i in chosen {
+        let p = all[i].passage;
+        let n = match sources.iter().find(|s| s.id == p.id && s.anchor == p.anchor) {
+            Some(s) => s.n,
+            None => {
+                let n = sources.len() + 1;
+                sources.push(source(p, n));
+                n
+            }
+        };
+        parts.push((all[i].text.clone(), n));
+    }
+    // One citation after consecutive sentences from the same source.
+    let mut text = String::new();
+    for (k, (sentence, n)) in parts.iter().enumerate() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(sentence);
+        if parts.get(k + 1).is_none_or(|(_, next)| next != n) {
+            text.push_str(&format!(" [{n}]"));
+        }
+    }
+    // Then the other best pages, uncited.
+    for p in passages {
+        if sources.len() >= SOURCES {
+            break;
+        }
+        if p.pointed && !sources.iter().any(|s| s.id == p.id) {
+            sources.push(source(p, 0));
+        }
+    }
+    Answer { answer: text, supported: true, sources, by: "extractive".into() }
+}
+
+fn source(p: &Passage, n: usize) -> Source {
+    Source {
+        n,
+        space: p.space.clone(),
+        id: p.id.clone(),
+        title: p.title.clone(),
+        section: p.heading.clone(),
+        anchor: p.anchor.clone(),
+        relevance: p.relevance,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passage(id: &str, title: &str, heading: &str, text: &str, rank: usize) -> Passage {
+        Passage {
+            space: "ENG".into(),
+            id: id.into(),
+            title: title.into(),
+            heading: heading.into(),
+            anchor: heading.to_lowercase().replace(' ', "-"),
+            text: text.into(),
+            rank,
+            pointed: true,
+            relevance: 1.0 / (1.0 + rank as f32),
+        }
+    }
+
+    #[test]
+    fn the_best_sentence_answers_with_its_source() {
+        let passages = [
+            passage(
+                "1",
+                "Deployment Guide",
+                "Rollback",
+                "Rollback redeploys the previous image. It takes about four minutes.",
+                0,
+            ),
+            passage(
+                "2",
+                "Authentication",
+                "Tokens",
+                "Access tokens live for 15 minutes. Refresh tokens rotate on every use.",
+                1,
+            ),
+        ];
+        let a = extractive("How long do access tokens live?", &passages);
+        assert!(a.supported);
+        assert!(a.answer.starts_with("Access tokens live for 15 minutes."), "{}", a.answer);
+        assert!(a.answer.ends_with(" [1]") && a.answer.matches("[1]").count() == 1, "one citation: {}", a.answer);
+        assert_eq!(a.sources[0].id, "2");
+        assert_eq!(a.sources[0].n, 1);
+        assert_eq!(a.sources[0].section, "Tokens");
+        assert!(a.sources.iter().any(|s| s.id == "1" && s.n == 0), "the other page is listed uncited");
+    }
+
+    #[test]
+    fn a_question_the_wiki_does_not_cover_says_so() {
+        let passages = [passage("1", "Deployment Guide", "Rollback", "Rollback redeploys the previous image.", 0)];
+        let a = extractive("What is the office wifi password?", &passages);
+        assert!(!a.supported);
+        assert!(a.answer.starts_with("The wiki does not say."), "{}", a.answer);
+        let a = extractive("anything", &[]);
+        assert_eq!((a.supported, a.answer.as_str()), (false, "The wiki does not say."));
+    }
+}

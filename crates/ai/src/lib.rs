@@ -1,0 +1,100 @@
+//! AI that keeps the wiki true. So far: **ask**, answers grounded in the wiki with the sources
+//! they came from. Retrieval is the search index's hybrid ranking; the best section of each of
+//! the best pages becomes a numbered source. Without a model the answer is *extractive*: the
+//! sentences of those sections that cover the question best, each with its citation. A question
+//! the sections do not cover is answered "the wiki does not say", with the closest pages.
+
+pub mod answer;
+
+use std::collections::HashMap;
+
+use cdo_app::Wiki;
+use cdo_core::PageId;
+use cdo_search::embed::Embedder;
+use cdo_search::{Mode, SearchIndex, UserQuery};
+use serde::Serialize;
+
+pub use answer::{Passage, extractive};
+
+/// Why a question could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AiError {
+    #[error(transparent)]
+    Search(#[from] cdo_search::SearchError),
+    #[error(transparent)]
+    Wiki(#[from] cdo_app::WikiError),
+    #[error(transparent)]
+    Space(#[from] cdo_core::SpaceError),
+}
+
+/// Where part of an answer came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Source {
+    /// The citation number in the answer (`[1]`); 0 for a source the answer does not quote.
+    pub n: usize,
+    pub space: String,
+    pub id: String,
+    pub title: String,
+    /// The section's heading (empty: the top of the page) and anchor.
+    pub section: String,
+    pub anchor: String,
+    /// 0 to 1: how strongly retrieval ranked it, relative to the best.
+    pub relevance: f32,
+}
+
+/// An answer and its sources.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Answer {
+    pub answer: String,
+    /// Whether the wiki supports an answer at all.
+    pub supported: bool,
+    pub sources: Vec<Source>,
+    /// `extractive`, or the model that wrote the answer.
+    pub by: String,
+}
+
+/// Pages read per question.
+const PAGES: usize = 6;
+
+/// Answers `question` from the spaces (all when `spaces` is empty) with their sources.
+pub fn ask(
+    wiki: &Wiki,
+    index: &mut SearchIndex,
+    embedder: Option<&mut dyn Embedder>,
+    question: &str,
+    spaces: &[String],
+) -> Result<Answer, AiError> {
+    let mut query = UserQuery::parse(question);
+    query.prefix = false;
+    query.spaces.extend(spaces.iter().cloned());
+    let mode = if embedder.is_some() { Mode::Hybrid } else { Mode::Keyword };
+    let hits = index.query(&query, mode, embedder, PAGES)?.hits;
+    let best = hits.first().map_or(1.0, |h| h.score.max(f32::MIN_POSITIVE));
+    let mut open: HashMap<String, cdo_core::Space> = HashMap::new();
+    let mut passages = Vec::new();
+    for (rank, hit) in hits.iter().enumerate() {
+        if !open.contains_key(&hit.space) {
+            open.insert(hit.space.clone(), wiki.open_space(&hit.space)?);
+        }
+        let Some(space) = open.get_mut(&hit.space) else { continue };
+        let Some(id) = PageId::parse(&hit.id) else { continue };
+        let Ok(page) = space.page(&id) else { continue };
+        let sections = cdo_core::render::sections(&page.body);
+        // The section retrieval pointed at, then the rest of the page after it.
+        let at = sections.iter().position(|s| s.anchor == hit.snippet.anchor).unwrap_or(0);
+        for (i, section) in sections.iter().enumerate() {
+            passages.push(Passage {
+                space: hit.space.clone(),
+                id: hit.id.clone(),
+                title: hit.title.clone(),
+                heading: section.heading.clone(),
+                anchor: section.anchor.clone(),
+                text: section.text.clone(),
+                rank,
+                pointed: i == at,
+                relevance: (hit.score / best).clamp(0.0, 1.0),
+            });
+        }
+    }
+    Ok(extractive(question, &passages))
+}

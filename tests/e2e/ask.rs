@@ -1,0 +1,65 @@
+//! `ask` over the demo space: the question set of `tests/fixtures/demo-questions.yaml`, answered
+//! without a model (the best sentences, cited), with the right page among the first three
+//! sources; and a question the wiki does not cover.
+
+use std::path::PathBuf;
+
+use crate::support::Env;
+
+/// (question, page, fact) from the question set (a list of `q`/`page`/`fact` mappings).
+pub fn questions() -> Vec<(String, String, String)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/demo-questions.yaml");
+    let text = std::fs::read_to_string(path).expect("question set");
+    let mut out = Vec::new();
+    let value = |line: &str, key: &str| -> Option<String> {
+        let v = line.trim().trim_start_matches("- ").strip_prefix(key)?.trim();
+        Some(v.trim_matches('"').to_owned())
+    };
+    let (mut q, mut page) = (String::new(), String::new());
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        if let Some(v) = value(line, "q:") {
+            q = v;
+        } else if let Some(v) = value(line, "page:") {
+            page = v;
+        } else if let Some(v) = value(line, "fact:") {
+            out.push((q.clone(), page.clone(), v));
+        }
+    }
+    out
+}
+
+#[test]
+fn answers_come_with_their_sources() {
+    let env = Env::new();
+    env.ok(&["demo", "--json"]);
+    env.ok(&["index"]);
+    let set = questions();
+    assert!(set.len() >= 20, "at least 20 questions: {}", set.len());
+    let (mut found, mut facts) = (0, 0);
+    let mut misses = Vec::new();
+    for (q, page, fact) in &set {
+        let a = env.json(&["ask", q, "--json"]);
+        let titles: Vec<&str> =
+            a["sources"].as_array().expect("sources").iter().filter_map(|s| s["title"].as_str()).collect();
+        let text = a["answer"].as_str().unwrap_or("");
+        if titles.iter().take(3).any(|t| t == page) {
+            found += 1;
+        } else {
+            misses.push(format!("{q}: {titles:?}"));
+        }
+        if text.to_lowercase().contains(&fact.to_lowercase()) {
+            facts += 1;
+            // A cited answer names its source: [1] is the first source.
+            assert!(text.contains("[1]") && a["sources"][0]["n"] == 1, "{a}");
+        }
+    }
+    assert!(found * 10 >= set.len() * 9, "right page in the top 3 for {found}/{}: {misses:#?}", set.len());
+    assert!(facts * 4 >= set.len() * 3, "the fact in the answer for {facts}/{}", set.len());
+
+    let a = env.json(&["ask", "What is the office wifi password?", "--json"]);
+    assert_eq!(a["supported"], false, "{a}");
+    assert!(a["answer"].as_str().is_some_and(|t| t.starts_with("The wiki does not say.")), "{a}");
+
+    let text = env.ok(&["ask", "How long do access tokens live?"]);
+    assert!(text.contains("15 minutes") && text.contains("\n[1] Authentication Architecture > "), "{text}");
+}
