@@ -63,3 +63,22 @@ fn answers_come_with_their_sources() {
     let text = env.ok(&["ask", "How long do access tokens live?"]);
     assert!(text.contains("15 minutes") && text.contains("\n[1] Authentication Architecture > "), "{text}");
 }
+
+#[test]
+fn the_server_answers_with_sources() {
+    let env = Env::new();
+    env.ok(&["demo", "--json"]);
+    let server = crate::server::Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = server.url().trim_start_matches("http://").to_owned();
+    let reply = crate::server::http(&addr, "GET", "/api/v1/ask?q=Where+do+secrets+live%3F", None, None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let a = reply.json();
+    assert_eq!(a["supported"], true, "{a}");
+    assert!(a["answer"].as_str().is_some_and(|t| t.contains("Vault")), "{a}");
+    assert_eq!(a["sources"][0]["title"], "Deployment Guide", "{a}");
+    assert_eq!(a["sources"][0]["n"], 1);
+    let reply = crate::server::http(&addr, "GET", "/api/v1/ask?q=", None, None);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let reply = crate::server::http(&addr, "GET", "/api/v1/ask?q=secrets&space=NOPE", None, None);
+    assert_eq!(reply.status, 404, "{}", reply.body);
+}

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use cdo_app::Wiki;
 use cdo_core::PageId;
 use cdo_search::embed::Embedder;
-use cdo_search::{Mode, SearchIndex, UserQuery};
+use cdo_search::{Hit, Mode, SearchIndex, UserQuery};
 use serde::Serialize;
 
 pub use answer::{Passage, extractive};
@@ -56,6 +56,44 @@ pub struct Answer {
 /// Pages read per question.
 const PAGES: usize = 6;
 
+/// The best pages for `question` (hybrid with a model, else keyword) in `spaces` (all when
+/// empty).
+pub fn retrieve(
+    index: &mut SearchIndex,
+    embedder: Option<&mut dyn Embedder>,
+    question: &str,
+    spaces: &[String],
+) -> Result<Vec<Hit>, AiError> {
+    let mut query = UserQuery::parse(question);
+    query.prefix = false;
+    query.spaces.extend(spaces.iter().cloned());
+    let mode = if embedder.is_some() { Mode::Hybrid } else { Mode::Keyword };
+    Ok(index.query(&query, mode, embedder, PAGES)?.hits)
+}
+
+/// The sections of a retrieved page (its `body`) as passages; `rank` is its place in the
+/// retrieval, `best` the best hit's score.
+pub fn passages(hit: &Hit, rank: usize, best: f32, body: &str) -> Vec<Passage> {
+    let sections = cdo_core::render::sections(body);
+    // The section retrieval pointed at is marked; the others still answer.
+    let at = sections.iter().position(|s| s.anchor == hit.snippet.anchor).unwrap_or(0);
+    sections
+        .iter()
+        .enumerate()
+        .map(|(i, section)| Passage {
+            space: hit.space.clone(),
+            id: hit.id.clone(),
+            title: hit.title.clone(),
+            heading: section.heading.clone(),
+            anchor: section.anchor.clone(),
+            text: section.text.clone(),
+            rank,
+            pointed: i == at,
+            relevance: (hit.score / best.max(f32::MIN_POSITIVE)).clamp(0.0, 1.0),
+        })
+        .collect()
+}
+
 /// Answers `question` from the spaces (all when `spaces` is empty) with their sources.
 pub fn ask(
     wiki: &Wiki,
@@ -64,14 +102,10 @@ pub fn ask(
     question: &str,
     spaces: &[String],
 ) -> Result<Answer, AiError> {
-    let mut query = UserQuery::parse(question);
-    query.prefix = false;
-    query.spaces.extend(spaces.iter().cloned());
-    let mode = if embedder.is_some() { Mode::Hybrid } else { Mode::Keyword };
-    let hits = index.query(&query, mode, embedder, PAGES)?.hits;
-    let best = hits.first().map_or(1.0, |h| h.score.max(f32::MIN_POSITIVE));
+    let hits = retrieve(index, embedder, question, spaces)?;
+    let best = hits.first().map_or(1.0, |h| h.score);
     let mut open: HashMap<String, cdo_core::Space> = HashMap::new();
-    let mut passages = Vec::new();
+    let mut all = Vec::new();
     for (rank, hit) in hits.iter().enumerate() {
         if !open.contains_key(&hit.space) {
             open.insert(hit.space.clone(), wiki.open_space(&hit.space)?);
@@ -79,22 +113,7 @@ pub fn ask(
         let Some(space) = open.get_mut(&hit.space) else { continue };
         let Some(id) = PageId::parse(&hit.id) else { continue };
         let Ok(page) = space.page(&id) else { continue };
-        let sections = cdo_core::render::sections(&page.body);
-        // The section retrieval pointed at, then the rest of the page after it.
-        let at = sections.iter().position(|s| s.anchor == hit.snippet.anchor).unwrap_or(0);
-        for (i, section) in sections.iter().enumerate() {
-            passages.push(Passage {
-                space: hit.space.clone(),
-                id: hit.id.clone(),
-                title: hit.title.clone(),
-                heading: section.heading.clone(),
-                anchor: section.anchor.clone(),
-                text: section.text.clone(),
-                rank,
-                pointed: i == at,
-                relevance: (hit.score / best).clamp(0.0, 1.0),
-            });
-        }
+        all.extend(passages(hit, rank, best, &page.body));
     }
-    Ok(extractive(question, &passages))
+    Ok(extractive(question, &all))
 }

@@ -51,6 +51,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/pages/{id}/attachments/{name}", get(download).delete(delete_attachment))
         .route("/search", get(search))
         .route("/search/status", get(search_status))
+        .route("/ask", get(ask))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/me", get(me))
@@ -690,6 +691,53 @@ async fn search(
         cdo_search::index::SemanticStatus::Unavailable(hint) => json!({"used": false, "hint": hint}),
     };
     Ok(Json(json!({ "query": text, "results": hits, "semantic": semantic })))
+}
+
+/// An answer from the wiki with its sources (`q`, and `space` to keep to one space), from the
+/// spaces the caller may read.
+async fn ask(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let question = q.get("q").cloned().unwrap_or_default();
+    if question.trim().is_empty() {
+        return Err(ApiError::bad_request("ask a question: /api/v1/ask?q=how+do+we+deploy"));
+    }
+    let keys: Vec<String> = state.space_entries()?.into_iter().map(|e| e.key).collect();
+    let spaces: Vec<String> = match q.get("space").filter(|s| !s.is_empty()) {
+        Some(space) => {
+            let Some(key) = keys.iter().find(|k| k.eq_ignore_ascii_case(space)) else {
+                return Err(ApiError::not_found(format!("there is no space {space}")));
+            };
+            caller.require(key, Level::Read)?;
+            vec![key.clone()]
+        }
+        None if keys.iter().all(|k| caller.can(k, Level::Read)) => Vec::new(),
+        None => {
+            let readable: Vec<String> = keys.into_iter().filter(|k| caller.can(k, Level::Read)).collect();
+            if readable.is_empty() {
+                return Ok(Json(json!(cdo_ai::extractive(&question, &[]))));
+            }
+            readable
+        }
+    };
+    let asked = question.clone();
+    let hits = state
+        .with_search(true, move |index, embedder| {
+            cdo_ai::retrieve(index, embedder, &asked, &spaces).map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    let best = hits.first().map_or(1.0, |h| h.score);
+    let mut passages = Vec::new();
+    for (rank, hit) in hits.into_iter().enumerate() {
+        let Some(id) = PageId::parse(&hit.id) else { continue };
+        let body = state.with_space(&hit.space, false, move |s| Ok(s.page(&id)?.body)).await;
+        if let Ok(body) = body {
+            passages.extend(cdo_ai::passages(&hit, rank, best, &body));
+        }
+    }
+    Ok(Json(json!(cdo_ai::extractive(&question, &passages))))
 }
 
 /// How far semantic search is: whether the model is installed, passages still to embed.
