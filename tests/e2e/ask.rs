@@ -82,3 +82,37 @@ fn the_server_answers_with_sources() {
     let reply = crate::server::http(&addr, "GET", "/api/v1/ask?q=secrets&space=NOPE", None, None);
     assert_eq!(reply.status, 404, "{}", reply.body);
 }
+
+#[test]
+fn agents_use_the_wiki_over_mcp() {
+    let env = Env::new();
+    env.ok(&["demo", "--json"]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients/mcp_client.mjs");
+    let out = std::process::Command::new("node")
+        .arg(&script)
+        .arg(crate::support::BIN)
+        .arg(&env.home)
+        .env_remove("CONFLUENCE_DO_HOME")
+        .output()
+        .expect("node runs (scripts/setup-tests installs the MCP SDK)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON value");
+    assert_eq!(got["server"]["name"], "confluence-do");
+    let tools: Vec<&str> = got["tools"].as_array().expect("tools").iter().filter_map(|t| t.as_str()).collect();
+    assert_eq!(tools, ["search", "ask", "get_page", "create_page", "update_page"]);
+    let titles: Vec<&str> =
+        got["search"]["results"].as_array().expect("results").iter().filter_map(|r| r["title"].as_str()).collect();
+    assert!(titles.contains(&"Deployment Guide"), "{got}");
+    assert!(got["page"]["body"].as_str().is_some_and(|b| b.contains("acme deploy rollback")), "{got}");
+    assert!(got["ask"]["answer"].as_str().is_some_and(|a| a.contains("Vault")), "{got}");
+    assert_eq!(got["ask"]["sources"][0]["title"], "Deployment Guide");
+    assert_eq!(got["missing"]["isError"], true, "{got}");
+    // The page the agent made is a commit by the agent, under the page it read.
+    let id = got["created"]["id"].as_str().expect("id");
+    let page = env.json(&["page", "show", id, "--json"]);
+    assert_eq!(page["title"], "Notes from the agent");
+    assert_eq!(page["parent"], got["page"]["id"]);
+    let log = crate::support::git(&env.space_path("ENG"), &["log", "-1", "--format=%an <%ae>|%s"]);
+    assert_eq!(log.trim(), "Agent Smith <agent@example.com>|Create \"Notes from the agent\"");
+}

@@ -117,6 +117,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A Model Context Protocol server on standard input/output for coding agents: tools
+    /// search, ask, get_page, create_page, update_page
+    Mcp,
     /// Pages related to a page: nearest in meaning (by its words without the model)
     Related {
         /// An id or KEY:Title

@@ -126,6 +126,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Search { query, spaces, mode, cql, limit, json } => {
             crate::search::search(&ctx.wiki, query.as_deref(), &spaces, mode, cql.as_deref(), limit, json)
         }
+        Command::Mcp => crate::mcp::serve(&ctx.wiki, ctx.user.clone()),
         Command::Ask { question, spaces, json } => crate::search::ask(&ctx.wiki, &question, &spaces, json),
         Command::Related { page, limit, json } => crate::search::related(&ctx.wiki, &page, limit, json),
         Command::Index { key, rebuild, json } => crate::search::index(&ctx.wiki, key.as_deref(), rebuild, json),

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod mcp;
 mod migrate;
 mod output;
 mod search;

@@ -1,0 +1,223 @@
+//! `confluence-do mcp`: a Model Context Protocol server on standard input and output, so coding
+//! agents can read and write the wiki: tools `search`, `ask`, `get_page`, `create_page`,
+//! `update_page`. JSON-RPC 2.0, one message per line; logs (none yet) would go to stderr.
+
+use std::io::{BufRead, Write};
+
+use anyhow::Result;
+use cdo_app::{Wiki, identity};
+use cdo_core::{NewPage, PageUpdate};
+use cdo_search::UserQuery;
+use cdo_search::embed::{self, Embedder, MiniLm};
+use serde_json::{Value, json};
+
+/// Protocol versions this server speaks, newest first.
+const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+fn tools() -> Value {
+    let text = |d: &str| json!({"type": "string", "description": d});
+    json!([
+        {
+            "name": "search",
+            "description": "Search the wiki's pages (words, \"phrases\", -excluded, label:x, space:KEY). Returns the best pages with the section that matched and an excerpt.",
+            "inputSchema": {"type": "object", "properties": {
+                "query": text("what to look for"),
+                "space": text("only this space (its key)"),
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "description": "results (default 10)"}
+            }, "required": ["query"]}
+        },
+        {
+            "name": "ask",
+            "description": "Ask the wiki a question. Returns an answer quoted from its pages with numbered sources, or says the wiki does not cover it.",
+            "inputSchema": {"type": "object", "properties": {
+                "question": text("the question"),
+                "space": text("only this space (its key)")
+            }, "required": ["question"]}
+        },
+        {
+            "name": "get_page",
+            "description": "A page's Markdown with its title, labels, version and path.",
+            "inputSchema": {"type": "object", "properties": {
+                "page": text("the page id, or KEY:Title")
+            }, "required": ["page"]}
+        },
+        {
+            "name": "create_page",
+            "description": "Create a page (Markdown body) in a space, optionally under a parent page. One commit by the configured user.",
+            "inputSchema": {"type": "object", "properties": {
+                "space": text("the space key"),
+                "title": text("the page title"),
+                "body": text("the Markdown body"),
+                "parent": text("the parent page: id or KEY:Title"),
+                "labels": {"type": "array", "items": {"type": "string"}}
+            }, "required": ["space", "title", "body"]}
+        },
+        {
+            "name": "update_page",
+            "description": "Change a page's body and/or title. Pass base_version (from get_page) to refuse if someone saved in between.",
+            "inputSchema": {"type": "object", "properties": {
+                "page": text("the page id, or KEY:Title"),
+                "body": text("the new Markdown body"),
+                "title": text("the new title"),
+                "base_version": {"type": "integer", "description": "the version the edit started from"}
+            }, "required": ["page"]}
+        }
+    ])
+}
+
+struct Server<'a> {
+    wiki: &'a Wiki,
+    user: Option<String>,
+    model: Option<Option<MiniLm>>,
+}
+
+impl Server<'_> {
+    fn model(&mut self) -> Option<&mut dyn Embedder> {
+        let model = self.model.get_or_insert_with(|| MiniLm::load(&embed::models_dir()).ok());
+        model.as_mut().map(|m| m as &mut dyn Embedder)
+    }
+
+    fn call(&mut self, name: &str, args: &Value) -> Result<Value> {
+        let text = |key: &str| args.get(key).and_then(Value::as_str).map(str::to_owned);
+        let need = |key: &str| {
+            text(key).filter(|v| !v.trim().is_empty()).ok_or_else(|| anyhow::anyhow!("`{key}` is required"))
+        };
+        let spaces: Vec<String> = text("space").into_iter().collect();
+        match name {
+            "search" => {
+                let mut query = UserQuery::parse(&need("query")?);
+                query.prefix = false;
+                query.spaces.extend(spaces);
+                let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(10).clamp(1, 50) as usize;
+                let wiki = self.wiki;
+                let mut index = wiki.search_index()?;
+                wiki.catch_up_search(&mut index, None, &mut |_| {})?;
+                let embedder = self.model();
+                let mode = if embedder.is_some() { cdo_search::Mode::Hybrid } else { cdo_search::Mode::Keyword };
+                let hits = index.query(&query, mode, embedder, limit)?.hits;
+                let results: Vec<Value> = hits
+                    .iter()
+                    .map(|h| {
+                        json!({"space": h.space, "id": h.id, "title": h.title, "path": h.path,
+                            "section": h.snippet.heading, "anchor": h.snippet.anchor, "excerpt": h.snippet.text})
+                    })
+                    .collect();
+                Ok(json!({ "results": results }))
+            }
+            "ask" => {
+                let question = need("question")?;
+                let wiki = self.wiki;
+                let mut index = wiki.search_index()?;
+                wiki.catch_up_search(&mut index, None, &mut |_| {})?;
+                let embedder = self.model();
+                Ok(serde_json::to_value(cdo_ai::ask(wiki, &mut index, embedder, &question, &spaces)?)?)
+            }
+            "get_page" => {
+                let (mut space, id) = self.wiki.resolve(&need("page")?)?;
+                let page = space.page(&id)?;
+                let s = &page.summary;
+                Ok(json!({"space": space.info().key.as_str(), "id": s.id, "title": s.title, "path": s.path,
+                    "labels": s.labels, "version": page.version, "body": page.body}))
+            }
+            "create_page" => {
+                let author = identity::resolve(self.user.as_deref(), self.wiki.home())?;
+                let key = need("space")?;
+                let parent = match text("parent").filter(|p| !p.trim().is_empty()) {
+                    Some(p) => Some(self.wiki.resolve(&p)?.1),
+                    None => None,
+                };
+                let labels = args
+                    .get("labels")
+                    .and_then(Value::as_array)
+                    .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default();
+                let request =
+                    NewPage { title: Some(need("title")?), parent, labels, body: need("body")?, ..Default::default() };
+                let saved = self.wiki.open_space(&key)?.create_page(&request, &author)?;
+                Ok(
+                    json!({"space": key, "id": saved.summary.id, "title": saved.summary.title, "path": saved.summary.path}),
+                )
+            }
+            "update_page" => {
+                let author = identity::resolve(self.user.as_deref(), self.wiki.home())?;
+                let (mut space, id) = self.wiki.resolve(&need("page")?)?;
+                let base_version = args.get("base_version").and_then(Value::as_u64).map(|v| v as u32);
+                let update =
+                    PageUpdate { title: text("title"), body: text("body"), labels: None, base_version, message: None };
+                let saved = space.update_page(&id, &update, &author)?;
+                let version = space.version_count(&id)?;
+                Ok(
+                    json!({"id": saved.summary.id, "title": saved.summary.title, "path": saved.summary.path, "version": version}),
+                )
+            }
+            other => anyhow::bail!("there is no tool `{other}`"),
+        }
+    }
+
+    /// The reply to one message; `None` for a notification.
+    fn handle(&mut self, message: &Value) -> Option<Value> {
+        let id = message.get("id").cloned()?;
+        let method = message.get("method").and_then(Value::as_str).unwrap_or("");
+        let params = message.get("params").cloned().unwrap_or(Value::Null);
+        let result = match method {
+            "initialize" => {
+                let asked = params.get("protocolVersion").and_then(Value::as_str).unwrap_or(VERSIONS[0]);
+                let version = VERSIONS.iter().find(|v| **v == asked).copied().unwrap_or(VERSIONS[0]);
+                json!({
+                    "protocolVersion": version,
+                    "capabilities": {"tools": {"listChanged": false}},
+                    "serverInfo": {"name": "confluence-do", "version": env!("CARGO_PKG_VERSION")},
+                    "instructions": "The team's wiki: search and ask it before guessing; cite the pages you used."
+                })
+            }
+            "ping" => json!({}),
+            "tools/list" => json!({ "tools": tools() }),
+            "tools/call" => {
+                let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+                let args = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
+                match self.call(name, &args) {
+                    Ok(value) => json!({
+                        "content": [{"type": "text", "text": serde_json::to_string_pretty(&value).unwrap_or_default()}],
+                        "structuredContent": value,
+                        "isError": false
+                    }),
+                    // A tool's failure is a result the agent reads, not a protocol error.
+                    Err(e) => json!({"content": [{"type": "text", "text": format!("error: {e:#}")}], "isError": true}),
+                }
+            }
+            _ => {
+                return Some(json!({"jsonrpc": "2.0", "id": id,
+                    "error": {"code": -32601, "message": format!("unknown method `{method}`")}}));
+            }
+        };
+        Some(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    }
+}
+
+/// Serves MCP on standard input and output until input ends.
+pub fn serve(wiki: &Wiki, user: Option<String>) -> Result<()> {
+    let mut server = Server { wiki, user, model: None };
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = match serde_json::from_str::<Value>(&line) {
+            Ok(Value::Array(batch)) => {
+                let replies: Vec<Value> = batch.iter().filter_map(|m| server.handle(m)).collect();
+                (!replies.is_empty()).then_some(Value::Array(replies))
+            }
+            Ok(message) => server.handle(&message),
+            Err(e) => Some(json!({"jsonrpc": "2.0", "id": null,
+                "error": {"code": -32700, "message": format!("not JSON: {e}")}})),
+        };
+        if let Some(reply) = reply {
+            serde_json::to_writer(&mut out, &reply)?;
+            out.write_all(b"\n")?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
