@@ -41,6 +41,8 @@ async function wd(method, path, body) {
     method,
     headers: { "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
+    // A driver that stops answering fails the step instead of hanging the suite.
+    signal: AbortSignal.timeout(60000),
   });
   const json = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json.value ?? json)}`);

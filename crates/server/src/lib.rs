@@ -243,10 +243,26 @@ impl Drop for Background {
             let _ = stop.send(());
         }
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // Bounded: an app must quit even if a connection keeps the server from finishing.
+            // Live edits are in the durable log by then and are recovered at the next start.
+            let deadline = std::time::Instant::now() + SHUTDOWN_WAIT;
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            } else {
+                eprintln!(
+                    "confluence.do: the server did not stop within {} s; quitting anyway (live edits are kept in the log and recovered at the next start)",
+                    SHUTDOWN_WAIT.as_secs()
+                );
+            }
         }
     }
 }
+
+/// How long dropping a [`Background`] waits for the server to finish.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A panic is a bug: the request gets a 500 that says so, the server keeps serving, and the
 /// message goes to the log (stderr) for the bug report.
