@@ -101,7 +101,7 @@ pub fn samples(dir: &Path, work: &Path) -> Result<()> {
             let dest = link.url.split('#').next().unwrap_or("").to_owned();
             if dest.contains(".attachments/") {
                 checked += 1;
-                let file = root.join(&folder).join(percent_decode(&dest));
+                let file = root.join(&folder).join(cdo_core::links::percent_decode(&dest));
                 if !file.is_file() {
                     missing.push(dest);
                 }
@@ -136,24 +136,6 @@ pub fn samples(dir: &Path, work: &Path) -> Result<()> {
         bail!("{failed} samples lost something");
     }
     Ok(())
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

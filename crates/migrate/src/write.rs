@@ -402,10 +402,12 @@ impl Bulk<'_> {
     /// change nothing.
     fn commit(&mut self, change: &Change, author: &Author, when: When) -> Result<bool, MigrateError> {
         let repo = self.repo;
-        let base = match self.head {
-            Some(head) => {
-                Some(repo.find_commit(head).and_then(|c| c.tree()).map_err(git_error("reading the last commit"))?)
-            }
+        let parent = match self.head {
+            Some(head) => Some(repo.find_commit(head).map_err(git_error("reading the last commit"))?),
+            None => None,
+        };
+        let base = match &parent {
+            Some(commit) => Some(commit.tree().map_err(git_error("reading the last commit"))?),
             None => None,
         };
         let empty;
@@ -417,12 +419,13 @@ impl Bulk<'_> {
                 &empty
             }
         };
+        let paths: Vec<String> = change.writes.iter().map(|(path, _)| format!("{}{path}", self.prefix)).collect();
         let mut update = git2::build::TreeUpdateBuilder::new();
         let made_before = self.made.len();
-        for (path, bytes) in &change.writes {
+        for (full, (_, bytes)) in paths.iter().zip(&change.writes) {
             let oid = repo.blob(bytes).map_err(git_error("writing a file"))?;
             self.made.push(oid);
-            update.upsert(format!("{}{path}", self.prefix), oid, git2::FileMode::Blob);
+            update.upsert(full.as_str(), oid, git2::FileMode::Blob);
         }
         let tree = update.create_updated(repo, base_tree).map_err(git_error("writing a tree"))?;
         if base.as_ref().is_some_and(|b| b.id() == tree) {
@@ -431,12 +434,11 @@ impl Bulk<'_> {
         }
         // The new trees: the root and every folder on a written path.
         self.made.push(tree);
-        let new_root = repo.find_tree(tree).map_err(git_error("reading a tree"))?;
-        for (path, _) in &change.writes {
-            let full = format!("{}{path}", self.prefix);
+        let tree = repo.find_tree(tree).map_err(git_error("reading a tree"))?;
+        for full in &paths {
             let mut dir = full.as_str();
             while let Some((parent, _)) = dir.rsplit_once('/') {
-                if let Ok(entry) = new_root.get_path(Path::new(parent)) {
+                if let Ok(entry) = tree.get_path(Path::new(parent)) {
                     self.made.push(entry.id());
                 }
                 dir = parent;
@@ -444,11 +446,6 @@ impl Bulk<'_> {
         }
         let time = git2::Time::new(when.seconds, when.offset_minutes);
         let signature = git2::Signature::new(&author.name, &author.email, &time).map_err(git_error("the author"))?;
-        let tree = repo.find_tree(tree).map_err(git_error("reading a tree"))?;
-        let parent = match self.head {
-            Some(head) => Some(repo.find_commit(head).map_err(git_error("reading the last commit"))?),
-            None => None,
-        };
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
         let oid = repo
             .commit(None, &signature, &signature, &change.message, &tree, &parents)
