@@ -47,8 +47,11 @@ fn question_terms(question: &str) -> Vec<String> {
         }
     }
     if out.is_empty() {
-        out = tokens.into_iter().map(|t| t.term).collect();
-        out.dedup();
+        for t in tokens {
+            if !out.contains(&t.term) {
+                out.push(t.term);
+            }
+        }
     }
     out
 }
@@ -117,26 +120,17 @@ pub fn extractive(question: &str, passages: &[Passage]) -> Answer {
     }
     // Rarer words say more: inverse sentence frequency.
     let n = all.len().max(1) as f32;
-    let weight: HashMap<&str, f32> = wanted
-        .iter()
-        .map(|t| {
-            let df = all.iter().filter(|s| s.terms.contains(t)).count() as f32;
-            (t.as_str(), (1.0 + n / (1.0 + df)).ln())
-        })
-        .collect();
-    // A word no retrieved sentence has counts half against coverage: it may be the asker's
-    // word for what the wiki says otherwise ("valid" for "live for"), or what the wiki lacks.
-    let absent: f32 = wanted
-        .iter()
-        .filter(|t| !all.iter().any(|s| s.terms.contains(*t)))
-        .map(|t| weight.get(t.as_str()).copied().unwrap_or(0.0) * 0.5)
-        .sum();
-    let present: f32 = wanted
-        .iter()
-        .filter(|t| all.iter().any(|s| s.terms.contains(*t)))
-        .map(|t| weight.get(t.as_str()).copied().unwrap_or(0.0))
-        .sum();
-    let total = (present + absent).max(f32::MIN_POSITIVE);
+    let mut weight: HashMap<&str, f32> = HashMap::new();
+    let mut total = 0.0;
+    for t in &wanted {
+        let df = all.iter().filter(|s| s.terms.contains(t)).count();
+        let w = (1.0 + n / (1.0 + df as f32)).ln();
+        weight.insert(t.as_str(), w);
+        // A word no retrieved sentence has counts half against coverage: it may be the asker's
+        // word for what the wiki says otherwise ("valid" for "live for"), or what the wiki lacks.
+        total += if df == 0 { w * 0.5 } else { w };
+    }
+    let total: f32 = f32::max(total, f32::MIN_POSITIVE);
     let mut headings: HashMap<(&str, &str), HashSet<String>> = HashMap::new();
     let mut scored: Vec<(f32, f32, usize)> = Vec::new();
     for (i, s) in all.iter().enumerate() {
