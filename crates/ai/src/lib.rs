@@ -54,21 +54,22 @@ pub struct Answer {
 }
 
 /// Pages read per question.
-const PAGES: usize = 6;
+pub const PAGES: usize = 6;
 
-/// The best pages for `question` (hybrid with a model, else keyword) in `spaces` (all when
-/// empty).
+/// The `limit` best pages for `question` as written (hybrid with a model, else keyword) in
+/// `spaces` (all when empty).
 pub fn retrieve(
     index: &mut SearchIndex,
     embedder: Option<&mut dyn Embedder>,
     question: &str,
     spaces: &[String],
+    limit: usize,
 ) -> Result<Vec<Hit>, AiError> {
     let mut query = UserQuery::parse(question);
     query.prefix = false;
     query.spaces.extend(spaces.iter().cloned());
     let mode = if embedder.is_some() { Mode::Hybrid } else { Mode::Keyword };
-    Ok(index.query(&query, mode, embedder, PAGES)?.hits)
+    Ok(index.query(&query, mode, embedder, limit)?.hits)
 }
 
 /// The sections of a retrieved page (its `body`) as passages; `rank` is its place in the
@@ -102,7 +103,7 @@ pub fn ask(
     question: &str,
     spaces: &[String],
 ) -> Result<Answer, AiError> {
-    let hits = retrieve(index, embedder, question, spaces)?;
+    let hits = retrieve(index, embedder, question, spaces, PAGES)?;
     let best = hits.first().map_or(1.0, |h| h.score);
     let mut open: HashMap<String, cdo_core::Space> = HashMap::new();
     let mut all = Vec::new();

@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 use anyhow::Result;
 use cdo_app::{Wiki, identity};
 use cdo_core::{NewPage, PageUpdate};
-use cdo_search::UserQuery;
+use cdo_search::SearchIndex;
 use cdo_search::embed::{self, Embedder, MiniLm};
 use serde_json::{Value, json};
 
@@ -68,13 +68,23 @@ fn tools() -> Value {
 struct Server<'a> {
     wiki: &'a Wiki,
     user: Option<String>,
+    /// Opened at the first search, kept for the session.
+    index: Option<SearchIndex>,
+    /// Loaded at the first search (`None` inside: not installed).
     model: Option<Option<MiniLm>>,
 }
 
 impl Server<'_> {
-    fn model(&mut self) -> Option<&mut dyn Embedder> {
-        let model = self.model.get_or_insert_with(|| MiniLm::load(&embed::models_dir()).ok());
-        model.as_mut().map(|m| m as &mut dyn Embedder)
+    /// The search index, caught up with the spaces, and the model when it is installed.
+    fn searcher(&mut self) -> Result<(&mut SearchIndex, Option<&mut dyn Embedder>)> {
+        let Server { wiki, index, model, .. } = self;
+        let index = match index {
+            Some(index) => index,
+            None => index.insert(wiki.search_index()?),
+        };
+        wiki.catch_up_search(index, None, &mut |_| {})?;
+        let model = model.get_or_insert_with(|| MiniLm::load(&embed::models_dir()).ok());
+        Ok((index, model.as_mut().map(|m| m as &mut dyn Embedder)))
     }
 
     fn call(&mut self, name: &str, args: &Value) -> Result<Value> {
@@ -85,16 +95,10 @@ impl Server<'_> {
         let spaces: Vec<String> = text("space").into_iter().collect();
         match name {
             "search" => {
-                let mut query = UserQuery::parse(&need("query")?);
-                query.prefix = false;
-                query.spaces.extend(spaces);
+                let query = need("query")?;
                 let limit = args.get("limit").and_then(Value::as_u64).unwrap_or(10).clamp(1, 50) as usize;
-                let wiki = self.wiki;
-                let mut index = wiki.search_index()?;
-                wiki.catch_up_search(&mut index, None, &mut |_| {})?;
-                let embedder = self.model();
-                let mode = if embedder.is_some() { cdo_search::Mode::Hybrid } else { cdo_search::Mode::Keyword };
-                let hits = index.query(&query, mode, embedder, limit)?.hits;
+                let (index, embedder) = self.searcher()?;
+                let hits = cdo_ai::retrieve(index, embedder, &query, &spaces, limit)?;
                 let results: Vec<Value> = hits
                     .iter()
                     .map(|h| {
@@ -107,10 +111,8 @@ impl Server<'_> {
             "ask" => {
                 let question = need("question")?;
                 let wiki = self.wiki;
-                let mut index = wiki.search_index()?;
-                wiki.catch_up_search(&mut index, None, &mut |_| {})?;
-                let embedder = self.model();
-                Ok(serde_json::to_value(cdo_ai::ask(wiki, &mut index, embedder, &question, &spaces)?)?)
+                let (index, embedder) = self.searcher()?;
+                Ok(serde_json::to_value(cdo_ai::ask(wiki, index, embedder, &question, &spaces)?)?)
             }
             "get_page" => {
                 let (mut space, id) = self.wiki.resolve(&need("page")?)?;
@@ -196,7 +198,7 @@ impl Server<'_> {
 
 /// Serves MCP on standard input and output until input ends.
 pub fn serve(wiki: &Wiki, user: Option<String>) -> Result<()> {
-    let mut server = Server { wiki, user, model: None };
+    let mut server = Server { wiki, user, index: None, model: None };
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     for line in stdin.lock().lines() {

@@ -725,7 +725,8 @@ async fn ask(
     let asked = question.clone();
     let hits = state
         .with_search(true, move |index, embedder| {
-            cdo_ai::retrieve(index, embedder, &asked, &spaces).map_err(|e| ApiError::internal(e.to_string()))
+            cdo_ai::retrieve(index, embedder, &asked, &spaces, cdo_ai::PAGES)
+                .map_err(|e| ApiError::internal(e.to_string()))
         })
         .await?;
     let best = hits.first().map_or(1.0, |h| h.score);
