@@ -36,18 +36,8 @@ pub fn index(wiki: &Wiki, key: Option<&str>, rebuild: bool, json: bool) -> Resul
     // Meaning: embed the passages that have no vector yet (only they cost time).
     let embedded = match MiniLm::load(&embed::models_dir()) {
         Ok(mut model) => {
-            let tty = std::io::stderr().is_terminal();
-            let started = std::time::Instant::now();
-            let mut show = |done: usize, total: usize| {
-                if tty {
-                    let rate = done as f64 / started.elapsed().as_secs_f64().max(0.001);
-                    let left = (total - done) as f64 / rate.max(0.001);
-                    eprint!("\rembedding passages {done}/{total}, {rate:.0}/s, {left:.0}s left ");
-                    if done == total {
-                        eprintln!();
-                    }
-                }
-            };
+            let mut bar = crate::output::Bar::terminal_only();
+            let mut show = |done: usize, total: usize| bar.show("embedding", done, total, "passages");
             Some(index.embed_pending(&mut model, &mut show, &|| true)?)
         }
         Err(cdo_search::SearchError::ModelMissing(hint)) => {
