@@ -1,6 +1,7 @@
 //! `ask` over the demo space: the question set of `tests/fixtures/demo-questions.yaml`, answered
-//! without a model (the best sentences, cited), with the right page among the first three
-//! sources; and a question the wiki does not cover.
+//! without a model (the best sentences, cited) and by a real small model (SmolLM2-135M served by
+//! llama.cpp through `scripts/llm`, checked by the wiki), with the right page among the first
+//! three sources; and a question the wiki does not cover.
 
 use std::path::PathBuf;
 
@@ -115,4 +116,120 @@ fn agents_use_the_wiki_over_mcp() {
     assert_eq!(page["parent"], got["page"]["id"]);
     let log = crate::support::git(&env.space_path("ENG"), &["log", "-1", "--format=%an <%ae>|%s"]);
     assert_eq!(log.trim(), "Agent Smith <agent@example.com>|Create \"Notes from the agent\"");
+}
+
+/// The local model (`scripts/llm`, set up by `scripts/setup-tests`) on a free port; stopped when
+/// dropped.
+struct LocalModel {
+    child: std::process::Child,
+    url: String,
+}
+
+impl LocalModel {
+    fn start() -> LocalModel {
+        use std::io::BufRead as _;
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/llm");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .args(["--port", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs scripts/llm");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("reads a line");
+        let Some(url) = line.trim().strip_prefix("listening ") else {
+            let _ = child.kill();
+            panic!("the local model did not start (run scripts/setup-tests to set it up): {line:?}");
+        };
+        LocalModel { url: url.to_owned(), child }
+    }
+}
+
+impl Drop for LocalModel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every `[n]` in the answer is a source numbered `n`, and nothing the wiki dropped is in it.
+fn assert_well_cited(a: &serde_json::Value) {
+    let text = a["answer"].as_str().expect("answer");
+    let numbers: Vec<u64> = a["sources"].as_array().expect("sources").iter().filter_map(|s| s["n"].as_u64()).collect();
+    for (i, _) in text.match_indices('[') {
+        let rest = &text[i + 1..];
+        if let Some(n) = rest.split(']').next().and_then(|n| n.parse::<u64>().ok()) {
+            assert!(n > 0 && numbers.contains(&n), "[{n}] is no source: {a}");
+        }
+    }
+    for dropped in a["dropped"].as_array().into_iter().flatten() {
+        assert!(!text.contains(dropped.as_str().unwrap_or("\u{0}")), "a dropped sentence is in the answer: {a}");
+    }
+}
+
+#[test]
+fn a_real_model_answers_from_the_wiki_and_the_wiki_checks_it() {
+    let env = Env::new();
+    env.ok(&["demo", "--json"]);
+    env.ok(&["index"]);
+    let model = LocalModel::start();
+    let ask = |q: &str| -> serde_json::Value {
+        let out = env.cmd(&["ask", q, "--json"]).env("CONFLUENCE_DO_LLM_URL", &model.url).output().expect("runs");
+        crate::support::check(&["ask", q], &out);
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let set = questions();
+    let (mut found, mut facts, mut written, mut written_facts) = (0, 0, 0, 0);
+    let mut misses = Vec::new();
+    for (q, page, fact) in &set {
+        let a = ask(q);
+        assert_well_cited(&a);
+        let titles: Vec<&str> =
+            a["sources"].as_array().expect("sources").iter().filter_map(|s| s["title"].as_str()).collect();
+        if titles.iter().take(3).any(|t| t == page) {
+            found += 1;
+        } else {
+            misses.push(format!("{q}: {titles:?}"));
+        }
+        let has_fact = a["answer"].as_str().is_some_and(|t| t.to_lowercase().contains(&fact.to_lowercase()));
+        facts += usize::from(has_fact);
+        if a["by"] == "local" {
+            written += 1;
+            written_facts += usize::from(has_fact);
+        } else {
+            // When the model's answer did not hold up, the answer says why.
+            assert_eq!(a["by"], "extractive", "{a}");
+            assert!(a["note"].as_str().is_some_and(|n| !n.is_empty()), "{a}");
+        }
+    }
+    assert!(found * 10 >= set.len() * 9, "right page in the top 3 for {found}/{}: {misses:#?}", set.len());
+    assert!(facts * 4 >= set.len() * 3, "the fact in the answer for {facts}/{}", set.len());
+    assert!(written >= 3, "the model wrote only {written} of {} answers", set.len());
+    assert!(written_facts * 2 >= written, "the model's {written} answers have the fact in only {written_facts}");
+
+    // A question the wiki does not cover is not put to the model.
+    let a = ask("What is the office wifi password?");
+    assert_eq!(a["supported"], false, "{a}");
+    assert!(a["answer"].as_str().is_some_and(|t| t.starts_with("The wiki does not say.")), "{a}");
+
+    // The server, configured in config.yaml, streams the model's words, then the checked answer.
+    std::fs::write(env.home.join("config.yaml"), format!("llm:\n  url: {}\n  model: local\n", model.url))
+        .expect("config");
+    let server = crate::server::Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = server.url().trim_start_matches("http://").to_owned();
+    let reply = crate::server::http(&addr, "GET", "/api/v1/ask/stream?q=How+long+does+a+rollback+take%3F", None, None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let tokens = reply.body.matches("event: token").count();
+    assert!(tokens >= 3, "streamed {tokens} tokens: {}", reply.body);
+    let last = reply.body.split("event: answer").nth(1).expect("an answer event");
+    let data: String = last.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    let a: serde_json::Value = serde_json::from_str(&data).expect("the answer is JSON");
+    assert_well_cited(&a);
+    assert!(a["answer"].as_str().is_some_and(|t| t.contains("four minutes")), "{a}");
+    assert_eq!(a["sources"][0]["title"], "Deployment Guide", "{a}");
+    let reply =
+        crate::server::http(&addr, "GET", "/api/v1/ask?q=How+long+does+a+rollback+take%3F&model=none", None, None);
+    assert_eq!(reply.json()["by"], "extractive");
 }

@@ -33,6 +33,10 @@ impl Env {
         let mut cmd = Command::new(BIN);
         cmd.arg("--home").arg(&self.home).args(args);
         cmd.env_remove("CONFLUENCE_DO_HOME").env("CONFLUENCE_DO_USER", "Alice Liddell <alice@example.com>");
+        // A model the developer configured must not change what the tests see.
+        cmd.env_remove("CONFLUENCE_DO_LLM_URL")
+            .env_remove("CONFLUENCE_DO_LLM_MODEL")
+            .env_remove("CONFLUENCE_DO_LLM_KEY");
         cmd
     }
 

@@ -37,7 +37,7 @@ struct Sentence<'a> {
 }
 
 /// The question's words that say what it is about, analysed (stemmed, lower-case).
-fn question_terms(question: &str) -> Vec<String> {
+pub(crate) fn question_terms(question: &str) -> Vec<String> {
     let tokens = analyzer::tokens(question);
     let mut out: Vec<String> = Vec::new();
     for t in &tokens {
@@ -108,84 +108,110 @@ fn sentences(text: &str) -> Vec<String> {
     out
 }
 
-/// Answers from `passages` without a model.
-pub fn extractive(question: &str, passages: &[Passage]) -> Answer {
-    let wanted = question_terms(question);
-    let mut all: Vec<Sentence<'_>> = Vec::new();
-    for p in passages {
-        for s in sentences(&p.text) {
-            let terms = analyzer::terms(&s).into_iter().collect();
-            all.push(Sentence { passage: p, text: s, terms });
-        }
-    }
-    // Rarer words say more: inverse sentence frequency.
-    let n = all.len().max(1) as f32;
-    let mut weight: HashMap<&str, f32> = HashMap::new();
-    let mut total = 0.0;
-    for t in &wanted {
-        let df = all.iter().filter(|s| s.terms.contains(t)).count();
-        let w = (1.0 + n / (1.0 + df as f32)).ln();
-        weight.insert(t.as_str(), w);
-        // A word no retrieved sentence has counts half against coverage: it may be the asker's
-        // word for what the wiki says otherwise ("valid" for "live for"), or what the wiki lacks.
-        total += if df == 0 { w * 0.5 } else { w };
-    }
-    let total: f32 = f32::max(total, f32::MIN_POSITIVE);
-    let mut headings: HashMap<(&str, &str), HashSet<String>> = HashMap::new();
-    let mut scored: Vec<(f32, f32, usize)> = Vec::new();
-    for (i, s) in all.iter().enumerate() {
-        let around = headings.entry((s.passage.id.as_str(), s.passage.anchor.as_str())).or_insert_with(|| {
-            analyzer::terms(&format!("{} {}", s.passage.title, s.passage.heading)).into_iter().collect()
-        });
-        // The sentence before, in the same section, sets the scene as the heading does.
-        let before = i.checked_sub(1).map(|j| &all[j]).filter(|b| std::ptr::eq(b.passage, s.passage));
-        let (mut own, mut near) = (0.0, 0.0);
-        for (t, w) in &weight {
-            if s.terms.contains(*t) {
-                own += w;
-            } else if around.contains(*t) || before.is_some_and(|b| b.terms.contains(*t)) {
-                near += w * 0.5;
-            }
-        }
-        if own == 0.0 {
-            continue;
-        }
-        let coverage = (own + near) / total;
-        let prior = 1.0 / (1.0 + 0.2 * s.passage.rank as f32) * if s.passage.pointed { 1.1 } else { 1.0 };
-        scored.push(((own + near) * prior, coverage, i));
-    }
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
+/// The retrieved sentences ranked by how well they cover the question.
+pub(crate) struct Ranking<'a> {
+    all: Vec<Sentence<'a>>,
+    /// `(score, coverage, index into all)`, best first.
+    scored: Vec<(f32, f32, usize)>,
+}
 
-    let supported = scored.first().is_some_and(|(_, coverage, _)| *coverage >= SUPPORT);
-    if !supported {
-        let mut sources = Vec::new();
+impl<'a> Ranking<'a> {
+    pub(crate) fn new(question: &str, passages: &'a [Passage]) -> Ranking<'a> {
+        let wanted = question_terms(question);
+        let mut all: Vec<Sentence<'a>> = Vec::new();
         for p in passages {
-            if sources.len() < SOURCES && !sources.iter().any(|s: &Source| s.id == p.id) && p.pointed {
-                sources.push(source(p, 0));
+            for s in sentences(&p.text) {
+                let terms = analyzer::terms(&s).into_iter().collect();
+                all.push(Sentence { passage: p, text: s, terms });
             }
         }
-        let closest: Vec<&str> = sources.iter().map(|s| s.title.as_str()).collect();
-        let answer = if closest.is_empty() {
-            "The wiki does not say.".to_owned()
-        } else {
-            format!("The wiki does not say. The closest pages: {}.", closest.join(", "))
-        };
-        return Answer { answer, supported: false, sources, by: "extractive".into() };
+        // Rarer words say more: inverse sentence frequency.
+        let n = all.len().max(1) as f32;
+        let mut weight: HashMap<&str, f32> = HashMap::new();
+        let mut total = 0.0;
+        for t in &wanted {
+            let df = all.iter().filter(|s| s.terms.contains(t)).count();
+            let w = (1.0 + n / (1.0 + df as f32)).ln();
+            weight.insert(t.as_str(), w);
+            // A word no retrieved sentence has counts half against coverage: it may be the asker's
+            // word for what the wiki says otherwise ("valid" for "live for"), or what the wiki lacks.
+            total += if df == 0 { w * 0.5 } else { w };
+        }
+        let total: f32 = f32::max(total, f32::MIN_POSITIVE);
+        let mut headings: HashMap<(&str, &str), HashSet<String>> = HashMap::new();
+        let mut scored: Vec<(f32, f32, usize)> = Vec::new();
+        for (i, s) in all.iter().enumerate() {
+            let around = headings.entry((s.passage.id.as_str(), s.passage.anchor.as_str())).or_insert_with(|| {
+                analyzer::terms(&format!("{} {}", s.passage.title, s.passage.heading)).into_iter().collect()
+            });
+            // The sentence before, in the same section, sets the scene as the heading does.
+            let before = i.checked_sub(1).map(|j| &all[j]).filter(|b| std::ptr::eq(b.passage, s.passage));
+            let (mut own, mut near) = (0.0, 0.0);
+            for (t, w) in &weight {
+                if s.terms.contains(*t) {
+                    own += w;
+                } else if around.contains(*t) || before.is_some_and(|b| b.terms.contains(*t)) {
+                    near += w * 0.5;
+                }
+            }
+            if own == 0.0 {
+                continue;
+            }
+            let coverage = (own + near) / total;
+            let prior = 1.0 / (1.0 + 0.2 * s.passage.rank as f32) * if s.passage.pointed { 1.1 } else { 1.0 };
+            scored.push(((own + near) * prior, coverage, i));
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
+        Ranking { all, scored }
     }
 
-    // The best sentence, and a second one that is nearly as good.
-    let best = scored[0].0;
-    let mut chosen: Vec<usize> = vec![scored[0].2];
-    let first = &all[chosen[0]];
-    if let Some((_, _, i)) =
-        scored.iter().skip(1).find(|(score, _, i)| *score >= 0.6 * best && all[*i].text != first.text)
-    {
-        chosen.push(*i);
+    /// Whether some sentence covers enough of the question to answer it.
+    pub(crate) fn supported(&self) -> bool {
+        self.scored.first().is_some_and(|(_, coverage, _)| *coverage >= SUPPORT)
     }
+
+    /// Up to `k` distinct sentences, best first, that score at least `share` of the best, with
+    /// the passage each came from.
+    pub(crate) fn best(&self, k: usize, share: f32) -> Vec<(&'a Passage, &str)> {
+        let top = self.scored.first().map_or(0.0, |s| s.0);
+        let mut out: Vec<(&'a Passage, &str)> = Vec::new();
+        for (score, _, i) in &self.scored {
+            if out.len() >= k || *score < share * top {
+                break;
+            }
+            let s = &self.all[*i];
+            if !out.iter().any(|(_, t)| *t == s.text) {
+                out.push((s.passage, s.text.as_str()));
+            }
+        }
+        out
+    }
+}
+
+/// "The wiki does not say", with the closest pages as uncited sources.
+pub(crate) fn unsupported(passages: &[Passage], by: &str) -> Answer {
+    let mut sources = Vec::new();
+    for p in passages {
+        if sources.len() < SOURCES && !sources.iter().any(|s: &Source| s.id == p.id) && p.pointed {
+            sources.push(source(p, 0));
+        }
+    }
+    let closest: Vec<&str> = sources.iter().map(|s| s.title.as_str()).collect();
+    let answer = if closest.is_empty() {
+        "The wiki does not say.".to_owned()
+    } else {
+        format!("The wiki does not say. The closest pages: {}.", closest.join(", "))
+    };
+    Answer { answer, supported: false, sources, by: by.into(), dropped: Vec::new(), note: None }
+}
+
+/// Cites `parts` (sentences with the passage each came from): numbered sources in order of first
+/// use, one citation after consecutive sentences from the same source, then the other best
+/// pages, uncited.
+pub(crate) fn cite(parts: &[(&Passage, String)], passages: &[Passage]) -> (String, Vec<Source>) {
     let mut sources: Vec<Source> = Vec::new();
-    let mut parts: Vec<(String, usize)> = Vec::new();
-    for i in chosen {
-        let p = all[i].passage;
+    let mut numbered: Vec<(&str, usize)> = Vec::new();
+    for (p, sentence) in parts {
         let n = match sources.iter().find(|s| s.id == p.id && s.anchor == p.anchor) {
             Some(s) => s.n,
             None => {
@@ -194,20 +220,18 @@ pub fn extractive(question: &str, passages: &[Passage]) -> Answer {
                 n
             }
         };
-        parts.push((all[i].text.clone(), n));
+        numbered.push((sentence.as_str(), n));
     }
-    // One citation after consecutive sentences from the same source.
     let mut text = String::new();
-    for (k, (sentence, n)) in parts.iter().enumerate() {
+    for (k, (sentence, n)) in numbered.iter().enumerate() {
         if !text.is_empty() {
             text.push(' ');
         }
         text.push_str(sentence);
-        if parts.get(k + 1).is_none_or(|(_, next)| next != n) {
+        if numbered.get(k + 1).is_none_or(|(_, next)| next != n) {
             text.push_str(&format!(" [{n}]"));
         }
     }
-    // Then the other best pages, uncited.
     for p in passages {
         if sources.len() >= SOURCES {
             break;
@@ -216,8 +240,24 @@ pub fn extractive(question: &str, passages: &[Passage]) -> Answer {
             sources.push(source(p, 0));
         }
     }
-    Answer { answer: text, supported: true, sources, by: "extractive".into() }
+    (text, sources)
 }
+
+/// Answers from `passages` without a model.
+pub fn extractive(question: &str, passages: &[Passage]) -> Answer {
+    let ranking = Ranking::new(question, passages);
+    if !ranking.supported() {
+        return unsupported(passages, EXTRACTIVE);
+    }
+    // The best sentence, and a second one that is nearly as good.
+    let parts: Vec<(&Passage, String)> =
+        ranking.best(2, 0.6).into_iter().map(|(p, text)| (p, text.to_owned())).collect();
+    let (answer, sources) = cite(&parts, passages);
+    Answer { answer, supported: true, sources, by: EXTRACTIVE.into(), dropped: Vec::new(), note: None }
+}
+
+/// What [`Answer::by`] says of an answer written without a model.
+pub const EXTRACTIVE: &str = "extractive";
 
 fn source(p: &Passage, n: usize) -> Source {
     Source {

@@ -1,10 +1,14 @@
 //! AI that keeps the wiki true. So far: **ask**, answers grounded in the wiki with the sources
 //! they came from. Retrieval is the search index's hybrid ranking; the best section of each of
 //! the best pages becomes a numbered source. Without a model the answer is *extractive*: the
-//! sentences of those sections that cover the question best, each with its citation. A question
-//! the sections do not cover is answered "the wiki does not say", with the closest pages.
+//! sentences of those sections that cover the question best, each with its citation. With a model
+//! ([`llm`]) the model writes the answer from those sentences and the wiki checks it
+//! ([`grounded`]). A question the sections do not cover is answered "the wiki does not say", with
+//! the closest pages.
 
 pub mod answer;
+pub mod grounded;
+pub mod llm;
 
 use std::collections::HashMap;
 
@@ -15,6 +19,8 @@ use cdo_search::{Hit, Mode, SearchIndex, UserQuery};
 use serde::Serialize;
 
 pub use answer::{Passage, extractive};
+pub use grounded::answer;
+pub use llm::{Model, OpenAi, Settings};
 
 /// Why a question could not be asked.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +57,12 @@ pub struct Answer {
     pub sources: Vec<Source>,
     /// `extractive`, or the model that wrote the answer.
     pub by: String,
+    /// What the model said that the sources do not carry, left out of the answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
+    /// Why the answer is not the model's, when a model was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Pages read per question.
@@ -95,13 +107,16 @@ pub fn passages(hit: &Hit, rank: usize, best: f32, body: &str) -> Vec<Passage> {
         .collect()
 }
 
-/// Answers `question` from the spaces (all when `spaces` is empty) with their sources.
+/// Answers `question` from the spaces (all when `spaces` is empty) with their sources: written by
+/// `model` when there is one (its tokens go to `on_token` as they arrive), else extractive.
 pub fn ask(
     wiki: &Wiki,
     index: &mut SearchIndex,
     embedder: Option<&mut dyn Embedder>,
     question: &str,
     spaces: &[String],
+    model: Option<&dyn Model>,
+    on_token: &mut dyn FnMut(&str),
 ) -> Result<Answer, AiError> {
     let hits = retrieve(index, embedder, question, spaces, PAGES)?;
     let best = hits.first().map_or(1.0, |h| h.score);
@@ -116,5 +131,11 @@ pub fn ask(
         let Ok(page) = space.page(&id) else { continue };
         all.extend(passages(hit, rank, best, &page.body));
     }
-    Ok(extractive(question, &all))
+    Ok(answer(question, &all, model, on_token))
+}
+
+/// The model configured for `wiki` (environment, then `config.yaml`), if any.
+pub fn configured_model(wiki: &Wiki) -> Result<Option<OpenAi>, AiError> {
+    let config = wiki.home().config()?;
+    Ok(Settings::configured(config.llm.as_ref()).map(OpenAi::new))
 }

@@ -21,6 +21,23 @@ pub struct Home {
 pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<UserConfig>,
+    /// The chat model AI features use (none: they answer without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmConfig>,
+}
+
+/// An OpenAI-compatible model, from `config.yaml`. The key is never stored: `key_env` names the
+/// environment variable that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmConfig {
+    /// The API's base URL, e.g. `http://127.0.0.1:11434/v1`.
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// Who edits, from `config.yaml`.

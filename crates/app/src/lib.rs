@@ -8,5 +8,5 @@ pub mod search;
 pub mod watch;
 pub mod wiki;
 
-pub use home::Home;
+pub use home::{Home, LlmConfig};
 pub use wiki::{PageRef, SpaceEntry, Wiki, WikiError};

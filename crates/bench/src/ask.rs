@@ -1,6 +1,7 @@
 //! `ask` over the demo space with the question set of `tests/fixtures/demo-questions.yaml`: how
 //! often the right page is among the first three sources and the fact is in the answer, with
-//! and without the embedding model, and how long an answer takes.
+//! and without the embedding model, extractive and (when `CONFLUENCE_DO_LLM_URL` names one) written
+//! by a chat model, and how long an answer takes.
 
 use std::path::Path;
 use std::time::Instant;
@@ -35,21 +36,34 @@ pub fn run(questions: &Path, work: &Path) -> Result<()> {
             None
         }
     };
+    let llm = cdo_ai::Settings::configured(None).map(cdo_ai::OpenAi::new);
+    match &llm {
+        Some(m) => {
+            m.ping().context("the chat model")?;
+            println!("chat model: {} at {}", cdo_ai::Model::name(m), std::env::var(cdo_ai::llm::URL_ENV)?);
+        }
+        None => eprintln!("no chat model ({} unset); extractive answers only", cdo_ai::llm::URL_ENV),
+    }
     println!("{} questions over the demo space ({} pages)\n", set.len(), index.len());
     println!(
-        "| retrieval | right page in top 3 | fact in the answer | supported | p50 | p99 |\n|---|---|---|---|---|---|"
+        "| retrieval | answer | right page in top 3 | fact in the answer | supported | written by the model (checked) | p50 | p99 |\n|---|---|---|---|---|---|---|---|"
     );
-    for with_model in [false, true] {
+    let answerers: Vec<Option<&dyn cdo_ai::Model>> =
+        std::iter::once(None).chain(llm.as_ref().map(|m| Some(m as &dyn cdo_ai::Model))).collect();
+    for (with_model, writer) in [false, true].into_iter().flat_map(|e| answerers.iter().map(move |w| (e, *w))) {
         if with_model && model.is_none() {
             continue;
         }
-        let (mut found, mut facts, mut supported) = (0, 0, 0);
+        let (mut found, mut facts, mut supported, mut written) = (0, 0, 0, 0);
         let mut times = Samples::default();
         let mut misses = Vec::new();
         for q in &set {
             let embedder = if with_model { model.as_mut().map(|m| m as &mut dyn Embedder) } else { None };
             let started = Instant::now();
-            let a = cdo_ai::ask(&wiki, &mut index, embedder, &q.q, &[])?;
+            let a = cdo_ai::ask(&wiki, &mut index, embedder, &q.q, &[], writer, &mut |_| {})?;
+            if a.by != cdo_ai::answer::EXTRACTIVE {
+                written += 1;
+            }
             times.push(started.elapsed());
             if a.sources.iter().take(3).any(|s| s.title == q.page) {
                 found += 1;
@@ -59,7 +73,7 @@ pub fn run(questions: &Path, work: &Path) -> Result<()> {
             if a.answer.to_lowercase().contains(&q.fact.to_lowercase()) {
                 facts += 1;
             } else {
-                eprintln!("no fact: {} -> {}", q.q, a.answer);
+                eprintln!("no fact: {} -> {} ({})", q.q, a.answer, a.by);
             }
             if a.supported {
                 supported += 1;
@@ -67,8 +81,9 @@ pub fn run(questions: &Path, work: &Path) -> Result<()> {
         }
         let n = set.len() as f64;
         println!(
-            "| {} | {found}/{} ({:.0}%) | {facts}/{} ({:.0}%) | {supported} | {} | {} |",
-            if with_model { "hybrid (MiniLM), extractive answer" } else { "keyword, extractive answer" },
+            "| {} | {} | {found}/{} ({:.0}%) | {facts}/{} ({:.0}%) | {supported} | {written} | {} | {} |",
+            if with_model { "hybrid (MiniLM)" } else { "keyword" },
+            writer.map_or("extractive", |w| w.name()),
             set.len(),
             100.0 * found as f64 / n,
             set.len(),

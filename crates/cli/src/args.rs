@@ -107,13 +107,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Ask the wiki: an answer from its pages with the sources it came from (the best
-    /// sentences, cited, without a model), or "the wiki does not say"
+    /// Ask the wiki: an answer from its pages with the sources it came from, or "the wiki does
+    /// not say". Written by the configured model (CONFLUENCE_DO_LLM_URL, or llm in config.yaml)
+    /// and checked against the sources; without one, the best sentences, cited
     Ask {
         question: String,
         /// Only these spaces (repeat for more)
         #[arg(long = "space", value_name = "KEY")]
         spaces: Vec<String>,
+        /// Answer with the best sentences even when a model is configured
+        #[arg(long)]
+        no_model: bool,
         #[arg(long)]
         json: bool,
     },

@@ -127,7 +127,9 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::search::search(&ctx.wiki, query.as_deref(), &spaces, mode, cql.as_deref(), limit, json)
         }
         Command::Mcp => crate::mcp::serve(&ctx.wiki, ctx.user.clone()),
-        Command::Ask { question, spaces, json } => crate::search::ask(&ctx.wiki, &question, &spaces, json),
+        Command::Ask { question, spaces, no_model, json } => {
+            crate::search::ask(&ctx.wiki, &question, &spaces, no_model, json)
+        }
         Command::Related { page, limit, json } => crate::search::related(&ctx.wiki, &page, limit, json),
         Command::Index { key, rebuild, json } => crate::search::index(&ctx.wiki, key.as_deref(), rebuild, json),
         Command::Serve { .. } => bail!("serve runs before the home is opened"),

@@ -28,7 +28,7 @@ fn tools() -> Value {
         },
         {
             "name": "ask",
-            "description": "Ask the wiki a question. Returns an answer quoted from its pages with numbered sources, or says the wiki does not cover it.",
+            "description": "Ask the wiki a question. Returns an answer from its pages (written by the configured model and checked against them, else quoted) with numbered sources, or says the wiki does not cover it.",
             "inputSchema": {"type": "object", "properties": {
                 "question": text("the question"),
                 "space": text("only this space (its key)")
@@ -72,6 +72,8 @@ struct Server<'a> {
     index: Option<SearchIndex>,
     /// Loaded at the first search (`None` inside: not installed).
     model: Option<Option<MiniLm>>,
+    /// The chat model `ask` uses, when one is configured.
+    llm: Option<std::sync::Arc<cdo_ai::OpenAi>>,
 }
 
 impl Server<'_> {
@@ -111,8 +113,11 @@ impl Server<'_> {
             "ask" => {
                 let question = need("question")?;
                 let wiki = self.wiki;
+                let llm = self.llm.clone();
+                let model = llm.as_deref().map(|m| m as &dyn cdo_ai::Model);
                 let (index, embedder) = self.searcher()?;
-                Ok(serde_json::to_value(cdo_ai::ask(wiki, index, embedder, &question, &spaces)?)?)
+                let answer = cdo_ai::ask(wiki, index, embedder, &question, &spaces, model, &mut |_| {})?;
+                Ok(serde_json::to_value(answer)?)
             }
             "get_page" => {
                 let (mut space, id) = self.wiki.resolve(&need("page")?)?;
@@ -198,7 +203,8 @@ impl Server<'_> {
 
 /// Serves MCP on standard input and output until input ends.
 pub fn serve(wiki: &Wiki, user: Option<String>) -> Result<()> {
-    let mut server = Server { wiki, user, index: None, model: None };
+    let llm = cdo_ai::configured_model(wiki)?.map(std::sync::Arc::new);
+    let mut server = Server { wiki, user, index: None, model: None, llm };
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     for line in stdin.lock().lines() {

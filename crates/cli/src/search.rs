@@ -211,7 +211,7 @@ fn hit_json(hit: &Hit) -> serde_json::Value {
 }
 
 /// `ask`: an answer with its sources.
-pub fn ask(wiki: &Wiki, question: &str, spaces: &[String], json: bool) -> Result<()> {
+pub fn ask(wiki: &Wiki, question: &str, spaces: &[String], no_model: bool, json: bool) -> Result<()> {
     if question.trim().is_empty() {
         bail!("ask a question: confluence-do ask \"how do we deploy?\"");
     }
@@ -223,12 +223,41 @@ pub fn ask(wiki: &Wiki, question: &str, spaces: &[String], json: bool) -> Result
         Err(e) => return Err(e.into()),
     };
     let embedder = model.as_mut().map(|m| m as &mut dyn Embedder);
-    let answer = cdo_ai::ask(wiki, &mut index, embedder, question, spaces)?;
+    let llm = if no_model { None } else { cdo_ai::configured_model(wiki)? };
+    // The model's words as they arrive, on standard error; the checked answer follows.
+    let mut streamed = false;
+    let mut show = |piece: &str| {
+        if !json {
+            if !streamed {
+                eprint!("{} is writing: ", llm.as_ref().map_or("the model", |m| cdo_ai::Model::name(m)));
+                streamed = true;
+            }
+            eprint!("{piece}");
+        }
+    };
+    let answer = cdo_ai::ask(
+        wiki,
+        &mut index,
+        embedder,
+        question,
+        spaces,
+        llm.as_ref().map(|m| m as &dyn cdo_ai::Model),
+        &mut show,
+    )?;
+    if streamed {
+        eprintln!("\n");
+    }
     if json {
         print_json(&serde_json::to_value(&answer)?);
         return Ok(());
     }
     println!("{}\n", answer.answer);
+    if let Some(note) = &answer.note {
+        eprintln!("note: {note}\n");
+    }
+    if !answer.dropped.is_empty() {
+        eprintln!("left out (not in the sources): {}\n", answer.dropped.join(" "));
+    }
     for s in &answer.sources {
         let n = if s.n == 0 { "   ".to_owned() } else { format!("[{}]", s.n) };
         let section = if s.section.is_empty() { String::new() } else { format!(" > {}", s.section) };

@@ -52,6 +52,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/search", get(search))
         .route("/search/status", get(search_status))
         .route("/ask", get(ask))
+        .route("/ask/stream", get(ask_stream))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/me", get(me))
@@ -693,13 +694,13 @@ async fn search(
     Ok(Json(json!({ "query": text, "results": hits, "semantic": semantic })))
 }
 
-/// An answer from the wiki with its sources (`q`, and `space` to keep to one space), from the
-/// spaces the caller may read.
-async fn ask(
-    State(state): St,
-    Extension(caller): Extension<Caller>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+/// The question (`q`) and the sections retrieved for it, from the spaces the caller may read
+/// (`space` keeps to one).
+async fn ask_passages(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    q: &HashMap<String, String>,
+) -> ApiResult<(String, Vec<cdo_ai::Passage>)> {
     let question = q.get("q").cloned().unwrap_or_default();
     if question.trim().is_empty() {
         return Err(ApiError::bad_request("ask a question: /api/v1/ask?q=how+do+we+deploy"));
@@ -717,7 +718,7 @@ async fn ask(
         None => {
             let readable: Vec<String> = keys.into_iter().filter(|k| caller.can(k, Level::Read)).collect();
             if readable.is_empty() {
-                return Ok(Json(json!(cdo_ai::extractive(&question, &[]))));
+                return Ok((question, Vec::new()));
             }
             readable
         }
@@ -738,7 +739,53 @@ async fn ask(
             passages.extend(cdo_ai::passages(&hit, rank, best, &body));
         }
     }
-    Ok(Json(json!(cdo_ai::extractive(&question, &passages))))
+    Ok((question, passages))
+}
+
+/// The model `ask` uses: the server's, unless the request says `model=none`.
+fn ask_model(state: &AppState, q: &HashMap<String, String>) -> Option<Arc<dyn cdo_ai::Model>> {
+    if q.get("model").is_some_and(|m| m == "none") { None } else { state.llm.clone() }
+}
+
+/// An answer from the wiki with its sources (`q`; `space` keeps to one space; `model=none` answers
+/// without the model), from the spaces the caller may read.
+async fn ask(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let (question, passages) = ask_passages(&state, &caller, &q).await?;
+    let model = ask_model(&state, &q);
+    let answer =
+        tokio::task::spawn_blocking(move || cdo_ai::answer(&question, &passages, model.as_deref(), &mut |_| {}))
+            .await?;
+    Ok(Json(json!(answer)))
+}
+
+/// [`ask`] as server-sent events: `token` events carry the model's words as they arrive, then one
+/// `answer` event carries the checked answer with its sources (the same JSON as `/ask`).
+async fn ask_stream(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let (question, passages) = ask_passages(&state, &caller, &q).await?;
+    let model = ask_model(&state, &q);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    tokio::task::spawn_blocking(move || {
+        let answer = cdo_ai::answer(&question, &passages, model.as_deref(), &mut |piece| {
+            let _ = tx.send(Event::default().event("token").data(piece));
+        });
+        let data = serde_json::to_string(&answer).unwrap_or_else(|_| "{}".into());
+        let _ = tx.send(Event::default().event("answer").data(data));
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|event| (Ok(event), rx)) });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// How far semantic search is: whether the model is installed, passages still to embed.

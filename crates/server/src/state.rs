@@ -134,6 +134,8 @@ pub struct AppState {
     /// Change events for integrations, and the webhooks they go out to.
     pub events: crate::events::Events,
     pub webhooks: crate::webhooks::Webhooks,
+    /// The chat model `ask` uses (environment or `config.yaml`); `None`: answers are extractive.
+    pub llm: Option<Arc<dyn cdo_ai::Model>>,
     spaces: Mutex<HashMap<String, Arc<SpaceHandle>>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
@@ -161,7 +163,15 @@ impl AppState {
         let live = crate::live::Live::open(&wiki.home().dir().join("live.sqlite"));
         live.load_upstreams(&wiki.home().dir().join("team-servers.json"));
         let webhooks = crate::webhooks::Webhooks::open(&wiki.home().dir().join("webhooks.sqlite"));
+        let llm = match cdo_ai::configured_model(&wiki) {
+            Ok(model) => model.map(|m| Arc::new(m) as Arc<dyn cdo_ai::Model>),
+            Err(e) => {
+                eprintln!("warning: no model for ask ({e}); answers are the wiki's best sentences");
+                None
+            }
+        };
         AppState {
+            llm,
             wiki,
             auth,
             live,
