@@ -8,6 +8,7 @@ mod acceptance;
 mod ask;
 mod concurrency;
 mod desktop;
+mod fresh;
 mod migrate;
 mod search;
 mod server;

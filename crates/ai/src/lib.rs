@@ -7,6 +7,7 @@
 //! the closest pages.
 
 pub mod answer;
+pub mod fresh;
 pub mod grounded;
 pub mod llm;
 
@@ -31,6 +32,8 @@ pub enum AiError {
     Wiki(#[from] cdo_app::WikiError),
     #[error(transparent)]
     Space(#[from] cdo_core::SpaceError),
+    #[error(transparent)]
+    Fresh(#[from] fresh::FreshError),
 }
 
 /// Where part of an answer came from.
@@ -138,4 +141,12 @@ pub fn ask(
 pub fn configured_model(wiki: &Wiki) -> Result<Option<OpenAi>, AiError> {
     let config = wiki.home().config()?;
     Ok(Settings::configured(config.llm.as_ref()).map(OpenAi::new))
+}
+
+/// The code repository registered for space `key`, read at its HEAD; `None` when there is none.
+pub fn code_for(wiki: &Wiki, key: &str) -> Result<Option<fresh::Code>, AiError> {
+    match wiki.code_repo(key)? {
+        Some(path) => Ok(Some(fresh::Code::scan(&path)?)),
+        None => Ok(None),
+    }
 }

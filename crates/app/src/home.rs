@@ -62,6 +62,10 @@ pub struct Registered {
     /// The name to show when the space has no `space.yaml`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The code repository (a local git folder) the space documents: freshness checks compare
+    /// the pages with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<PathBuf>,
 }
 
 impl Home {

@@ -80,6 +80,32 @@ impl Wiki {
         self.home.registry()?.spaces.into_iter().find(|s| s.key == key).ok_or(WikiError::UnknownSpace(key))
     }
 
+    /// The code repository registered for a space, if any.
+    pub fn code_repo(&self, key: &str) -> Result<Option<PathBuf>, WikiError> {
+        Ok(self.registered(key)?.code)
+    }
+
+    /// Registers (or with `None` forgets) the code repository a space documents.
+    pub fn set_code_repo(&self, key: &str, code: Option<&Path>) -> Result<(), WikiError> {
+        let key = key.to_ascii_uppercase();
+        if let Some(path) = code {
+            git2::Repository::open(path).map_err(|e| {
+                WikiError::Invalid(format!(
+                    "{} is not a git repository ({}); pass the folder of a clone",
+                    path.display(),
+                    e.message()
+                ))
+            })?;
+        }
+        let code = code.map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
+        self.home.update_registry(|registry| {
+            let entry =
+                registry.spaces.iter_mut().find(|s| s.key == key).ok_or(WikiError::UnknownSpace(key.clone()))?;
+            entry.code = code;
+            Ok(())
+        })
+    }
+
     /// Opens a registered space.
     pub fn open_space(&self, key: &str) -> Result<Space, WikiError> {
         let reg = self.registered(key)?;
@@ -124,7 +150,7 @@ impl Wiki {
             };
             let space = Space::create(&path, &self.home.cache_file(key.as_str(), &path), &info, author)?;
             let path = space.root().to_path_buf();
-            registry.spaces.push(Registered { key: key.to_string(), path: path.clone(), name: None });
+            registry.spaces.push(Registered { key: key.to_string(), path: path.clone(), name: None, code: None });
             Ok(SpaceEntry { key: key.to_string(), name: info.name, path, description: info.description })
         })
     }
@@ -163,7 +189,7 @@ impl Wiki {
                     other.path.display()
                 )));
             }
-            let reg = Registered { key: key.to_string(), path: path.clone(), name: name.clone() };
+            let reg = Registered { key: key.to_string(), path: path.clone(), name: name.clone(), code: None };
             // Opening checks that the folder is usable before it is registered.
             Space::open(&path, &self.home.cache_file(&reg.key, &path), fallback_info(&reg))?;
             registry.spaces.push(reg.clone());

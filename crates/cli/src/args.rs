@@ -90,6 +90,21 @@ pub enum Command {
     /// Links that lead nowhere
     #[command(subcommand)]
     Links(LinksCmd),
+    /// Check pages are still true: broken links, sections and attachments; paths, symbols and
+    /// HTTP routes the space's code repository no longer has (`space code`); pages older than
+    /// the code they describe. Exits 1 when a page is broken
+    Check {
+        /// The space (all spaces when left out)
+        key: Option<String>,
+        /// Only this page (id or KEY:Title)
+        #[arg(long)]
+        page: Option<String>,
+        /// Also request external links (10 s timeout each)
+        #[arg(long)]
+        external: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Search pages: words, "phrases", -exclude, label:x, space:KEY, title:x; or --cql
     Search {
         /// What to look for (optional with --cql)
@@ -263,6 +278,15 @@ pub enum SpaceCmd {
     Remove { key: String },
     /// Write ids into every page that has none, in one commit
     AssignIds { key: String },
+    /// Register the code repository (a local git folder) a space documents, for `check`
+    Code {
+        key: String,
+        /// The repository's folder (left out: show the registered one)
+        path: Option<PathBuf>,
+        /// Forget the registered repository
+        #[arg(long, conflicts_with = "path")]
+        remove: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

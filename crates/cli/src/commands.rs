@@ -103,6 +103,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Template(TemplateCmd::List { key, json }) => templates(&ctx, &key, json),
+        Command::Check { key, page, external, json } => crate::check::run(&ctx.wiki, key, page, external, json),
         Command::Links(LinksCmd::Broken { key, json }) => {
             let mut space = ctx.space(&key)?;
             let broken = space.broken_links()?;
@@ -209,6 +210,21 @@ fn space(ctx: &Ctx, cmd: SpaceCmd) -> Result<()> {
         SpaceCmd::Remove { key } => {
             let entry = ctx.wiki.remove_space(&key)?;
             println!("Unregistered {}; its files are still in {}", entry.key, entry.path.display());
+        }
+        SpaceCmd::Code { key, path, remove } => {
+            if remove {
+                ctx.wiki.set_code_repo(&key, None)?;
+                println!("{key} documents no code repository now.");
+            } else if let Some(path) = path {
+                ctx.wiki.set_code_repo(&key, Some(&path))?;
+                let code = ctx.wiki.code_repo(&key)?.unwrap_or(path);
+                println!("{key} documents the code in {}; `confluence-do check {key}` compares them.", code.display());
+            } else {
+                match ctx.wiki.code_repo(&key)? {
+                    Some(code) => println!("{}", code.display()),
+                    None => println!("{key} has no code repository; register one with `space code {key} PATH`"),
+                }
+            }
         }
         SpaceCmd::AssignIds { key } => {
             let mut space = ctx.space(&key)?;

@@ -1,6 +1,7 @@
 //! `confluence-do`: the command line of confluence.do.
 
 mod args;
+mod check;
 mod commands;
 mod mcp;
 mod migrate;
