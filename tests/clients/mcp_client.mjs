@@ -1,5 +1,5 @@
 // The official MCP TypeScript SDK as a client of `confluence-do mcp` over stdio: lists the tools,
-// calls search, get_page, ask and create_page, and prints what it got as one JSON value.
+// calls search, get_page, ask, create_page and check_freshness, and prints what it got as one JSON value.
 // Usage: node mcp_client.mjs BINARY HOME
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -23,6 +23,7 @@ const created = await client.callTool({
   arguments: { space: "ENG", title: "Notes from the agent", body: "# Notes\n\nWritten over MCP.\n", parent: id },
 });
 const missing = await client.callTool({ name: "get_page", arguments: { page: "404404404" } });
+const fresh = await client.callTool({ name: "check_freshness", arguments: { space: "ENG" } });
 await client.close();
 console.log(JSON.stringify({
   server: client.getServerVersion(),
@@ -32,4 +33,5 @@ console.log(JSON.stringify({
   ask: ask.structuredContent,
   created: created.structuredContent,
   missing: { isError: missing.isError, text: missing.content[0].text },
+  fresh: fresh.structuredContent,
 }));

@@ -101,7 +101,7 @@ fn agents_use_the_wiki_over_mcp() {
     let got: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON value");
     assert_eq!(got["server"]["name"], "confluence-do");
     let tools: Vec<&str> = got["tools"].as_array().expect("tools").iter().filter_map(|t| t.as_str()).collect();
-    assert_eq!(tools, ["search", "ask", "get_page", "create_page", "update_page"]);
+    assert_eq!(tools, ["search", "ask", "get_page", "create_page", "update_page", "check_freshness"]);
     let titles: Vec<&str> =
         got["search"]["results"].as_array().expect("results").iter().filter_map(|r| r["title"].as_str()).collect();
     assert!(titles.contains(&"Deployment Guide"), "{got}");
@@ -109,6 +109,10 @@ fn agents_use_the_wiki_over_mcp() {
     assert!(got["ask"]["answer"].as_str().is_some_and(|a| a.contains("Vault")), "{got}");
     assert_eq!(got["ask"]["sources"][0]["title"], "Deployment Guide");
     assert_eq!(got["missing"]["isError"], true, "{got}");
+    // The demo space (and the agent's new page) has no broken links; no code repository is registered.
+    assert_eq!(got["fresh"]["pages"], 12, "{got}");
+    assert_eq!(got["fresh"]["code"], false, "{got}");
+    assert_eq!(got["fresh"]["problems"], serde_json::json!([]), "{got}");
     // The page the agent made is a commit by the agent, under the page it read.
     let id = got["created"]["id"].as_str().expect("id");
     let page = env.json(&["page", "show", id, "--json"]);

@@ -154,4 +154,19 @@ fn planted_problems_are_found_with_their_suggestions() {
     // One page, in words.
     let text = env.ok(&["check", "--page", &tokens]);
     assert!(text.contains("1 page(s): 1 fresh"), "{text}");
+
+    // The API says the same.
+    let server = crate::server::Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = server.url().trim_start_matches("http://").to_owned();
+    let reply = crate::server::http(&addr, "GET", "/api/v1/spaces/ENG/freshness", None, None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let all = reply.json();
+    assert_eq!(
+        (all["fresh"].as_u64(), all["stale"].as_u64(), all["broken"].as_u64()),
+        (Some(1), Some(1), Some(2)),
+        "{all}"
+    );
+    assert_eq!(all["code"], true);
+    let reply = crate::server::http(&addr, "GET", &format!("/api/v1/pages/{tokens}/freshness"), None, None);
+    assert_eq!(reply.json()["status"], "fresh", "{}", reply.body);
 }

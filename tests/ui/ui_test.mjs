@@ -125,6 +125,29 @@ try {
     expect((await page.locator(".switcher").count()) === 0, "the switcher closed");
   });
 
+  await step("a page shows whether it is still fresh", async () => {
+    const badge = page.locator(".page-meta .fresh-badge");
+    await badge.waitFor();
+    expect((await badge.textContent()).startsWith("Fresh"), `the demo page is fresh (${await badge.textContent()})`);
+  });
+
+  await step("a question on the search page is answered with its sources", async () => {
+    await page.goto(base + "/#/search?q=" + encodeURIComponent("Where do secrets live?"));
+    const answer = page.locator(".answer .answer-text");
+    await answer.waitFor({ timeout: 20000 });
+    const text = await answer.textContent();
+    expect(text.includes("Vault"), `the answer has the fact (${text})`);
+    const cite = page.locator(".answer .answer-text a.cite").first();
+    expect((await cite.textContent()) === "[1]", "the answer cites its first source");
+    expect(
+      (await page.locator(".answer-sources li.cited a").first().textContent()) === "Deployment Guide",
+      "the cited source is the page the fact is on",
+    );
+    await page.screenshot({ path: join(shots, "ask.png") });
+    await cite.click();
+    await page.locator("h1.page-title", { hasText: "Deployment Guide" }).waitFor();
+  });
+
   await step("a child page from a template, with its typed fields", async () => {
     const parent = await api("GET", "/pages/1000000000031");
     await page.goto(`${base}/#/new/ENG?parent=${parent.id}`);

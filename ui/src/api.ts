@@ -53,6 +53,42 @@ export interface Snippet {
   highlights: [number, number][];
 }
 
+export interface AnswerSource {
+  /** The citation number in the answer; 0 for a source it does not quote. */
+  n: number;
+  space: string;
+  id: string;
+  title: string;
+  section: string;
+  anchor: string;
+  relevance: number;
+}
+
+export interface Answer {
+  answer: string;
+  supported: boolean;
+  sources: AnswerSource[];
+  /** "extractive", or the model that wrote the answer. */
+  by: string;
+  dropped?: string[];
+  note?: string;
+}
+
+export interface FreshnessIssue {
+  type: "broken_link" | "code_drift" | "stale" | "contradiction";
+  section: string;
+  line: number;
+  detail: string;
+  suggestion?: string;
+}
+
+export interface Freshness {
+  status: "fresh" | "stale" | "broken";
+  confidence: number;
+  issues: FreshnessIssue[];
+  lastVerified: string;
+}
+
 export interface Hit {
   space: string;
   id: string;
@@ -229,6 +265,7 @@ export const api = {
     call<{ backlinks: { id: string; title: string }[] }>("GET", `/pages/${enc(id)}/backlinks`).then(
       (r) => r.backlinks,
     ),
+  freshness: (id: string) => call<Freshness>("GET", `/pages/${enc(id)}/freshness`),
   related: (id: string) => call<{ related: Hit[] }>("GET", `/pages/${enc(id)}/related`).then((r) => r.related),
   attachments: (id: string) =>
     call<{ attachments: Attachment[] }>("GET", `/pages/${enc(id)}/attachments`).then((r) => r.attachments),
@@ -238,6 +275,27 @@ export const api = {
     return call<{ attachments: Attachment[] }>("POST", `/pages/${enc(id)}/attachments`, form).then(
       (r) => r.attachments,
     );
+  },
+  /** Asks the wiki: `onToken` sees the model's words as they stream, `onAnswer` the checked answer.
+   * Returns a function that stops listening. */
+  ask: (q: string, space: string | undefined, onToken: (piece: string) => void, onAnswer: (a: Answer) => void, onError: (e: string) => void) => {
+    const params = new URLSearchParams({ q });
+    if (space) params.set("space", space);
+    const events = new EventSource(`${BASE}/ask/stream?${params}`, { withCredentials: true });
+    let done = false;
+    events.addEventListener("token", (e) => onToken((e as MessageEvent).data));
+    events.addEventListener("answer", (e) => {
+      done = true;
+      events.close();
+      onAnswer(JSON.parse((e as MessageEvent).data) as Answer);
+    });
+    events.onerror = () => {
+      if (done) return;
+      events.close();
+      // EventSource hides the status: ask again plainly for the error's words.
+      call<Answer>("GET", `/ask?${params}`).then(onAnswer, (err) => onError((err as Error).message));
+    };
+    return () => events.close();
   },
   search: (q: string, opts: { mode?: string; space?: string; label?: string; limit?: number }, signal?: AbortSignal) => {
     const params = new URLSearchParams({ q, mode: opts.mode ?? "keyword", limit: String(opts.limit ?? 20) });

@@ -2,6 +2,7 @@
 // with filters (space, label) and the mode (hybrid, keyword, semantic).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type Hit, type SearchResult, snippetRuns, type SpaceEntry } from "./api";
+import { AskPanel } from "./ask";
 import { go, href } from "./router";
 
 /** A row of mutually exclusive choices (a radio group drawn as buttons). */
@@ -159,7 +160,12 @@ export function SearchPage(props: { q: string; spaces: SpaceEntry[]; mode: strin
   const [space, setSpace] = useState("");
   const [label, setLabel] = useState("");
   const [labels, setLabels] = useState<string[]>([]);
-  useEffect(() => setQuery(props.q), [props.q]);
+  // The question asked (a query ending in "?" is asked when submitted, or with the Ask button).
+  const [asked, setAsked] = useState(props.q.trim().endsWith("?") ? props.q : "");
+  useEffect(() => {
+    setQuery(props.q);
+    if (props.q.trim().endsWith("?")) setAsked(props.q);
+  }, [props.q]);
   useEffect(() => {
     if (!space) return setLabels([]);
     api.labels(space).then((l) => setLabels(l.map((x) => x.name)), () => setLabels([]));
@@ -198,7 +204,11 @@ export function SearchPage(props: { q: string; spaces: SpaceEntry[]; mode: strin
           ))}
         </select>
         <Segmented label="Mode" options={["hybrid", "keyword", "semantic"]} value={props.mode} onChange={props.setMode} />
+        <button type="button" class="button primary" disabled={!query.trim()} onClick={() => setAsked(query)}>
+          Ask
+        </button>
       </form>
+      {asked && <AskPanel q={asked} space={space || undefined} />}
       {error && <p class="notice error">{error}</p>}
       {semantic?.hint && <p class="notice">Searching by words only: {semantic.hint}</p>}
       {semantic?.used && (semantic.pending ?? 0) > 0 && (

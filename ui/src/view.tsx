@@ -1,7 +1,7 @@
 // A page as readers see it: the server's sanitised HTML, with mermaid diagrams drawn, code
 // highlighted, links between pages followed inside the app, and attachments served by the API.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ago, api, type Hit, type Page } from "./api";
+import { ago, api, type Freshness, type Hit, type Page } from "./api";
 import { go, href } from "./router";
 import { hasConflictMarkers } from "./sync-badge";
 
@@ -98,6 +98,7 @@ export function PageView(props: { page: Page; anchor?: string; dark: boolean }) 
   const body = useRef<HTMLDivElement>(null);
   const [backlinks, setBacklinks] = useState<{ id: string; title: string }[]>([]);
   const [related, setRelated] = useState<Hit[]>([]);
+  const [fresh, setFresh] = useState<Freshness | null>(null);
 
   useEffect(() => {
     const el = body.current;
@@ -117,6 +118,7 @@ export function PageView(props: { page: Page; anchor?: string; dark: boolean }) 
     let live = true;
     api.backlinks(page.id).then((b) => live && setBacklinks(b), () => live && setBacklinks([]));
     api.related(page.id).then((r) => live && setRelated(r), () => live && setRelated([]));
+    api.freshness(page.id).then((f) => live && setFresh(f), () => live && setFresh(null));
     return () => {
       live = false;
     };
@@ -157,6 +159,15 @@ export function PageView(props: { page: Page; anchor?: string; dark: boolean }) 
             </span>
           )}
           <span> · version {page.version}</span>
+          {fresh && (
+            <span
+              class={`fresh-badge ${fresh.status}`}
+              title={`Checked ${ago(fresh.lastVerified)}; confidence ${Math.round(fresh.confidence * 100)}%`}
+            >
+              {fresh.status === "fresh" ? "Fresh" : fresh.status === "stale" ? "May be out of date" : "Broken"}
+              {fresh.issues.length > 0 && ` (${fresh.issues.length})`}
+            </span>
+          )}
           {page.labels.length > 0 && (
             <span class="labels">
               {page.labels.map((l) => (
@@ -199,6 +210,20 @@ export function PageView(props: { page: Page; anchor?: string; dark: boolean }) 
                   >
                     {h.text}
                   </a>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+        {fresh && fresh.issues.length > 0 && (
+          <section class="fresh-issues">
+            <h2>Freshness</h2>
+            <ul>
+              {fresh.issues.map((i) => (
+                <li class={i.type}>
+                  <strong>{i.type.replace("_", " ")}</strong>
+                  {i.section && <span class="muted"> in {i.section}</span>}: {i.detail}
+                  {i.suggestion && <div class="muted">Suggestion: {i.suggestion}</div>}
                 </li>
               ))}
             </ul>

@@ -1,6 +1,6 @@
 //! `confluence-do mcp`: a Model Context Protocol server on standard input and output, so coding
 //! agents can read and write the wiki: tools `search`, `ask`, `get_page`, `create_page`,
-//! `update_page`. JSON-RPC 2.0, one message per line; logs (none yet) would go to stderr.
+//! `update_page`, `check_freshness`. JSON-RPC 2.0, one message per line; logs (none yet) would go to stderr.
 
 use std::io::{BufRead, Write};
 
@@ -61,6 +61,14 @@ fn tools() -> Value {
                 "title": text("the new title"),
                 "base_version": {"type": "integer", "description": "the version the edit started from"}
             }, "required": ["page"]}
+        },
+        {
+            "name": "check_freshness",
+            "description": "Whether pages are still true: broken links and sections, file paths, symbols and HTTP routes the space's code repository no longer has (with the closest current match), and pages older than the code they name. Pass a page, or a space for all its pages.",
+            "inputSchema": {"type": "object", "properties": {
+                "page": text("the page id, or KEY:Title"),
+                "space": text("every page of this space (its key)")
+            }}
         }
     ])
 }
@@ -118,6 +126,25 @@ impl Server<'_> {
                 let (index, embedder) = self.searcher()?;
                 let answer = cdo_ai::ask(wiki, index, embedder, &question, &spaces, model, &mut |_| {})?;
                 Ok(serde_json::to_value(answer)?)
+            }
+            "check_freshness" => {
+                let options = cdo_ai::fresh::Options::default();
+                if let Some(page) = text("page").filter(|p| !p.trim().is_empty()) {
+                    let (mut space, id) = self.wiki.resolve(&page)?;
+                    let code = cdo_ai::code_for(self.wiki, space.info().key.as_str())?;
+                    return Ok(serde_json::to_value(cdo_ai::fresh::check_page(
+                        &mut space,
+                        &id,
+                        code.as_ref(),
+                        options,
+                    )?)?);
+                }
+                let Some(key) = spaces.first() else { anyhow::bail!("pass `page` or `space`") };
+                let mut space = self.wiki.open_space(key)?;
+                let code = cdo_ai::code_for(self.wiki, key)?;
+                let reports = cdo_ai::fresh::check_space(&mut space, code.as_ref(), options)?;
+                let broken: Vec<_> = reports.iter().filter(|r| r.status != cdo_ai::fresh::Status::Fresh).collect();
+                Ok(json!({"pages": reports.len(), "code": code.is_some(), "problems": broken}))
             }
             "get_page" => {
                 let (mut space, id) = self.wiki.resolve(&need("page")?)?;

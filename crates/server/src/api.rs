@@ -47,6 +47,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/pages/{id}/diff", get(diff))
         .route("/pages/{id}/backlinks", get(backlinks))
         .route("/pages/{id}/related", get(related))
+        .route("/pages/{id}/freshness", get(page_freshness))
+        .route("/spaces/{key}/freshness", get(space_freshness))
         .route("/pages/{id}/attachments", get(attachments).post(upload).layer(crate::confluence::upload_limit()))
         .route("/pages/{id}/attachments/{name}", get(download).delete(delete_attachment))
         .route("/search", get(search))
@@ -636,6 +638,57 @@ async fn backlinks(
     let list: Vec<Value> =
         links.iter().map(|b| json!({"id": b.page.id, "title": b.page.title, "line": b.line})).collect();
     Ok(Json(json!({ "backlinks": list })))
+}
+
+/// Whether a page is still true: its links, and the code repository registered for its space.
+async fn page_freshness(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (key, id) = page_of(&state, &id).await?;
+    caller.require(&key, Level::Read)?;
+    let code = {
+        let (state, key) = (state.clone(), key.clone());
+        tokio::task::spawn_blocking(move || state.code(&key)).await??
+    };
+    let report = state
+        .with_space(&key, false, move |s| {
+            cdo_ai::fresh::check_page(s, &id, code.as_deref(), cdo_ai::fresh::Options::default())
+                .map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    Ok(Json(json!(report)))
+}
+
+/// [`page_freshness`] for every page of a space, with counts.
+async fn space_freshness(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = state.space(&key)?.key.clone();
+    caller.require(&key, Level::Read)?;
+    let code = {
+        let (state, key) = (state.clone(), key.clone());
+        tokio::task::spawn_blocking(move || state.code(&key)).await??
+    };
+    let has_code = code.is_some();
+    let reports = state
+        .with_space(&key, false, move |s| {
+            cdo_ai::fresh::check_space(s, code.as_deref(), cdo_ai::fresh::Options::default())
+                .map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    let count = |status: cdo_ai::fresh::Status| reports.iter().filter(|r| r.status == status).count();
+    Ok(Json(json!({
+        "space": key,
+        "code": has_code,
+        "fresh": count(cdo_ai::fresh::Status::Fresh),
+        "stale": count(cdo_ai::fresh::Status::Stale),
+        "broken": count(cdo_ai::fresh::Status::Broken),
+        "pages": reports,
+    })))
 }
 
 async fn related(

@@ -137,6 +137,8 @@ pub struct AppState {
     /// The chat model `ask` uses (environment or `config.yaml`); `None`: answers are extractive.
     pub llm: Option<Arc<dyn cdo_ai::Model>>,
     spaces: Mutex<HashMap<String, Arc<SpaceHandle>>>,
+    /// The code repositories of spaces, read at their HEAD; read again when HEAD moves.
+    code: Mutex<HashMap<String, Arc<cdo_ai::fresh::Code>>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
     /// The embedding model, loaded on the first search that wants meaning (`None` inside: missing).
@@ -180,6 +182,7 @@ impl AppState {
             webhooks,
             local_user,
             spaces: Mutex::new(HashMap::new()),
+            code: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
             search: Mutex::new(None),
             model: Mutex::new(None),
@@ -245,6 +248,19 @@ impl AppState {
         if let Ok(thread) = spawned {
             lock(&self.watchers).push(thread);
         }
+    }
+
+    /// The code repository registered for space `key` at its current HEAD (blocking: call from
+    /// a blocking thread).
+    pub fn code(&self, key: &str) -> ApiResult<Option<Arc<cdo_ai::fresh::Code>>> {
+        let Some(path) = self.wiki.code_repo(key)? else { return Ok(None) };
+        let head = cdo_ai::fresh::Code::head_of(&path);
+        if let Some(code) = lock(&self.code).get(key).filter(|c| Some(&c.head) == head.as_ref() && c.root == path) {
+            return Ok(Some(code.clone()));
+        }
+        let code = Arc::new(cdo_ai::fresh::Code::scan(&path).map_err(|e| ApiError::internal(e.to_string()))?);
+        lock(&self.code).insert(key.to_owned(), code.clone());
+        Ok(Some(code))
     }
 
     /// Forgets an open space (after it was created or removed).

@@ -103,6 +103,13 @@ impl Code {
         Ok(code)
     }
 
+    /// The commit HEAD names in the repository at `root`, to tell whether a scan is current.
+    pub fn head_of(root: &Path) -> Option<String> {
+        let repo = git2::Repository::open(root).ok()?;
+        let head = repo.head().ok()?.peel_to_commit().ok()?;
+        Some(head.id().to_string())
+    }
+
     pub fn has_file(&self, path: &str) -> bool {
         self.file_set.contains(path)
             || self.files.iter().any(|f| f.starts_with(path) && f[path.len()..].starts_with('/'))
