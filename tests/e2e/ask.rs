@@ -124,13 +124,13 @@ fn agents_use_the_wiki_over_mcp() {
 
 /// The local model (`scripts/llm`, set up by `scripts/setup-tests`) on a free port; stopped when
 /// dropped.
-struct LocalModel {
+pub(crate) struct LocalModel {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl LocalModel {
-    fn start() -> LocalModel {
+    pub(crate) fn start() -> LocalModel {
         use std::io::BufRead as _;
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/llm");
         let mut child = std::process::Command::new("python3")

@@ -9,6 +9,7 @@ mod ask;
 mod concurrency;
 mod desktop;
 mod fresh;
+mod generate;
 mod migrate;
 mod search;
 mod server;

@@ -319,6 +319,30 @@ try {
     expect((await page.locator(".markdown-body script, .markdown-body iframe").count()) === 0, "no script or iframe in the page");
   });
 
+  await step("meeting notes drafted from a transcript are checked, then published", async () => {
+    await page.goto(`${base}/#/new/ENG`);
+    await page.locator(".template-card", { hasText: "Meeting notes from a transcript" }).click();
+    await page.locator("#transcript").fill(
+      "Alice: The invoice job failed twice.\nBob: We decided to move it to the payments queue.\nAlice: Can you write the migration, Bob? Friday is fine.",
+    );
+    await page.getByRole("button", { name: "Draft the notes" }).click();
+    const draft = page.locator("#draft-body");
+    await draft.waitFor();
+    const text = await draft.inputValue();
+    expect(text.includes("- Alice\n- Bob\n"), `the attendees are the speakers (${text})`);
+    expect(text.includes("**Bob**: Can you write the migration"), `the action item is Bob's (${text})`);
+    // Nothing is published until the user creates the page.
+    const before = (await api("GET", "/spaces/ENG/tree")).tree.length;
+    await draft.fill(text.replace("Friday is fine.", "Friday is fine. (checked)"));
+    await page.getByRole("button", { name: "Create page" }).click();
+    await page.locator(".editor-host .cm-content").waitFor();
+    const id = page.url().match(/#\/page\/(\d+)\/edit/)?.[1];
+    const made = await api("GET", `/pages/${id}`);
+    expect(made.markdown.includes("(checked)"), "the page is the draft as the user left it");
+    expect(made.labels.includes("meeting-notes"), "the draft's labels are on the page");
+    expect((await api("GET", "/spaces/ENG/tree")).tree.length === before + 1, "one page was added, when asked");
+  });
+
   await step("readable at 200% zoom: nothing scrolls sideways, the tree opens on demand", async () => {
     // 200% zoom of a 1280x800 window is a 640x400 viewport in CSS pixels.
     await page.setViewportSize({ width: 640, height: 400 });

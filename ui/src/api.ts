@@ -89,6 +89,14 @@ export interface Freshness {
   lastVerified: string;
 }
 
+export interface Draft {
+  title: string;
+  body: string;
+  labels: string[];
+  by: string;
+  note?: string;
+}
+
 export interface Hit {
   space: string;
   id: string;
@@ -265,6 +273,9 @@ export const api = {
     call<{ backlinks: { id: string; title: string }[] }>("GET", `/pages/${enc(id)}/backlinks`).then(
       (r) => r.backlinks,
     ),
+  /** A draft for the user to edit and publish; nothing is written. */
+  draft: (key: string, input: { kind: "notes" | "page" | "docs"; transcript?: string; template?: string; context?: string; path?: string }) =>
+    call<Draft>("POST", `/spaces/${enc(key)}/drafts`, input),
   freshness: (id: string) => call<Freshness>("GET", `/pages/${enc(id)}/freshness`),
   related: (id: string) => call<{ related: Hit[] }>("GET", `/pages/${enc(id)}/related`).then((r) => r.related),
   attachments: (id: string) =>

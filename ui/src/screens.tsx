@@ -1,7 +1,7 @@
 // History (versions, a word-level diff between any two, restore), creating a page (blank or from
 // a template, with a form built from the template's typed fields) and settings.
 import { useEffect, useState } from "preact/hooks";
-import { ago, api, type Diff, type Me, type Page, type SpaceEntry, type Template, type Version } from "./api";
+import { ago, api, type Diff, type Draft, type Me, type Page, type SpaceEntry, type Template, type Version } from "./api";
 import { go, href } from "./router";
 import { Segmented } from "./search";
 
@@ -192,6 +192,10 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [parentTitle, setParentTitle] = useState<string | null>(null);
+  // "From a meeting transcript": the transcript, then the draft the user reviews before creating.
+  const [transcript, setTranscript] = useState("");
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const NOTES = "\u0000notes";
 
   useEffect(() => {
     api.templates(props.space).then((t) => setTemplates(t.filter((x) => !x.error)), () => setTemplates([]));
@@ -216,12 +220,20 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
     setBusy(true);
     setError(null);
     try {
-      const page = await api.createPage(props.space, {
-        title: title.trim() || undefined,
-        parent: props.parent ?? null,
-        template: template || undefined,
-        fields: template ? fields : undefined,
-      });
+      const page =
+        template === NOTES
+          ? await api.createPage(props.space, {
+              title: title.trim() || draft?.title,
+              body: draft?.body ?? "",
+              labels: draft?.labels,
+              parent: props.parent ?? null,
+            })
+          : await api.createPage(props.space, {
+              title: title.trim() || undefined,
+              parent: props.parent ?? null,
+              template: template || undefined,
+              fields: template ? fields : undefined,
+            });
       props.onCreated(page);
     } catch (err) {
       setError((err as Error).message);
@@ -261,7 +273,58 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
             <span class="muted">{t.description}</span>
           </label>
         ))}
+        <label class={`template-card${template === NOTES ? " on" : ""}`}>
+          <input type="radio" name="template" checked={template === NOTES} onChange={() => setTemplate(NOTES)} />
+          <strong>Meeting notes from a transcript</strong>
+          <span class="muted">Attendees, decisions and action items, drafted for you to check.</span>
+        </label>
       </fieldset>
+      {template === NOTES && (
+        <fieldset class="fields">
+          <legend>Transcript</legend>
+          <textarea
+            id="transcript"
+            rows={8}
+            placeholder={"One line per turn:\nAlice: We decided to ship on Tuesday.\nBob: I'll write the release notes by Friday."}
+            value={transcript}
+            onInput={(e) => setTranscript((e.target as HTMLTextAreaElement).value)}
+          />
+          <button
+            type="button"
+            class="button"
+            disabled={!transcript.trim() || busy}
+            onClick={async () => {
+              setBusy(true);
+              setError(null);
+              try {
+                const d = await api.draft(props.space, { kind: "notes", transcript });
+                setDraft(d);
+                if (!title.trim()) setTitle(d.title);
+              } catch (err) {
+                setError((err as Error).message);
+              } finally {
+                setBusy(false);
+              }
+            }}
+          >
+            Draft the notes
+          </button>
+          {draft && (
+            <>
+              <p class="muted">
+                Draft {draft.by === "extractive" ? "from the transcript's speakers and cue phrases" : `by ${draft.by}`}
+                {draft.note && ` · ${draft.note}`}. Check it, change what is wrong, then create the page.
+              </p>
+              <textarea
+                id="draft-body"
+                rows={16}
+                value={draft.body}
+                onInput={(e) => setDraft({ ...draft, body: (e.target as HTMLTextAreaElement).value })}
+              />
+            </>
+          )}
+        </fieldset>
+      )}
       {chosen && chosen.fields.length > 0 && (
         <fieldset class="fields">
           <legend>{chosen.title || chosen.name}</legend>
@@ -276,7 +339,7 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
         </p>
       )}
       <div class="row">
-        <button class="button primary" type="submit" disabled={busy}>
+        <button class="button primary" type="submit" disabled={busy || (template === NOTES && !draft)}>
           Create page
         </button>
         <button type="button" class="button" onClick={() => history.back()}>

@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod fresh;
+pub mod generate;
 pub mod grounded;
 pub mod llm;
 

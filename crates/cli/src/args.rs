@@ -90,6 +90,11 @@ pub enum Command {
     /// Links that lead nowhere
     #[command(subcommand)]
     Links(LinksCmd),
+    /// Draft a page: documentation of code, a page from a template and notes, meeting notes from
+    /// a transcript. Prints the draft (or writes it with --out) for you to edit and publish with
+    /// `page create`; nothing is published
+    #[command(subcommand)]
+    Generate(GenerateCmd),
     /// Check pages are still true: broken links, sections and attachments; paths, symbols and
     /// HTTP routes the space's code repository no longer has (`space code`); pages older than
     /// the code they describe. Exits 1 when a page is broken
@@ -233,6 +238,64 @@ pub enum TokenCmd {
     List { email: String },
     /// Revoke a token by the id `token list` shows
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GenerateCmd {
+    /// A reference of a code folder: its HTTP operations (OpenAPI specs, route declarations) and
+    /// public items with their doc comments; with a model, an overview first
+    Docs {
+        /// The space the page is for (its registered code repository is read unless --repo)
+        key: String,
+        /// The code repository (a local git folder)
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+        /// The folder or file in the repository [default: all of it]
+        #[arg(long, default_value = "")]
+        path: String,
+        /// How the model writes the overview: reference, tutorial, overview…
+        #[arg(long, default_value = "reference")]
+        style: String,
+        #[command(flatten)]
+        out: DraftOut,
+    },
+    /// A page from one of the space's templates, its fields filled from notes (`name: value`
+    /// lines, or read by the model)
+    Page {
+        key: String,
+        #[arg(long, value_name = "NAME")]
+        template: String,
+        /// The notes: a file, or - for standard input
+        #[arg(long, value_name = "FILE")]
+        context: PathBuf,
+        #[command(flatten)]
+        out: DraftOut,
+    },
+    /// Meeting notes (attendees, decisions, action items) from a transcript of `Name: words` lines
+    Notes {
+        key: String,
+        /// The transcript: a file, or - for standard input
+        #[arg(long, value_name = "FILE")]
+        transcript: PathBuf,
+        /// The meeting's date [default: today]
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        out: DraftOut,
+    },
+}
+
+/// Where a draft goes.
+#[derive(clap::Args, Debug)]
+pub struct DraftOut {
+    /// Write the draft's body here (else to standard output)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Draft without the model even when one is configured
+    #[arg(long)]
+    pub no_model: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -103,6 +103,10 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Template(TemplateCmd::List { key, json }) => templates(&ctx, &key, json),
+        Command::Generate(cmd) => {
+            let author = ctx.author().map(|a| a.name).unwrap_or_default();
+            crate::generate::run(&ctx.wiki, &author, cmd)
+        }
         Command::Check { key, page, external, json } => crate::check::run(&ctx.wiki, key, page, external, json),
         Command::Links(LinksCmd::Broken { key, json }) => {
             let mut space = ctx.space(&key)?;
@@ -238,7 +242,7 @@ fn space(ctx: &Ctx, cmd: SpaceCmd) -> Result<()> {
     Ok(())
 }
 
-fn read_body(file: &Option<std::path::PathBuf>) -> Result<Option<String>> {
+pub(crate) fn read_body(file: &Option<std::path::PathBuf>) -> Result<Option<String>> {
     match file {
         None => Ok(None),
         Some(path) if path == Path::new("-") => {

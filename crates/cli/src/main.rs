@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod commands;
+mod generate;
 mod mcp;
 mod migrate;
 mod output;

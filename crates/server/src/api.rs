@@ -32,6 +32,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/demo", post(install_demo))
         .route("/spaces/{key}/tree", get(tree))
         .route("/spaces/{key}/pages", post(create_page))
+        .route("/spaces/{key}/drafts", post(draft))
         .route("/spaces/{key}/templates", get(templates))
         .route("/spaces/{key}/labels", get(labels))
         .route("/spaces/{key}/sync", get(sync_status).post(sync_now))
@@ -195,6 +196,66 @@ struct PageInput {
     position: Option<usize>,
     #[serde(default)]
     base_version: Option<u32>,
+}
+
+/// What to draft: `notes` (from `transcript`), `page` (from `template` and `context`), `docs` (of
+/// `path` in the space's code repository, in `style`).
+#[derive(Deserialize)]
+struct DraftInput {
+    kind: String,
+    #[serde(default)]
+    transcript: String,
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    context: String,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    style: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+}
+
+/// A draft for the editor: nothing is written to the space (the user publishes it).
+async fn draft(
+    State(state): St,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    caller.require(&key, Level::Write)?;
+    let input: DraftInput = json_body(&body)?;
+    let key = state.space(&key)?.key.clone();
+    let author = caller.author.name.clone();
+    let st = state.clone();
+    let draft = tokio::task::spawn_blocking(move || -> ApiResult<cdo_ai::generate::Draft> {
+        let model = st.llm.as_deref();
+        let today = jiff::ZonedDateTime::now().date().to_string();
+        let bad = |e: cdo_ai::generate::GenerateError| ApiError::bad_request(e.to_string());
+        match input.kind.as_str() {
+            "notes" => {
+                cdo_ai::generate::meeting_notes(&input.transcript, input.date.as_deref().unwrap_or(&today), model)
+                    .map_err(bad)
+            }
+            "page" => {
+                let template = st.wiki.open_space(&key)?.template(&input.template)?;
+                cdo_ai::generate::from_template(&template, &input.context, &today, &author, model).map_err(bad)
+            }
+            "docs" => {
+                let Some(code) = st.code(&key)? else {
+                    return Err(ApiError::bad_request(format!(
+                        "space {key} has no code repository; register one with `confluence-do space code {key} DIR`"
+                    )));
+                };
+                cdo_ai::generate::docs(&code, &input.path, input.style.as_deref().unwrap_or("reference"), model)
+                    .map_err(bad)
+            }
+            other => Err(ApiError::bad_request(format!("no draft of kind `{other}`; use notes, page or docs"))),
+        }
+    })
+    .await??;
+    Ok(Json(json!(draft)))
 }
 
 fn parse_id(text: &str) -> ApiResult<PageId> {

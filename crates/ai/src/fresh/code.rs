@@ -110,6 +110,17 @@ impl Code {
         Some(head.id().to_string())
     }
 
+    /// A text file's content at HEAD (none for binary or very large files).
+    pub fn read(&self, path: &str) -> Option<String> {
+        let repo = git2::Repository::open(&self.root).ok()?;
+        let tree = repo.revparse_single(&self.head).ok()?.peel_to_commit().ok()?.tree().ok()?;
+        let blob = tree.get_path(Path::new(path)).ok()?.to_object(&repo).ok()?.peel_to_blob().ok()?;
+        if blob.size() > READ_AT_MOST || blob.is_binary() {
+            return None;
+        }
+        String::from_utf8(blob.content().to_vec()).ok()
+    }
+
     pub fn has_file(&self, path: &str) -> bool {
         self.file_set.contains(path)
             || self.files.iter().any(|f| f.starts_with(path) && f[path.len()..].starts_with('/'))
@@ -171,6 +182,10 @@ impl Code {
                 && is_identifier(name.trim())
             {
                 self.symbols.entry(name.trim().to_owned()).or_default().push(file.to_owned());
+            }
+            let t = line.trim_start();
+            if ["//", "#", "*", "/*", "--"].iter().any(|c| t.starts_with(c)) {
+                continue;
             }
             let literals = route_literals(line);
             if literals.is_empty() {
