@@ -8,6 +8,7 @@ mod acceptance;
 mod ask;
 mod concurrency;
 mod desktop;
+mod docsync;
 mod fresh;
 mod generate;
 mod migrate;

@@ -7,6 +7,7 @@
 //! the closest pages.
 
 pub mod answer;
+pub mod docsync;
 pub mod fresh;
 pub mod generate;
 pub mod grounded;

@@ -95,6 +95,10 @@ pub enum Command {
     /// `page create`; nothing is published
     #[command(subcommand)]
     Generate(GenerateCmd),
+    /// Keep pages current from files in git repositories: mirror a file (both ways where
+    /// asked), an OpenAPI spec as a reference, conventional commits as a changelog
+    #[command(subcommand)]
+    Docsync(DocsyncCmd),
     /// Check pages are still true: broken links, sections and attachments; paths, symbols and
     /// HTTP routes the space's code repository no longer has (`space code`); pages older than
     /// the code they describe. Exits 1 when a page is broken
@@ -283,6 +287,58 @@ pub enum GenerateCmd {
         #[command(flatten)]
         out: DraftOut,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DocsyncCmd {
+    /// Register a source for a page (a new one with --title, or an existing one with --page) and
+    /// sync it once
+    Add {
+        key: String,
+        /// The repository: a local folder or a git URL (cloned into the cache)
+        #[arg(long)]
+        repo: String,
+        /// The file in the repository (for a changelog: the folder whose commits count)
+        #[arg(long, default_value = "")]
+        path: String,
+        /// mirror, openapi-to-markdown or conventional-commits-to-changelog
+        #[arg(long, default_value = "mirror")]
+        kind: String,
+        /// Page edits become commits in the source repository (mirror of a local repository)
+        #[arg(long)]
+        two_way: bool,
+        /// The branch [default: the repository's HEAD]
+        #[arg(long)]
+        branch: Option<String>,
+        /// The page to keep current (id or KEY:Title)
+        #[arg(long, conflicts_with = "title")]
+        page: Option<String>,
+        /// Create a page with this title for it
+        #[arg(long)]
+        title: Option<String>,
+        /// The new page's parent (id or KEY:Title)
+        #[arg(long, requires = "title")]
+        parent: Option<String>,
+    },
+    /// The registered sources
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync every source (or one) now
+    Run {
+        #[arg(long)]
+        id: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync whenever a source repository or a space gets a commit, and at least every --every seconds
+    Watch {
+        #[arg(long, default_value_t = 300)]
+        every: u64,
+    },
+    /// Forget a source (its page stays)
+    Remove { id: u32 },
 }
 
 /// Where a draft goes.

@@ -103,6 +103,10 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Template(TemplateCmd::List { key, json }) => templates(&ctx, &key, json),
+        Command::Docsync(cmd) => {
+            let author = ctx.author()?;
+            crate::docsync::run(&ctx.wiki, &author, cmd)
+        }
         Command::Generate(cmd) => {
             let author = ctx.author().map(|a| a.name).unwrap_or_default();
             crate::generate::run(&ctx.wiki, &author, cmd)

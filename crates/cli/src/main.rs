@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod commands;
+mod docsync;
 mod generate;
 mod mcp;
 mod migrate;

@@ -124,10 +124,10 @@ pub fn check_page(space: &mut Space, id: &PageId, code: Option<&Code>, options: 
                         line: *line,
                         detail: format!(
                             "`{file}` changed on {} ({} {}) after this page last did ({})",
-                            day(change.time),
+                            day_of(change.time),
                             change.commit,
                             change.summary,
-                            day(page_time)
+                            day_of(page_time)
                         ),
                         suggestion: Some(format!("review what the page says of `{file}` against that change")),
                     });
@@ -546,7 +546,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn day(seconds: i64) -> String {
+pub(crate) fn day_of(seconds: i64) -> String {
     cdo_core::model::format_time(seconds, 0).get(..10).unwrap_or("").to_owned()
 }
 
