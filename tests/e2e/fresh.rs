@@ -1,6 +1,7 @@
 //! Freshness on a fixture space and a fixture code repository with planted problems: broken
 //! links (a missing page, a missing section, a missing image), a moved file, a renamed route and
-//! a page older than the code it describes; and a correct page reported fresh.
+//! a page older than the code it describes, two pages that disagree; and a correct page reported
+//! fresh.
 
 use std::path::Path;
 
@@ -96,6 +97,19 @@ fn planted_problems_are_found_with_their_suggestions() {
         "# Sessions\n\n## How they work\n\n`open_session()` in `src/auth/session.rs`.\n",
         &[],
     );
+    // Two pages that disagree.
+    env.create(
+        "ENG",
+        "Auth overview",
+        "# Auth overview\n\n## Lifetimes\n\nAccess tokens expire after 15 minutes of use.\n",
+        &[],
+    );
+    env.create(
+        "ENG",
+        "Auth FAQ",
+        "# Auth FAQ\n\nAccess tokens expire after 60 minutes of use.\nThe FAQ has 12 answers for new people.\n",
+        &[],
+    );
 
     // Later the code moves on: the invoice code moves, the users routes gain a prefix, sessions change.
     std::fs::create_dir_all(code.join("src/payments")).expect("mkdir");
@@ -151,6 +165,21 @@ fn planted_problems_are_found_with_their_suggestions() {
         "{r}"
     );
 
+    // The pages that disagree cite each other.
+    let r = report(&reports, "Auth overview");
+    assert_eq!(r["status"], "stale", "{r}");
+    let c = issues(r, "contradiction");
+    assert_eq!(c.len(), 1, "{r}");
+    assert_eq!(c[0]["section"], "Lifetimes");
+    assert!(
+        c[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("15 minutes") && d.contains("\"Auth FAQ\" says") && d.contains("60 minutes")),
+        "{r}"
+    );
+    let r = report(&reports, "Auth FAQ");
+    assert_eq!(issues(r, "contradiction").len(), 1, "{r}");
+
     // One page, in words.
     let text = env.ok(&["check", "--page", &tokens]);
     assert!(text.contains("1 page(s): 1 fresh"), "{text}");
@@ -163,7 +192,7 @@ fn planted_problems_are_found_with_their_suggestions() {
     let all = reply.json();
     assert_eq!(
         (all["fresh"].as_u64(), all["stale"].as_u64(), all["broken"].as_u64()),
-        (Some(1), Some(1), Some(2)),
+        (Some(1), Some(3), Some(2)),
         "{all}"
     );
     assert_eq!(all["code"], true);

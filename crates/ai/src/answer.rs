@@ -76,7 +76,7 @@ fn table_rows(lines: &[&str], out: &mut Vec<String>) {
 }
 
 /// The sentences of a section's text (one block per line; a table's rows with its header).
-fn sentences(text: &str) -> Vec<String> {
+pub(crate) fn sentences(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let lines: Vec<&str> = text.lines().collect();
     let mut i = 0;

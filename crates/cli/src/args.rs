@@ -101,7 +101,8 @@ pub enum Command {
     Docsync(DocsyncCmd),
     /// Check pages are still true: broken links, sections and attachments; paths, symbols and
     /// HTTP routes the space's code repository no longer has (`space code`); pages older than
-    /// the code they describe. Exits 1 when a page is broken
+    /// the code they describe; statements other pages contradict (judged by the configured
+    /// model when there is one). Exits 1 when a page is broken
     Check {
         /// The space (all spaces when left out)
         key: Option<String>,
@@ -111,6 +112,9 @@ pub enum Command {
         /// Also request external links (10 s timeout each)
         #[arg(long)]
         external: bool,
+        /// Judge contradictions without the model even when one is configured
+        #[arg(long)]
+        no_model: bool,
         #[arg(long)]
         json: bool,
     },

@@ -9,8 +9,20 @@ use cdo_core::PageId;
 
 use crate::output::print_json;
 
-pub fn run(wiki: &Wiki, key: Option<String>, page: Option<String>, external: bool, json: bool) -> Result<()> {
-    let options = Options { external: external.then_some(Duration::from_secs(10)) };
+pub fn run(
+    wiki: &Wiki,
+    key: Option<String>,
+    page: Option<String>,
+    external: bool,
+    no_model: bool,
+    json: bool,
+) -> Result<()> {
+    let llm = if no_model { None } else { cdo_ai::configured_model(wiki)? };
+    let options = Options {
+        external: external.then_some(Duration::from_secs(10)),
+        contradictions: true,
+        model: llm.as_ref().map(|m| m as &dyn cdo_ai::Model),
+    };
     let mut reports: Vec<Report> = Vec::new();
     if let Some(page) = page {
         let (mut space, id) = wiki.resolve(&page)?;

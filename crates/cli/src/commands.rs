@@ -111,7 +111,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let author = ctx.author().map(|a| a.name).unwrap_or_default();
             crate::generate::run(&ctx.wiki, &author, cmd)
         }
-        Command::Check { key, page, external, json } => crate::check::run(&ctx.wiki, key, page, external, json),
+        Command::Check { key, page, external, no_model, json } => {
+            crate::check::run(&ctx.wiki, key, page, external, no_model, json)
+        }
         Command::Links(LinksCmd::Broken { key, json }) => {
             let mut space = ctx.space(&key)?;
             let broken = space.broken_links()?;

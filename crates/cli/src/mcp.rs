@@ -128,7 +128,12 @@ impl Server<'_> {
                 Ok(serde_json::to_value(answer)?)
             }
             "check_freshness" => {
-                let options = cdo_ai::fresh::Options::default();
+                let llm = self.llm.clone();
+                let options = cdo_ai::fresh::Options {
+                    contradictions: true,
+                    model: llm.as_deref().map(|m| m as &dyn cdo_ai::Model),
+                    ..cdo_ai::fresh::Options::default()
+                };
                 if let Some(page) = text("page").filter(|p| !p.trim().is_empty()) {
                     let (mut space, id) = self.wiki.resolve(&page)?;
                     let code = cdo_ai::code_for(self.wiki, space.info().key.as_str())?;

@@ -735,10 +735,15 @@ async fn space_freshness(
         tokio::task::spawn_blocking(move || state.code(&key)).await??
     };
     let has_code = code.is_some();
+    let model = state.llm.clone();
     let reports = state
         .with_space(&key, false, move |s| {
-            cdo_ai::fresh::check_space(s, code.as_deref(), cdo_ai::fresh::Options::default())
-                .map_err(|e| ApiError::internal(e.to_string()))
+            let options = cdo_ai::fresh::Options {
+                contradictions: true,
+                model: model.as_deref(),
+                ..cdo_ai::fresh::Options::default()
+            };
+            cdo_ai::fresh::check_space(s, code.as_deref(), options).map_err(|e| ApiError::internal(e.to_string()))
         })
         .await?;
     let count = |status: cdo_ai::fresh::Status| reports.iter().filter(|r| r.status == status).count();

@@ -5,6 +5,8 @@
 //! - `code_drift`: file paths, symbols and HTTP routes the page mentions that the space's code
 //!   repository no longer has, with the closest current match (`POST /users` →
 //!   `POST /api/v2/users`, a moved file → where it is now);
+//! - `contradiction`: a statement another page contradicts (the same words, other numbers; with a
+//!   model, the pairs it judges contradictory), both places cited;
 //! - `stale`: a file the page names, or the one file declaring a symbol it names, changed after
 //!   the page last did (not the files declaring routes: they change with every other route).
 //!
@@ -12,6 +14,7 @@
 //! are, so they change as soon as either does.
 
 pub mod code;
+pub mod contradict;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -78,28 +81,48 @@ pub struct Report {
     pub last_verified: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code_commit: Option<String>,
+    /// Mentions of the code that were checked.
+    #[serde(skip)]
+    checked: usize,
 }
 
 /// What to check besides the wiki itself.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
+#[derive(Clone, Copy, Default)]
+pub struct Options<'m> {
     /// Also request external links (HEAD, then GET), each with this timeout.
     pub external: Option<Duration>,
+    /// Look for statements other pages contradict (the whole space is read).
+    pub contradictions: bool,
+    /// The model that judges contradictions.
+    pub model: Option<&'m dyn crate::llm::Model>,
 }
 
 /// Every page of `space`.
-pub fn check_space(space: &mut Space, code: Option<&Code>, options: Options) -> Result<Vec<Report>, FreshError> {
+pub fn check_space(space: &mut Space, code: Option<&Code>, options: Options<'_>) -> Result<Vec<Report>, FreshError> {
     let ids: Vec<PageId> = space.catalog()?.nodes().filter(|n| n.file.is_some()).map(|n| n.id.clone()).collect();
+    let mut contradictions =
+        if options.contradictions { contradict::find(space, options.model)? } else { Default::default() };
+    let one = Options { contradictions: false, ..options };
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.push(check_page(space, &id, code, options)?);
+        let mut report = check_page(space, &id, code, one)?;
+        if let Some(found) = contradictions.remove(&id) {
+            report.issues.extend(found);
+            report.settle();
+        }
+        out.push(report);
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
 /// One page.
-pub fn check_page(space: &mut Space, id: &PageId, code: Option<&Code>, options: Options) -> Result<Report, FreshError> {
+pub fn check_page(
+    space: &mut Space,
+    id: &PageId,
+    code: Option<&Code>,
+    options: Options<'_>,
+) -> Result<Report, FreshError> {
     let page = space.page(id)?;
     let path = page.summary.path.clone();
     let body = page.body.as_str();
@@ -135,32 +158,46 @@ pub fn check_page(space: &mut Space, id: &PageId, code: Option<&Code>, options: 
             }
         }
     }
-    let status = if issues.iter().any(|i| matches!(i.kind, Kind::BrokenLink | Kind::CodeDrift)) {
-        Status::Broken
-    } else if issues.is_empty() {
-        Status::Fresh
-    } else {
-        Status::Stale
-    };
-    // Missing targets are certain; a later change only suggests the page is out of date; a page
-    // with nothing to check against the code is fresh only as far as its links go.
-    let confidence = match status {
-        Status::Broken => 0.95,
-        Status::Stale => 0.7,
-        Status::Fresh if checked > 0 => 0.9,
-        Status::Fresh => 0.6,
-    };
-    Ok(Report {
+    if options.contradictions {
+        let mut found = contradict::find(space, options.model)?;
+        issues.extend(found.remove(id).unwrap_or_default());
+    }
+    let mut report = Report {
         space: space.info().key.as_str().to_owned(),
         id: id.as_str().to_owned(),
         title: page.summary.title.clone(),
         path,
-        status,
-        confidence,
+        status: Status::Fresh,
+        confidence: 0.0,
         issues,
         last_verified: jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default(),
         code_commit: code.map(|c| c.head.clone()),
-    })
+        checked,
+    };
+    report.settle();
+    Ok(report)
+}
+
+impl Report {
+    /// The status and confidence its issues give.
+    fn settle(&mut self) {
+        self.status = if self.issues.iter().any(|i| matches!(i.kind, Kind::BrokenLink | Kind::CodeDrift)) {
+            Status::Broken
+        } else if self.issues.is_empty() {
+            Status::Fresh
+        } else {
+            Status::Stale
+        };
+        // Missing targets are certain; a later change or another page's different number only
+        // suggests the page is out of date; a page with nothing to check against the code is
+        // fresh only as far as its links go.
+        self.confidence = match self.status {
+            Status::Broken => 0.95,
+            Status::Stale => 0.7,
+            Status::Fresh if self.checked > 0 => 0.9,
+            Status::Fresh => 0.6,
+        };
+    }
 }
 
 /// Links to nothing: pages, files, sections.
