@@ -5,6 +5,7 @@
 
 mod ask;
 mod corpus;
+mod fresh;
 mod migrate;
 mod search;
 mod server;
@@ -50,6 +51,16 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         versions: usize,
         /// Where to build the spaces (default: a temporary folder)
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+    /// Freshness checks (links, code drift, staleness, contradictions) and DocSync on generated data
+    Fresh {
+        #[arg(long, default_value_t = 2000)]
+        pages: usize,
+        /// Source files in the generated code repository
+        #[arg(long, default_value_t = 1000)]
+        files: usize,
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -165,6 +176,10 @@ fn main() -> Result<()> {
             let (_tmp, work) = start("live co-editing benchmark", workdir)?;
             sync::run(&work, seconds, max_rate)
         }
+        Cmd::Fresh { pages, files, workdir } => {
+            let (_tmp, work) = start("freshness and DocSync", workdir)?;
+            fresh::run(&work, pages, files)
+        }
         Cmd::Ask { questions, workdir } => {
             let (_tmp, work) = start("ask", workdir)?;
             ask::run(&questions, &work)
@@ -233,7 +248,7 @@ fn each_space(
     Ok(())
 }
 
-fn author() -> Author {
+pub(crate) fn author() -> Author {
     Author { name: "Bench".into(), email: "bench@example.com".into() }
 }
 
@@ -390,7 +405,7 @@ fn bench_space(
     Ok(())
 }
 
-fn row(measure: &str, figure: &str) {
+pub(crate) fn row(measure: &str, figure: &str) {
     println!("| {measure} | {figure} |");
 }
 
@@ -407,7 +422,7 @@ fn render_all(dir: &Path) -> Result<(usize, Duration)> {
     Ok((bytes, t.elapsed()))
 }
 
-fn run_git(dir: &Path, args: &[&str]) -> Result<()> {
+pub(crate) fn run_git(dir: &Path, args: &[&str]) -> Result<()> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)

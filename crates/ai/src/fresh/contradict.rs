@@ -15,6 +15,8 @@ use crate::llm::{ChatRequest, Message, Model};
 
 /// Share of their words two statements must share to be about the same thing.
 const SAME_SUBJECT: f32 = 0.6;
+/// A statement contradicted by more pages than this is a pattern, not a contradiction.
+const TEMPLATED: usize = 3;
 /// Pairs put to the model at most per check.
 const ASK_AT_MOST: usize = 50;
 
@@ -66,6 +68,7 @@ pub fn find(space: &mut Space, model: Option<&dyn Model>) -> Result<HashMap<Page
     }
     // (a, b, whether their numbers differ)
     let mut pairs: Vec<(usize, usize, bool)> = Vec::new();
+    let mut conflicts: Vec<usize> = vec![0; all.len()];
     for (i, a) in all.iter().enumerate() {
         let mut shared: HashMap<usize, usize> = HashMap::new();
         for w in &a.words {
@@ -78,16 +81,24 @@ pub fn find(space: &mut Space, model: Option<&dyn Model>) -> Result<HashMap<Page
         for (j, n) in shared {
             let b = &all[j];
             let union = a.words.union(&b.words).count().max(1);
-            if n as f32 / union as f32 >= SAME_SUBJECT {
-                let numbers = !a.numbers.is_empty() && !b.numbers.is_empty() && a.numbers.is_disjoint(&b.numbers);
-                // Each says something the other does not (not one merely saying more).
-                let words = !a.words.is_subset(&b.words) && !b.words.is_subset(&a.words) && a.numbers == b.numbers;
-                if numbers || (words && model.is_some()) {
-                    pairs.push((i, j, numbers));
-                }
+            if (n as f32) / (union as f32) < SAME_SUBJECT {
+                continue;
+            }
+            // Numbers: the same statement (at most one word more on one side), other numbers.
+            let same_words = union - n <= 1;
+            let numbers = same_words && !a.numbers.is_empty() && !b.numbers.is_empty() && a.numbers != b.numbers;
+            // Words: each says something the other does not (not one merely saying more).
+            let words = !a.words.is_subset(&b.words) && !b.words.is_subset(&a.words) && a.numbers == b.numbers;
+            if numbers || (words && model.is_some()) {
+                pairs.push((i, j, numbers));
+                conflicts[i] += 1;
+                conflicts[j] += 1;
             }
         }
     }
+    // A statement at odds with many pages is a pattern pages share ("Step 2 …", "Team 7 …"), not
+    // a contradiction.
+    pairs.retain(|(i, j, _)| conflicts[*i] <= TEMPLATED && conflicts[*j] <= TEMPLATED);
     pairs.sort_unstable();
     let mut out: HashMap<PageId, Vec<Issue>> = HashMap::new();
     let mut asked = 0;
