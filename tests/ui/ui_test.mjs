@@ -343,6 +343,19 @@ try {
     expect((await api("GET", "/spaces/ENG/tree")).tree.length === before + 1, "one page was added, when asked");
   });
 
+  await step("a template drafted from notes fills its fields", async () => {
+    await page.goto(`${base}/#/new/ENG`);
+    await page.locator(".template-card", { hasText: "ADR" }).click();
+    await page.locator("#draft-source").fill("ADR number: 8\nDecision: Cache tokens\nStatus: accepted\n\nLookups cost 40 ms.");
+    await page.getByRole("button", { name: "Draft from the notes" }).click();
+    const draft = page.locator("#draft-body");
+    await draft.waitFor();
+    const text = await draft.inputValue();
+    expect(text.includes("# ADR 8: Cache tokens") && text.includes("**Status:** Accepted"), `the fields come from the notes (${text})`);
+    expect(text.includes("Lookups cost 40 ms."), "the rest of the notes is kept");
+    expect((await page.locator(".title-input, #new-title").first().inputValue()) === "ADR 8: Cache tokens", "the title is the draft's");
+  });
+
   await step("readable at 200% zoom: nothing scrolls sideways, the tree opens on demand", async () => {
     // 200% zoom of a 1280x800 window is a 640x400 viewport in CSS pixels.
     await page.setViewportSize({ width: 640, height: 400 });

@@ -192,10 +192,34 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [parentTitle, setParentTitle] = useState<string | null>(null);
-  // "From a meeting transcript": the transcript, then the draft the user reviews before creating.
-  const [transcript, setTranscript] = useState("");
+  // Drafts: meeting notes from a transcript, a reference of the space's code, a template filled
+  // from notes. The draft is shown for the user to check and change before creating the page.
+  const [source, setSource] = useState("");
   const [draft, setDraft] = useState<Draft | null>(null);
   const NOTES = "\u0000notes";
+  const CODE = "\u0000code";
+  useEffect(() => {
+    setDraft(null);
+    setSource("");
+  }, [template]);
+  const makeDraft = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const d =
+        template === NOTES
+          ? await api.draft(props.space, { kind: "notes", transcript: source })
+          : template === CODE
+            ? await api.draft(props.space, { kind: "docs", path: source.trim() })
+            : await api.draft(props.space, { kind: "page", template, context: source });
+      setDraft(d);
+      if (!title.trim()) setTitle(d.title);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   useEffect(() => {
     api.templates(props.space).then((t) => setTemplates(t.filter((x) => !x.error)), () => setTemplates([]));
@@ -221,7 +245,7 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
     setError(null);
     try {
       const page =
-        template === NOTES
+        draft
           ? await api.createPage(props.space, {
               title: title.trim() || draft?.title,
               body: draft?.body ?? "",
@@ -278,41 +302,49 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
           <strong>Meeting notes from a transcript</strong>
           <span class="muted">Attendees, decisions and action items, drafted for you to check.</span>
         </label>
+        <label class={`template-card${template === CODE ? " on" : ""}`}>
+          <input type="radio" name="template" checked={template === CODE} onChange={() => setTemplate(CODE)} />
+          <strong>Reference of the code</strong>
+          <span class="muted">Routes and public items of the space's code repository, drafted for you to check.</span>
+        </label>
       </fieldset>
-      {template === NOTES && (
+      {template !== "" && (
         <fieldset class="fields">
-          <legend>Transcript</legend>
-          <textarea
-            id="transcript"
-            rows={8}
-            placeholder={"One line per turn:\nAlice: We decided to ship on Tuesday.\nBob: I'll write the release notes by Friday."}
-            value={transcript}
-            onInput={(e) => setTranscript((e.target as HTMLTextAreaElement).value)}
-          />
+          <legend>
+            {template === NOTES ? "Transcript" : template === CODE ? "Folder of the code" : "Or draft it from notes"}
+          </legend>
+          {template === CODE ? (
+            <input
+              id="draft-source"
+              placeholder="src/api (empty: all of it)"
+              value={source}
+              onInput={(e) => setSource((e.target as HTMLInputElement).value)}
+            />
+          ) : (
+            <textarea
+              id={template === NOTES ? "transcript" : "draft-source"}
+              rows={template === NOTES ? 8 : 5}
+              placeholder={
+                template === NOTES
+                  ? "One line per turn:\nAlice: We decided to ship on Tuesday.\nBob: I'll write the release notes by Friday."
+                  : "Notes: `Field: value` lines fill the fields; the rest is kept under Context."
+              }
+              value={source}
+              onInput={(e) => setSource((e.target as HTMLTextAreaElement).value)}
+            />
+          )}
           <button
             type="button"
             class="button"
-            disabled={!transcript.trim() || busy}
-            onClick={async () => {
-              setBusy(true);
-              setError(null);
-              try {
-                const d = await api.draft(props.space, { kind: "notes", transcript });
-                setDraft(d);
-                if (!title.trim()) setTitle(d.title);
-              } catch (err) {
-                setError((err as Error).message);
-              } finally {
-                setBusy(false);
-              }
-            }}
+            disabled={(template !== CODE && !source.trim()) || busy}
+            onClick={makeDraft}
           >
-            Draft the notes
+            {template === NOTES ? "Draft the notes" : template === CODE ? "Draft the reference" : "Draft from the notes"}
           </button>
           {draft && (
             <>
               <p class="muted">
-                Draft {draft.by === "extractive" ? "from the transcript's speakers and cue phrases" : `by ${draft.by}`}
+                Draft {draft.by === "extractive" ? "built from what you gave" : `by ${draft.by}`}
                 {draft.note && ` · ${draft.note}`}. Check it, change what is wrong, then create the page.
               </p>
               <textarea
@@ -325,7 +357,7 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
           )}
         </fieldset>
       )}
-      {chosen && chosen.fields.length > 0 && (
+      {chosen && !draft && chosen.fields.length > 0 && (
         <fieldset class="fields">
           <legend>{chosen.title || chosen.name}</legend>
           {chosen.fields.map((f) => (
@@ -339,7 +371,7 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
         </p>
       )}
       <div class="row">
-        <button class="button primary" type="submit" disabled={busy || (template === NOTES && !draft)}>
+        <button class="button primary" type="submit" disabled={busy || ((template === NOTES || template === CODE) && !draft)}>
           Create page
         </button>
         <button type="button" class="button" onClick={() => history.back()}>

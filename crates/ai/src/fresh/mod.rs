@@ -231,18 +231,14 @@ fn check_links(
                 let page = space.catalog()?.by_stem(&stem).map(|n| n.id.clone());
                 match page {
                     Some(id) => {
-                        if let Some(anchor) = anchor.filter(|a| !a.is_empty()) {
-                            let target_page = space.page(&id)?;
-                            let anchors = anchors(&target_page.body);
-                            if !anchors.contains(&anchor) {
-                                broken(
-                                    format!(
-                                        "the {what} `{}` goes to section #{anchor}, which \"{}\" does not have",
-                                        link.url, target_page.summary.title
-                                    ),
-                                    closest(&anchor, anchors.iter().map(String::as_str)).map(|a| format!("#{a}")),
-                                );
-                            }
+                        if let Some((anchor, title, suggestion)) = missing_anchor(space, &id, anchor)? {
+                            broken(
+                                format!(
+                                    "the {what} `{}` goes to section #{anchor}, which \"{title}\" does not have",
+                                    link.url
+                                ),
+                                suggestion,
+                            );
                         }
                     }
                     None if root.join(&target).exists() => {}
@@ -274,18 +270,8 @@ fn check_links(
                         );
                     }
                     Some(id) => {
-                        if let Some(anchor) = anchor.filter(|a| !a.is_empty()) {
-                            let target_page = space.page(&id)?;
-                            let anchors = anchors(&target_page.body);
-                            if !anchors.contains(&anchor) {
-                                broken(
-                                    format!(
-                                        "[[{title}#{anchor}]]: \"{}\" has no section #{anchor}",
-                                        target_page.summary.title
-                                    ),
-                                    closest(&anchor, anchors.iter().map(String::as_str)).map(|a| format!("#{a}")),
-                                );
-                            }
+                        if let Some((anchor, target, suggestion)) = missing_anchor(space, &id, anchor)? {
+                            broken(format!("[[{title}#{anchor}]]: \"{target}\" has no section #{anchor}"), suggestion);
                         }
                     }
                 }
@@ -515,6 +501,23 @@ fn symbol_name(span: &str) -> &str {
 
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
+}
+
+/// When `anchor` names no section of page `id`: the anchor, the page's title and the closest
+/// section's anchor.
+fn missing_anchor(
+    space: &mut Space,
+    id: &PageId,
+    anchor: Option<String>,
+) -> Result<Option<(String, String, Option<String>)>, FreshError> {
+    let Some(anchor) = anchor.filter(|a| !a.is_empty()) else { return Ok(None) };
+    let page = space.page(id)?;
+    let anchors = anchors(&page.body);
+    if anchors.contains(&anchor) {
+        return Ok(None);
+    }
+    let suggestion = closest(&anchor, anchors.iter().map(String::as_str)).map(|a| format!("#{a}"));
+    Ok(Some((anchor, page.summary.title, suggestion)))
 }
 
 /// The anchors of a body's sections.
