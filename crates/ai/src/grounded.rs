@@ -21,6 +21,8 @@ const EVIDENCE: usize = 5;
 /// Share of a sentence's new words (besides numbers, which must all be there) one source
 /// sentence must carry.
 const CARRIED: f32 = 0.5;
+/// Share of the best sentence's score a sentence needs for a claim to rest on it.
+const STRONG: f32 = 0.5;
 /// Sentences an answer keeps at most.
 const CLAIMS: usize = 3;
 
@@ -47,6 +49,8 @@ pub fn answer(
         return answer::unsupported(passages, EXTRACTIVE);
     }
     let evidence = ranking.best(EVIDENCE, 0.3);
+    // Claims must rest on the sentences that answer best (the others are context).
+    let strong = ranking.best(EVIDENCE, STRONG).len();
     let request =
         ChatRequest { messages: prompt(question, &evidence), max_tokens: 120, temperature: 0.0, schema: None };
     let written = match model.chat(&request, on_token) {
@@ -57,7 +61,7 @@ pub fn answer(
             return a;
         }
     };
-    let (kept, dropped) = check(question, &written, &evidence);
+    let (kept, dropped) = check(question, &written, &evidence[..strong]);
     if kept.is_empty() {
         let mut a = answer::extractive(question, passages);
         a.note = Some(format!(
