@@ -98,7 +98,7 @@ fn planted_problems_are_found_with_their_suggestions() {
         &[],
     );
     // Two pages that disagree.
-    env.create(
+    let overview = env.create(
         "ENG",
         "Auth overview",
         "# Auth overview\n\n## Lifetimes\n\nAccess tokens expire after 15 minutes of use.\n",
@@ -198,4 +198,9 @@ fn planted_problems_are_found_with_their_suggestions() {
     assert_eq!(all["code"], true);
     let reply = crate::server::http(&addr, "GET", &format!("/api/v1/pages/{tokens}/freshness"), None, None);
     assert_eq!(reply.json()["status"], "fresh", "{}", reply.body);
+    // A page's badge knows the pages that contradict it.
+    let reply = crate::server::http(&addr, "GET", &format!("/api/v1/pages/{overview}/freshness"), None, None);
+    let r = reply.json();
+    assert_eq!(r["status"], "stale", "{r}");
+    assert_eq!(issues(&r, "contradiction").len(), 1, "{r}");
 }

@@ -701,7 +701,8 @@ async fn backlinks(
     Ok(Json(json!({ "backlinks": list })))
 }
 
-/// Whether a page is still true: its links, and the code repository registered for its space.
+/// Whether a page is still true: its links, the code repository registered for its space, and
+/// other pages that state its numbers otherwise.
 async fn page_freshness(
     State(state): St,
     Extension(caller): Extension<Caller>,
@@ -713,10 +714,15 @@ async fn page_freshness(
         let (state, key) = (state.clone(), key.clone());
         tokio::task::spawn_blocking(move || state.code(&key)).await??
     };
+    let st = state.clone();
+    let space_key = key.clone();
     let report = state
         .with_space(&key, false, move |s| {
-            cdo_ai::fresh::check_page(s, &id, code.as_deref(), cdo_ai::fresh::Options::default())
-                .map_err(|e| ApiError::internal(e.to_string()))
+            let mut report = cdo_ai::fresh::check_page(s, &id, code.as_deref(), cdo_ai::fresh::Options::default())
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let contradictions = st.contradictions(&space_key, s)?;
+            report.add(contradictions.get(&id).cloned().unwrap_or_default());
+            Ok(report)
         })
         .await?;
     Ok(Json(json!(report)))

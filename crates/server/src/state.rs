@@ -121,6 +121,9 @@ struct Cached {
     body: Bytes,
 }
 
+/// Contradictions per page.
+pub type Contradictions = HashMap<cdo_core::PageId, Vec<cdo_ai::fresh::Issue>>;
+
 /// The server's state, shared by every request.
 pub struct AppState {
     pub wiki: Wiki,
@@ -139,6 +142,9 @@ pub struct AppState {
     spaces: Mutex<HashMap<String, Arc<SpaceHandle>>>,
     /// The code repositories of spaces, read at their HEAD; read again when HEAD moves.
     code: Mutex<HashMap<String, Arc<cdo_ai::fresh::Code>>>,
+    /// Contradictions between a space's pages (numbers only: no model on a page's badge), with
+    /// the space generation they were found at.
+    contradictions: Mutex<HashMap<String, (u64, Arc<Contradictions>)>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
     /// The embedding model, loaded on the first search that wants meaning (`None` inside: missing).
@@ -183,6 +189,7 @@ impl AppState {
             local_user,
             spaces: Mutex::new(HashMap::new()),
             code: Mutex::new(HashMap::new()),
+            contradictions: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
             search: Mutex::new(None),
             model: Mutex::new(None),
@@ -261,6 +268,21 @@ impl AppState {
         let code = Arc::new(cdo_ai::fresh::Code::scan(&path).map_err(|e| ApiError::internal(e.to_string()))?);
         lock(&self.code).insert(key.to_owned(), code.clone());
         Ok(Some(code))
+    }
+
+    /// The contradictions between the pages of space `key` (open as `space`), found again only
+    /// when the space changed (blocking).
+    pub fn contradictions(&self, key: &str, space: &mut Space) -> ApiResult<Arc<Contradictions>> {
+        let generation = self.space(key)?.generation();
+        if let Some((at, found)) = lock(&self.contradictions).get(key)
+            && *at == generation
+        {
+            return Ok(found.clone());
+        }
+        let found =
+            Arc::new(cdo_ai::fresh::contradict::find(space, None).map_err(|e| ApiError::internal(e.to_string()))?);
+        lock(&self.contradictions).insert(key.to_owned(), (generation, found.clone()));
+        Ok(found)
     }
 
     /// Forgets an open space (after it was created or removed).

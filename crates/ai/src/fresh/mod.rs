@@ -179,6 +179,12 @@ pub fn check_page(
 }
 
 impl Report {
+    /// Adds issues found elsewhere (contradictions found for the whole space) and settles again.
+    pub fn add(&mut self, issues: impl IntoIterator<Item = Issue>) {
+        self.issues.extend(issues);
+        self.settle();
+    }
+
     /// The status and confidence its issues give.
     fn settle(&mut self) {
         self.status = if self.issues.iter().any(|i| matches!(i.kind, Kind::BrokenLink | Kind::CodeDrift)) {
