@@ -114,6 +114,20 @@ pub enum Outcome {
     Conflict { source_commit: String, detail: String },
 }
 
+/// A source's path is inside its repository: relative, without `..`.
+pub fn check_path(path: &str) -> Result<(), SyncError> {
+    let outside = path.starts_with('/')
+        || path.starts_with('\\')
+        || path.contains(':')
+        || path.split(['/', '\\']).any(|part| part == "..");
+    if outside {
+        return Err(SyncError::Config(format!(
+            "`{path}` is not a path inside the repository; give it relative to the repository's root, without `..`"
+        )));
+    }
+    Ok(())
+}
+
 /// The repository of a source: the local folder, or the cache clone of a URL, fetched.
 fn open_repo(source: &Source, cache: &Path) -> Result<(git2::Repository, bool), SyncError> {
     let local = !source.repo.contains("://") && !source.repo.starts_with("git@");
@@ -196,6 +210,7 @@ fn digest(text: &str) -> String {
 /// Syncs one source with its page. `source` is updated with what the sync saw (save the
 /// registry afterwards).
 pub fn sync(space: &mut Space, source: &mut Source, cache: &Path, author: &Author) -> Result<Outcome, SyncError> {
+    check_path(&source.path)?;
     let (repo, local) = open_repo(source, cache)?;
     let commit = source_commit(&repo, source)?;
     let commit_id = commit.id().to_string();
@@ -564,6 +579,16 @@ pub fn cache_dir(home: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_paths_stay_inside_the_repository() {
+        for bad in ["../secrets.md", "docs/../../x", "/etc/passwd", "C:\\x", "a\\..\\b"] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+        for good in ["docs/guide.md", "", "a..b/c.md"] {
+            assert!(check_path(good).is_ok(), "{good}");
+        }
+    }
 
     #[test]
     fn conventional_commit_summaries() {

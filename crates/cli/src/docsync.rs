@@ -26,6 +26,7 @@ pub fn run(wiki: &Wiki, author: &Author, cmd: DocsyncCmd) -> Result<()> {
             if kind != Kind::Changelog && path.is_empty() {
                 bail!("which file? pass --path (the file in the repository)");
             }
+            docsync::check_path(&path)?;
             // A local repository is stored by its absolute path.
             let repo = if repo.contains("://") || repo.starts_with("git@") {
                 repo
