@@ -47,6 +47,8 @@ pub struct Code {
     /// Symbol name → the files that declare it.
     pub symbols: HashMap<String, Vec<String>>,
     pub routes: Vec<Route>,
+    /// When each file last changed, read on first use.
+    last_changes: std::sync::OnceLock<HashMap<String, Change>>,
 }
 
 impl Code {
@@ -67,6 +69,7 @@ impl Code {
             top: HashSet::new(),
             symbols: HashMap::new(),
             routes: Vec::new(),
+            last_changes: std::sync::OnceLock::new(),
         };
         let mut blobs = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
@@ -210,40 +213,43 @@ impl Code {
         }
     }
 
-    /// When each of `paths` last changed, walking back from HEAD.
+    /// When each of `paths` last changed (a path that did not change in the last
+    /// [`HISTORY`] commits is left out). The history is read once per `Code`, for every file.
     pub fn changes(&self, paths: &[String]) -> HashMap<String, Change> {
+        let all = self.last_changes.get_or_init(|| self.read_history());
+        paths.iter().filter_map(|p| all.get(p).map(|c| (p.clone(), c.clone()))).collect()
+    }
+
+    /// The last change of every file at HEAD: one walk back from HEAD, each commit compared with
+    /// its first parent, until every file has been seen changing.
+    fn read_history(&self) -> HashMap<String, Change> {
         let mut out = HashMap::new();
         let Ok(repo) = git2::Repository::open(&self.root) else { return out };
         let Ok(mut walk) = repo.revwalk() else { return out };
         if walk.push_head().is_err() || walk.set_sorting(git2::Sort::TIME | git2::Sort::TOPOLOGICAL).is_err() {
             return out;
         }
-        let mut wanted: Vec<&String> = paths.iter().collect();
         for oid in walk.take(HISTORY).flatten() {
-            if wanted.is_empty() {
+            if out.len() >= self.files.len() {
                 break;
             }
             let Ok(commit) = repo.find_commit(oid) else { continue };
             let Ok(tree) = commit.tree() else { continue };
             let parent = commit.parent(0).ok().and_then(|p| p.tree().ok());
-            let at = |t: &git2::Tree<'_>, p: &str| t.get_path(Path::new(p)).ok().map(|e| e.id());
-            wanted.retain(|path| {
-                let now = at(&tree, path);
-                let before = parent.as_ref().and_then(|t| at(t, path));
-                if now.is_some() && now != before {
-                    out.insert(
-                        (*path).clone(),
-                        Change {
-                            time: commit.time().seconds(),
-                            commit: oid.to_string()[..10].to_owned(),
-                            summary: commit.summary().ok().flatten().unwrap_or("").to_owned(),
-                        },
-                    );
-                    false
-                } else {
-                    true
+            let Ok(diff) = repo.diff_tree_to_tree(parent.as_ref(), Some(&tree), None) else { continue };
+            let mut change: Option<Change> = None;
+            for delta in diff.deltas() {
+                let Some(path) = delta.new_file().path().and_then(|p| p.to_str()) else { continue };
+                if out.contains_key(path) || !self.file_set.contains(path) {
+                    continue;
                 }
-            });
+                let change = change.get_or_insert_with(|| Change {
+                    time: commit.time().seconds(),
+                    commit: oid.to_string()[..10].to_owned(),
+                    summary: commit.summary().ok().flatten().unwrap_or("").to_owned(),
+                });
+                out.insert(path.to_owned(), change.clone());
+            }
         }
         out
     }
@@ -339,6 +345,7 @@ mod tests {
             top: HashSet::new(),
             symbols: HashMap::new(),
             routes: Vec::new(),
+            last_changes: std::sync::OnceLock::new(),
         };
         code.read_source(
             "src/main.rs",

@@ -60,39 +60,104 @@ pub fn find(space: &mut Space, model: Option<&dyn Model>) -> Result<HashMap<Page
             }
         }
     }
-    let mut by_word: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, s) in all.iter().enumerate() {
-        for w in &s.words {
-            by_word.entry(w.as_str()).or_default().push(i);
-        }
-    }
     // (a, b, whether their numbers differ)
     let mut pairs: Vec<(usize, usize, bool)> = Vec::new();
     let mut conflicts: Vec<usize> = vec![0; all.len()];
+    let mut record = |i: usize, j: usize, numbers: bool, pairs: &mut Vec<(usize, usize, bool)>| {
+        pairs.push((i.min(j), i.max(j), numbers));
+        conflicts[i] += 1;
+        conflicts[j] += 1;
+    };
+
+    // Numbers: the same statement (the same words, or one more on one side) with other numbers.
+    // Statements are grouped by their words, so this is linear in the statements; a group that
+    // spans many pages is a pattern and is skipped whole.
+    let key = |s: &Statement, without: Option<&str>| -> String {
+        let mut words: Vec<&str> = s.words.iter().map(String::as_str).filter(|w| Some(*w) != without).collect();
+        words.sort_unstable();
+        words.join(" ")
+    };
+    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, s) in all.iter().enumerate() {
+        if !s.numbers.is_empty() {
+            groups.entry(key(s, None)).or_default().push(i);
+        }
+    }
+    let patterns: HashSet<&str> = groups
+        .iter()
+        .filter(|(_, group)| group.iter().map(|&i| &all[i].page).collect::<HashSet<_>>().len() > TEMPLATED + 1)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let mut seen: HashSet<(usize, usize)> = HashSet::new();
     for (i, a) in all.iter().enumerate() {
-        let mut shared: HashMap<usize, usize> = HashMap::new();
-        for w in &a.words {
-            for &j in by_word.get(w.as_str()).into_iter().flatten() {
-                if j > i && all[j].page != a.page {
-                    *shared.entry(j).or_default() += 1;
+        if a.numbers.is_empty() {
+            continue;
+        }
+        let own = key(a, None);
+        if patterns.contains(own.as_str()) {
+            continue;
+        }
+        let mut keys = vec![own];
+        keys.extend(a.words.iter().map(|w| key(a, Some(w))));
+        for k in keys {
+            if patterns.contains(k.as_str()) {
+                continue;
+            }
+            let Some(group) = groups.get(&k) else { continue };
+            for &j in group {
+                let b = &all[j];
+                if j == i || b.page == a.page || !seen.insert((i.min(j), i.max(j))) {
+                    continue;
+                }
+                if a.numbers != b.numbers {
+                    record(i, j, true, &mut pairs);
                 }
             }
         }
-        for (j, n) in shared {
-            let b = &all[j];
-            let union = a.words.union(&b.words).count().max(1);
-            if (n as f32) / (union as f32) < SAME_SUBJECT {
-                continue;
+    }
+
+    // Words (with a model): statements sharing most words, each saying something the other does
+    // not. Candidates share one of their rarest words (prefix filtering: two sets with Jaccard
+    // similarity t share one of the first |a| - ceil(t|a|) + 1 words of either, in any one
+    // order), then are measured.
+    if model.is_some() {
+        let mut frequency: HashMap<&str, usize> = HashMap::new();
+        for s in &all {
+            for w in &s.words {
+                *frequency.entry(w.as_str()).or_default() += 1;
             }
-            // Numbers: the same statement (at most one word more on one side), other numbers.
-            let same_words = union - n <= 1;
-            let numbers = same_words && !a.numbers.is_empty() && !b.numbers.is_empty() && a.numbers != b.numbers;
-            // Words: each says something the other does not (not one merely saying more).
-            let words = !a.words.is_subset(&b.words) && !b.words.is_subset(&a.words) && a.numbers == b.numbers;
-            if numbers || (words && model.is_some()) {
-                pairs.push((i, j, numbers));
-                conflicts[i] += 1;
-                conflicts[j] += 1;
+        }
+        fn prefix<'s>(s: &'s Statement, frequency: &HashMap<&str, usize>) -> Vec<&'s str> {
+            let mut words: Vec<&str> = s.words.iter().map(String::as_str).collect();
+            words.sort_unstable_by_key(|w| (frequency.get(w).copied().unwrap_or(0), *w));
+            let keep = s.words.len() - (SAME_SUBJECT * s.words.len() as f32).ceil() as usize + 1;
+            words.truncate(keep);
+            words
+        }
+        let mut by_word: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, s) in all.iter().enumerate() {
+            for w in prefix(s, &frequency) {
+                by_word.entry(w).or_default().push(i);
+            }
+        }
+        for (i, a) in all.iter().enumerate() {
+            let mut candidates: HashSet<usize> = HashSet::new();
+            for w in prefix(a, &frequency) {
+                candidates.extend(by_word.get(w).into_iter().flatten().copied().filter(|&j| j > i));
+            }
+            for j in candidates {
+                let b = &all[j];
+                if b.page == a.page || a.numbers != b.numbers {
+                    continue;
+                }
+                let shared = a.words.intersection(&b.words).count();
+                let union = a.words.union(&b.words).count().max(1);
+                if (shared as f32) / (union as f32) >= SAME_SUBJECT
+                    && !a.words.is_subset(&b.words)
+                    && !b.words.is_subset(&a.words)
+                {
+                    record(i, j, false, &mut pairs);
+                }
             }
         }
     }

@@ -570,23 +570,42 @@ impl Places {
 /// meaning (at most a third of the longer one differs).
 fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let word_l = word.to_lowercase();
+    let n = word.chars().count();
     candidates
-        .map(|c| (levenshtein(&word_l, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d > 0 && *d * 3 <= word.chars().count().max(c.chars().count()))
+        .map(|c| {
+            let bound = n.max(c.chars().count()) / 3;
+            (levenshtein_within(&word_l, &c.to_lowercase(), bound), c)
+        })
+        .filter(|(d, c)| *d > 0 && *d * 3 <= n.max(c.chars().count()))
         .min_by_key(|(d, c)| (*d, c.len()))
         .map(|(_, c)| c)
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
+    levenshtein_within(a, b, usize::MAX)
+}
+
+/// The edit distance when it is at most `bound`, else something larger (it stops as soon as
+/// every way through is past the bound).
+fn levenshtein_within(a: &str, b: &str, bound: usize) -> usize {
     let b: Vec<char> = b.chars().collect();
+    let a_len = a.chars().count();
+    if a_len.abs_diff(b.len()) > bound {
+        return bound.saturating_add(1);
+    }
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
         let mut prev = row[0];
         row[0] = i + 1;
+        let mut least = row[0];
         for (j, cb) in b.iter().enumerate() {
             let here = row[j + 1];
             row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(here + 1);
+            least = least.min(row[j + 1]);
             prev = here;
+        }
+        if least > bound {
+            return bound.saturating_add(1);
         }
     }
     row[b.len()]
@@ -646,5 +665,7 @@ mod tests {
         );
         assert_eq!(closest("Payroll", ["Deployment Guide", "Architecture"].into_iter()), None);
         assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert!(levenshtein_within("kitten", "sitting", 2) > 2);
+        assert_eq!(levenshtein_within("kitten", "sitting", 3), 3);
     }
 }
