@@ -581,10 +581,6 @@ fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .map(|(_, c)| c)
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    levenshtein_within(a, b, usize::MAX)
-}
-
 /// The edit distance when it is at most `bound`, else something larger (it stops as soon as
 /// every way through is past the bound).
 fn levenshtein_within(a: &str, b: &str, bound: usize) -> usize {
@@ -664,7 +660,7 @@ mod tests {
             Some("Deployment Guide")
         );
         assert_eq!(closest("Payroll", ["Deployment Guide", "Architecture"].into_iter()), None);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein_within("kitten", "sitting", usize::MAX), 3);
         assert!(levenshtein_within("kitten", "sitting", 2) > 2);
         assert_eq!(levenshtein_within("kitten", "sitting", 3), 3);
     }
