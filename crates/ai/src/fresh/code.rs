@@ -61,16 +61,7 @@ impl Code {
             .and_then(|h| h.peel_to_commit())
             .map_err(|e| FreshError::Code(root.to_path_buf(), format!("no commit at HEAD ({})", e.message())))?;
         let tree = commit.tree().map_err(|e| FreshError::Code(root.to_path_buf(), e.message().into()))?;
-        let mut code = Code {
-            root: root.to_path_buf(),
-            head: commit.id().to_string(),
-            files: Vec::new(),
-            file_set: HashSet::new(),
-            top: HashSet::new(),
-            symbols: HashMap::new(),
-            routes: Vec::new(),
-            last_changes: std::sync::OnceLock::new(),
-        };
+        let mut code = Code::empty(root.to_path_buf(), commit.id().to_string());
         let mut blobs = Vec::new();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
             let name = entry.name().unwrap_or("");
@@ -104,6 +95,20 @@ impl Code {
             }
         }
         Ok(code)
+    }
+
+    /// A repository with nothing read yet.
+    fn empty(root: PathBuf, head: String) -> Code {
+        Code {
+            root,
+            head,
+            files: Vec::new(),
+            file_set: HashSet::new(),
+            top: HashSet::new(),
+            symbols: HashMap::new(),
+            routes: Vec::new(),
+            last_changes: std::sync::OnceLock::new(),
+        }
     }
 
     /// The commit HEAD names in the repository at `root`, to tell whether a scan is current.
@@ -337,16 +342,7 @@ mod tests {
 
     #[test]
     fn routes_and_symbols_come_from_declarations() {
-        let mut code = Code {
-            root: PathBuf::new(),
-            head: String::new(),
-            files: Vec::new(),
-            file_set: HashSet::new(),
-            top: HashSet::new(),
-            symbols: HashMap::new(),
-            routes: Vec::new(),
-            last_changes: std::sync::OnceLock::new(),
-        };
+        let mut code = Code::empty(PathBuf::new(), String::new());
         code.read_source(
             "src/main.rs",
             "pub fn issue_token(user: &User) {}\n.route(\"/api/v2/users\", get(list).post(create))\n",

@@ -317,8 +317,7 @@ fn check_code(code: &Code, body: &str, places: &Places, issues: &mut Vec<Issue>)
     let shapes: Vec<(String, String, &code::Route)> =
         code.routes.iter().map(|r| (r.method.clone(), route_shape(&r.path), r)).collect();
     for mention in mentions(body) {
-        let section = places.section(mention.line);
-        match mention.what {
+        let (detail, suggestion) = match mention.what {
             Mentioned::Route { method, path } => {
                 checked += 1;
                 let shape = route_shape(&path);
@@ -328,13 +327,7 @@ fn check_code(code: &Code, body: &str, places: &Places, issues: &mut Vec<Issue>)
                     continue;
                 }
                 let suggestion = closest_route(&method, &shape, &shapes);
-                issues.push(Issue {
-                    kind: Kind::CodeDrift,
-                    section,
-                    line: mention.line,
-                    detail: format!("`{method} {path}` is not a route of the code any more"),
-                    suggestion,
-                });
+                (format!("`{method} {path}` is not a route of the code any more"), suggestion)
             }
             Mentioned::Path(path) => {
                 if code.has_file(&path) {
@@ -356,13 +349,7 @@ fn check_code(code: &Code, body: &str, places: &Places, issues: &mut Vec<Issue>)
                     .max_by_key(|f| f.split('/').filter(|part| path.split('/').any(|p| p == *part)).count());
                 let suggestion =
                     moved.cloned().or_else(|| closest(&path, code.files.iter().map(String::as_str)).map(str::to_owned));
-                issues.push(Issue {
-                    kind: Kind::CodeDrift,
-                    section,
-                    line: mention.line,
-                    detail: format!("`{path}` is not in the code any more"),
-                    suggestion,
-                });
+                (format!("`{path}` is not in the code any more"), suggestion)
             }
             Mentioned::Symbol(symbol) => {
                 let name = symbol_name(&symbol);
@@ -373,15 +360,17 @@ fn check_code(code: &Code, body: &str, places: &Places, issues: &mut Vec<Issue>)
                     }
                     continue;
                 }
-                issues.push(Issue {
-                    kind: Kind::CodeDrift,
-                    section,
-                    line: mention.line,
-                    detail: format!("`{symbol}` is declared nowhere in the code any more"),
-                    suggestion: closest(name, code.symbols.keys().map(String::as_str)).map(|s| format!("`{s}`")),
-                });
+                let suggestion = closest(name, code.symbols.keys().map(String::as_str)).map(|s| format!("`{s}`"));
+                (format!("`{symbol}` is declared nowhere in the code any more"), suggestion)
             }
-        }
+        };
+        issues.push(Issue {
+            kind: Kind::CodeDrift,
+            section: places.section(mention.line),
+            line: mention.line,
+            detail,
+            suggestion,
+        });
     }
     (checked, referred)
 }
