@@ -171,6 +171,7 @@ fn planted_problems_are_found_with_their_suggestions() {
     let c = issues(r, "contradiction");
     assert_eq!(c.len(), 1, "{r}");
     assert_eq!(c[0]["section"], "Lifetimes");
+    assert_eq!(c[0]["line"], 5, "the line of the statement: {r}");
     assert!(
         c[0]["detail"]
             .as_str()

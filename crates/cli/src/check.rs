@@ -68,7 +68,8 @@ fn print(reports: &[Report]) {
             let kind =
                 serde_json::to_value(issue.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             let section = if issue.section.is_empty() { String::new() } else { format!(" in \"{}\"", issue.section) };
-            println!("  {kind}{section}, line {}: {}", issue.line, issue.detail);
+            let line = if issue.line == 0 { String::new() } else { format!(", line {}", issue.line) };
+            println!("  {kind}{section}{line}: {}", issue.detail);
             if let Some(s) = &issue.suggestion {
                 println!("    suggestion: {s}");
             }

@@ -24,6 +24,8 @@ struct Statement {
     page: PageId,
     title: String,
     section: String,
+    /// 1-based, in the page's body; 0 when the sentence's text is not found as written.
+    line: usize,
     text: String,
     words: HashSet<String>,
     numbers: HashSet<String>,
@@ -48,10 +50,15 @@ pub fn find(space: &mut Space, model: Option<&dyn Model>) -> Result<HashMap<Page
                     }
                 }
                 if words.len() >= 3 && (!numbers.is_empty() || model.is_some()) {
+                    // The line that has the sentence's first words (the sentence is plain text;
+                    // the body may have markup in it).
+                    let start: String = text.chars().take(24).collect();
+                    let line = page.body.lines().position(|l| l.contains(&start)).map_or(0, |i| i + 1);
                     all.push(Statement {
                         page: id.clone(),
                         title: page.summary.title.clone(),
                         section: section.heading.clone(),
+                        line,
                         text,
                         words,
                         numbers,
@@ -183,7 +190,7 @@ pub fn find(space: &mut Space, model: Option<&dyn Model>) -> Result<HashMap<Page
             out.entry(this.page.clone()).or_default().push(Issue {
                 kind: Kind::Contradiction,
                 section: this.section.clone(),
-                line: 0,
+                line: this.line,
                 detail: format!(
                     "\"{}\" but \"{}\" says \"{}\"{}",
                     this.text,

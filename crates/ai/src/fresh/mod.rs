@@ -59,6 +59,7 @@ pub struct Issue {
     pub kind: Kind,
     /// The heading of the section it is in (empty: the top of the page).
     pub section: String,
+    /// 1-based, in the page's body (without frontmatter); 0 when not known.
     pub line: usize,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
