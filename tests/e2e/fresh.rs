@@ -205,3 +205,54 @@ fn planted_problems_are_found_with_their_suggestions() {
     assert_eq!(r["status"], "stale", "{r}");
     assert_eq!(issues(&r, "contradiction").len(), 1, "{r}");
 }
+
+/// A web server on 127.0.0.1 that answers 200 for `/ok` and 404 for anything else.
+fn tiny_web() -> String {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream);
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let status = if first.split_whitespace().nth(1) == Some("/ok") { "200 OK" } else { "404 Not Found" };
+            let mut stream = reader.into_inner();
+            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn external_links_are_checked_only_when_asked() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    let web = tiny_web();
+    let id = env.create("ENG", "Links", &format!("# Links\n\n## Out\n\n[ok]({web}/ok) and [gone]({web}/gone).\n"), &[]);
+
+    let quiet = env.json(&["check", "ENG", "--json"]);
+    assert_eq!(report(&quiet, "Links")["status"], "fresh", "no requests unless asked: {quiet}");
+
+    let out = env.cmd(&["check", "ENG", "--external", "--json"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let asked: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let r = report(&asked, "Links");
+    let broken = issues(r, "broken_link");
+    assert_eq!(broken.len(), 1, "{r}");
+    assert!(broken[0]["detail"].as_str().is_some_and(|d| d.contains("/gone") && d.contains("HTTP 404")), "{r}");
+    assert_eq!(broken[0]["section"], "Out");
+
+    let server = crate::server::Server::start(&env, "127.0.0.1:0", &[]);
+    let addr = server.url().trim_start_matches("http://").to_owned();
+    let reply = crate::server::http(&addr, "GET", &format!("/api/v1/pages/{id}/freshness?external=1"), None, None);
+    assert_eq!(reply.json()["status"], "broken", "{}", reply.body);
+    let reply = crate::server::http(&addr, "GET", &format!("/api/v1/pages/{id}/freshness"), None, None);
+    assert_eq!(reply.json()["status"], "fresh", "{}", reply.body);
+}

@@ -67,7 +67,8 @@ fn tools() -> Value {
             "description": "Whether pages are still true: broken links and sections, file paths, symbols and HTTP routes the space's code repository no longer has (with the closest current match), and pages older than the code they name. Pass a page, or a space for all its pages.",
             "inputSchema": {"type": "object", "properties": {
                 "page": text("the page id, or KEY:Title"),
-                "space": text("every page of this space (its key)")
+                "space": text("every page of this space (its key)"),
+                "external": {"type": "boolean", "description": "also request external links (10 s each)"}
             }}
         }
     ])
@@ -129,10 +130,11 @@ impl Server<'_> {
             }
             "check_freshness" => {
                 let llm = self.llm.clone();
+                let external = args.get("external").and_then(Value::as_bool).unwrap_or(false);
                 let options = cdo_ai::fresh::Options {
+                    external: external.then_some(std::time::Duration::from_secs(10)),
                     contradictions: true,
                     model: llm.as_deref().map(|m| m as &dyn cdo_ai::Model),
-                    ..cdo_ai::fresh::Options::default()
                 };
                 if let Some(page) = text("page").filter(|p| !p.trim().is_empty()) {
                     let (mut space, id) = self.wiki.resolve(&page)?;

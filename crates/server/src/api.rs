@@ -701,15 +701,26 @@ async fn backlinks(
     Ok(Json(json!({ "backlinks": list })))
 }
 
-/// Whether a page is still true: its links, the code repository registered for its space, and
-/// other pages that state its numbers otherwise.
+/// Whether a page is still true: its links (`external=1`: its external links too), the code
+/// repository registered for its space, and other pages that state its numbers otherwise.
 async fn page_freshness(
     State(state): St,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let (key, id) = page_of(&state, &id).await?;
     caller.require(&key, Level::Read)?;
+    // `external=1` also requests the page's external links (5 s each). The server makes those
+    // requests, so only someone who may write the page (and so its links) may ask.
+    let external = q.get("external").is_some_and(|v| v == "1" || v == "true");
+    if external {
+        caller.require(&key, Level::Write)?;
+    }
+    let options = cdo_ai::fresh::Options {
+        external: external.then_some(std::time::Duration::from_secs(5)),
+        ..cdo_ai::fresh::Options::default()
+    };
     let code = {
         let (state, key) = (state.clone(), key.clone());
         tokio::task::spawn_blocking(move || state.code(&key)).await??
@@ -718,7 +729,7 @@ async fn page_freshness(
     let space_key = key.clone();
     let report = state
         .with_space(&key, false, move |s| {
-            let mut report = cdo_ai::fresh::check_page(s, &id, code.as_deref(), cdo_ai::fresh::Options::default())
+            let mut report = cdo_ai::fresh::check_page(s, &id, code.as_deref(), options)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             let contradictions = st.contradictions(&space_key, s)?;
             report.add(contradictions.get(&id).cloned().unwrap_or_default());
