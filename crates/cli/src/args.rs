@@ -150,7 +150,7 @@ pub enum Command {
         json: bool,
     },
     /// A Model Context Protocol server on standard input/output for coding agents: tools
-    /// search, ask, get_page, create_page, update_page
+    /// search, ask, get_page, create_page, update_page, check_freshness
     Mcp,
     /// Pages related to a page: nearest in meaning (by its words without the model)
     Related {
