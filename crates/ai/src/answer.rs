@@ -89,22 +89,26 @@ pub(crate) fn sentences(text: &str) -> Vec<String> {
             table_rows(&lines[start..i], &mut out);
             continue;
         }
-        let line = lines[i];
+        out.extend(split_line(lines[i]).into_iter().map(|s| s.trim().to_owned()));
         i += 1;
-        let mut start = 0;
-        let bytes = line.as_bytes();
-        for (i, b) in bytes.iter().enumerate() {
-            let end = matches!(b, b'.' | b'?' | b'!') && bytes.get(i + 1).is_none_or(|n| *n == b' ');
-            if end {
-                out.push(line[start..=i].trim().to_owned());
-                start = i + 1;
-            }
-        }
-        if start < line.len() {
-            out.push(line[start..].trim().to_owned());
-        }
     }
     out.retain(|s| s.split_whitespace().count() >= 3);
+    out
+}
+
+/// A line cut after each `.`, `?` or `!` that ends it or is followed by a space (the pieces keep
+/// their spaces; the last may be empty).
+pub(crate) fn split_line(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = line.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(b, b'.' | b'?' | b'!') && bytes.get(i + 1).is_none_or(|n| *n == b' ') {
+            out.push(&line[start..=i]);
+            start = i + 1;
+        }
+    }
+    out.push(&line[start..]);
     out
 }
 

@@ -119,16 +119,14 @@ fn check<'a>(
         if declines(&sentence) {
             continue;
         }
-        let new: Vec<String> = analyzer::tokens(&sentence)
-            .into_iter()
-            .filter(|t| !asked.contains(&t.term) && !analyzer::is_filler(sentence.get(t.from..t.to).unwrap_or("")))
-            .map(|t| t.term)
-            .collect();
-        let mut all: Vec<String> = analyzer::tokens(&sentence)
+        // The sentence's words besides filler; `new` are those the question does not have.
+        let terms: Vec<String> = analyzer::tokens(&sentence)
             .into_iter()
             .filter(|t| !analyzer::is_filler(sentence.get(t.from..t.to).unwrap_or("")))
             .map(|t| t.term)
             .collect();
+        let new: Vec<String> = terms.iter().filter(|t| !asked.contains(*t)).cloned().collect();
+        let mut all = terms;
         all.sort();
         all.dedup();
         let number = |t: &str| t.bytes().any(|b| b.is_ascii_digit());
@@ -187,16 +185,9 @@ fn claims(written: &str) -> Vec<String> {
     clean.push_str(rest);
     let mut out = Vec::new();
     for line in clean.lines() {
-        let line = line.trim().trim_start_matches(['-', '*', ' ']);
-        let mut start = 0;
-        let bytes = line.as_bytes();
-        for (i, b) in bytes.iter().enumerate() {
-            if matches!(b, b'.' | b'?' | b'!') && bytes.get(i + 1).is_none_or(|n| *n == b' ') {
-                push_claim(&mut out, &line[start..=i]);
-                start = i + 1;
-            }
+        for sentence in answer::split_line(line.trim().trim_start_matches(['-', '*', ' '])) {
+            push_claim(&mut out, sentence);
         }
-        push_claim(&mut out, &line[start..]);
     }
     out
 }
