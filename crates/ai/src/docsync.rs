@@ -84,15 +84,12 @@ impl Registry {
         }
     }
 
-    /// Writes it whole or not at all (a temporary file renamed into place).
+    /// Writes it whole or not at all, as the home's other files are written.
     pub fn save(&self, home: &Path) -> Result<(), SyncError> {
         std::fs::create_dir_all(home).map_err(|e| SyncError::Config(e.to_string()))?;
         let text = yaml_serde::to_string(self).map_err(|e| SyncError::Config(e.to_string()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(home).map_err(|e| SyncError::Config(e.to_string()))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| SyncError::Config(e.to_string()))?;
-        tmp.as_file().sync_all().map_err(|e| SyncError::Config(e.to_string()))?;
-        tmp.persist(home.join("docsync.yaml")).map_err(|e| SyncError::Config(e.to_string()))?;
-        Ok(())
+        cdo_core::store::write_atomic(&home.join("docsync.yaml"), text.as_bytes())
+            .map_err(|e| SyncError::Config(e.to_string()))
     }
 
     pub fn next_id(&self) -> u32 {
