@@ -67,8 +67,7 @@ pub fn docs(code: &Code, path: &str, style: &str, model: Option<&dyn Model>) -> 
         reference.push('\n');
     }
     let mut items_total = 0;
-    for file in code.files.iter().filter(|f| under(f)) {
-        let Some(text) = code.read(file) else { continue };
+    for (file, text) in code.read(code.files.iter().map(String::as_str).filter(|f| under(f))) {
         let items = public_items(file, &text);
         if items.is_empty() {
             continue;

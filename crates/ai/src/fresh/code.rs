@@ -118,15 +118,30 @@ impl Code {
         Some(head.id().to_string())
     }
 
-    /// A text file's content at HEAD (none for binary or very large files).
-    pub fn read(&self, path: &str) -> Option<String> {
-        let repo = git2::Repository::open(&self.root).ok()?;
-        let tree = repo.revparse_single(&self.head).ok()?.peel_to_commit().ok()?.tree().ok()?;
-        let blob = tree.get_path(Path::new(path)).ok()?.to_object(&repo).ok()?.peel_to_blob().ok()?;
-        if blob.size() > READ_AT_MOST || blob.is_binary() {
-            return None;
+    /// The text files among `paths` with their content at HEAD (binary and very large files are
+    /// left out), read through one opening of the repository.
+    pub fn read<'p>(&self, paths: impl IntoIterator<Item = &'p str>) -> Vec<(&'p str, String)> {
+        let Ok(repo) = git2::Repository::open(&self.root) else { return Vec::new() };
+        let Some(tree) =
+            repo.revparse_single(&self.head).ok().and_then(|o| o.peel_to_commit().ok()).and_then(|c| c.tree().ok())
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for path in paths {
+            let Some(blob) =
+                tree.get_path(Path::new(path)).ok().and_then(|e| e.to_object(&repo).ok()?.peel_to_blob().ok())
+            else {
+                continue;
+            };
+            if blob.size() > READ_AT_MOST || blob.is_binary() {
+                continue;
+            }
+            if let Ok(text) = String::from_utf8(blob.content().to_vec()) {
+                out.push((path, text));
+            }
         }
-        String::from_utf8(blob.content().to_vec()).ok()
+        out
     }
 
     pub fn has_file(&self, path: &str) -> bool {
