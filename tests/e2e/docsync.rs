@@ -6,17 +6,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{Env, git};
+use crate::support::{Env, git, write};
 
 fn commit(repo: &Path, message: &str) {
     git(repo, &["add", "-A"]);
     git(repo, &["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", message]);
-}
-
-fn write(repo: &Path, path: &str, text: &str) {
-    let file = repo.join(path);
-    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-    std::fs::write(file, text).expect("write");
 }
 
 fn body(env: &Env, id: &str) -> String {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{Env, git};
+use crate::support::{Env, git, write};
 
 /// Commits everything in `repo` at `when` (seconds since the epoch).
 fn commit_at(repo: &Path, message: &str, when: i64) {
@@ -21,12 +21,6 @@ fn commit_at(repo: &Path, message: &str, when: i64) {
         .output()
         .expect("git runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let file = root.join(path);
-    std::fs::create_dir_all(file.parent().expect("a parent")).expect("mkdir");
-    std::fs::write(file, text).expect("write");
 }
 
 /// The code repository: its first state long ago.

@@ -101,6 +101,13 @@ pub fn check(args: &[&str], out: &Output) {
     );
 }
 
+/// Writes `text` to `path` under `root`, making its folders.
+pub fn write(root: &Path, path: &str, text: &str) {
+    let file = root.join(path);
+    std::fs::create_dir_all(file.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(file, text).expect("write");
+}
+
 /// Runs git in `dir`; panics unless it succeeds. Returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
