@@ -83,6 +83,10 @@ pub struct Store {
     journal_file: OnceLock<fs::File>,
     /// The last commit this store made and its tree, so the next save need not read them back.
     last: std::cell::Cell<Option<(Oid, Oid)>>,
+    /// Files replaced by saves (the old page file, the old ref), removed after the save returns:
+    /// freeing a file's blocks costs ext4 ~0.1-0.25 ms here, a quarter of a save. See
+    /// [`Store::empty_trash`].
+    trash: std::cell::RefCell<std::collections::VecDeque<PathBuf>>,
     /// The space root on disk.
     root: PathBuf,
     /// The space root's path inside the repository: `""` or `docs/`.
@@ -117,7 +121,9 @@ impl Store {
         let (lock_file, journal_file) = (OnceLock::new(), OnceLock::new());
         let lock_timeout = Duration::from_secs(10);
         let head_seen = std::cell::RefCell::new(None);
-        let store = Store { repo, writer, refs, lock_file, head_seen, journal_file, last, root, prefix, lock_timeout };
+        let trash = std::cell::RefCell::new(std::collections::VecDeque::new());
+        let store =
+            Store { repo, writer, refs, lock_file, head_seen, journal_file, last, trash, root, prefix, lock_timeout };
         store.flush_index()?;
         Ok(store)
     }
@@ -392,9 +398,14 @@ impl Store {
     ) -> Result<refs::Moved, StoreError> {
         if let Some(old) = expected {
             // `branch` came from HEAD (branch_and_head), so HEAD's reflog gets the entry too.
-            let moved = self.refs.compare_and_swap(branch, true, old, new, author, when, message);
+            let keep = self.tmp_dir().join(format!("ref-{:016x}", fastrand::u64(..)));
+            let moved = self.refs.compare_and_swap(branch, true, old, new, author, when, message, &keep);
             match moved.map_err(io(&self.repo.commondir().join(branch)))? {
                 refs::Moved::Unsupported => {}
+                refs::Moved::Done => {
+                    self.throw_away(keep);
+                    return Ok(refs::Moved::Done);
+                }
                 moved => return Ok(moved),
             }
         }
@@ -439,7 +450,9 @@ impl Store {
             self.checkout(path, *oid)?;
         }
         for (path, bytes) in &change.writes {
-            write_via(&self.root.join(path), bytes, Some(&self.tmp_dir()))?;
+            if let Some(old) = write_via(&self.root.join(path), bytes, Some(&self.tmp_dir()))? {
+                self.throw_away(old);
+            }
         }
         Ok(())
     }
@@ -456,7 +469,33 @@ impl Store {
                 }
                 Ok(())
             }
-            _ => write_via(&self.root.join(path), &self.blob(oid)?, Some(&self.tmp_dir())),
+            _ => {
+                if let Some(old) = write_via(&self.root.join(path), &self.blob(oid)?, Some(&self.tmp_dir()))? {
+                    self.throw_away(old);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues a replaced file for removal. Saves leave removing to [`Store::empty_trash`] (run
+    /// when the git index catches up, a moment after a burst of saves); a process that never
+    /// gets there removes the oldest file on each save beyond a bound.
+    fn throw_away(&self, path: PathBuf) {
+        let mut trash = self.trash.borrow_mut();
+        trash.push_back(path);
+        while trash.len() > MAX_TRASH {
+            if let Some(old) = trash.pop_front() {
+                let _ = fs::remove_file(old);
+            }
+        }
+    }
+
+    /// Removes the files saves replaced. They sit in the store's temporary folder, which a
+    /// writer that finds its predecessor died sweeps too.
+    pub fn empty_trash(&self) {
+        for path in self.trash.borrow_mut().drain(..) {
+            let _ = fs::remove_file(path);
         }
     }
 
@@ -509,6 +548,7 @@ impl Store {
 
     /// Brings the git index in line with HEAD for every journaled path (one index write).
     pub fn flush_index(&self) -> Result<(), StoreError> {
+        self.empty_trash();
         let journal = self.journal_path();
         let Ok(text) = fs::read_to_string(&journal) else {
             return Ok(());
@@ -605,49 +645,88 @@ fn fill_stat(entry: &mut git2::IndexEntry, meta: &fs::Metadata) {
     entry.file_size = meta.len() as u32;
 }
 
-/// Writes a file so that readers see the old or the new content, never half of it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    write_via(path, bytes, None)
+/// Replaced files a store keeps before removing them all at once (see [`Store::throw_away`]).
+const MAX_TRASH: usize = 1024;
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.empty_trash();
+    }
 }
 
-/// Writes `bytes` to a temporary file (in `tmp_dir`, else beside `path`), flushes it to disk,
-/// and renames it over `path`.
-fn write_via(path: &Path, bytes: &[u8], tmp_dir: Option<&Path>) -> Result<(), StoreError> {
+/// Writes a file so that readers see the old or the new content, never half of it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_via(path, bytes, None).map(|_| ())
+}
+
+/// Writes `bytes` to a temporary file and moves it over `path`. A working-tree file of a space
+/// (`tmp_dir` given: the store's temporary folder) is swapped into place, see [`swap_into`], and
+/// the old file's new path returned for the caller to remove; anything else (the home's files)
+/// is renamed over the old file.
+fn write_via(path: &Path, bytes: &[u8], tmp_dir: Option<&Path>) -> Result<Option<PathBuf>, StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp_name = format!(".{name}.{}.tmp", fastrand::u32(..));
     // No fsync: a killed process can never leave half a file (the rename is atomic); surviving
     // a power cut is left to the file system, as git does for its objects by default.
-    let attempt = |tmp: &Path| -> std::io::Result<()> {
+    let attempt = |tmp: &Path, swap: bool| -> std::io::Result<bool> {
         let result = (|| {
             let mut file = fs::File::create(tmp)?;
             file.write_all(bytes)?;
             drop(file);
-            fs::rename(tmp, path)
+            if swap { swap_into(tmp, path) } else { fs::rename(tmp, path).map(|()| false) }
         })();
         if result.is_err() {
             let _ = fs::remove_file(tmp);
         }
         result
     };
-    let retry_in = |folder: &Path| -> std::io::Result<()> {
+    let retry_in = |folder: &Path, swap: bool| -> std::io::Result<Option<PathBuf>> {
         let tmp = folder.join(&tmp_name);
-        match attempt(&tmp) {
+        let swapped = match attempt(&tmp, swap) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs::create_dir_all(folder)?;
                 fs::create_dir_all(dir)?;
-                attempt(&tmp)
+                attempt(&tmp, swap)
             }
             other => other,
-        }
+        }?;
+        Ok(swapped.then_some(tmp))
     };
     if let Some(tmp_dir) = tmp_dir
-        && retry_in(tmp_dir).is_ok()
+        && let Ok(old) = retry_in(tmp_dir, true)
     {
-        return Ok(());
+        return Ok(old);
     }
-    // Another file system (a linked worktree, say): fall back to a temporary file beside it.
-    retry_in(dir).map_err(io(path))
+    // Another file system (a linked worktree, say): fall back to a temporary file beside it,
+    // renamed over the old file (a swapped-out old file would show in the working tree).
+    retry_in(dir, false).map_err(io(path))
+}
+
+/// Puts the file `tmp` in place of `path` atomically, as a rename over it would; answers
+/// whether the old file is now at `tmp` (for the caller to remove when convenient).
+///
+/// On Linux an existing file is swapped with `tmp` (`renameat2` with `RENAME_EXCHANGE`). A
+/// rename over an existing file frees the old file's blocks, and makes ext4 start writing the
+/// new file out before the rename returns (its `auto_da_alloc` guard for programs that skip
+/// fsync): together ~0.2 ms of every save on this VM, a fifth of it. Working-tree files are a
+/// copy of the blob the save commits; git's own checkout writes them with no flush at all.
+/// Anywhere the swap is not available, a plain rename.
+fn swap_into(tmp: &Path, path: &Path) -> std::io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        if renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE).is_ok() {
+            if fs::symlink_metadata(tmp).is_ok_and(|m| m.is_dir()) {
+                // `path` was a folder (a rename would have refused it): put it back.
+                let _ = renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE);
+                return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "a folder is in the way"));
+            }
+            return Ok(true);
+        }
+        // No file at `path` yet, or a file system without the swap: a plain rename.
+    }
+    fs::rename(tmp, path).map(|()| false)
 }
 
 /// Callbacks for talking to a git remote: credentials from the ssh agent or git's credential
@@ -670,4 +749,35 @@ pub fn remote_callbacks<'a>() -> git2::RemoteCallbacks<'a> {
         }
     });
     callbacks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_tree_writes_swap_the_old_file_aside_and_never_a_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tmp = dir.path().join("tmp");
+        let page = dir.path().join("page.md");
+        assert_eq!(write_via(&page, b"one", Some(&tmp)).expect("create"), None, "nothing was replaced");
+        let old = write_via(&page, b"two", Some(&tmp)).expect("replace");
+        assert_eq!(fs::read(&page).expect("page"), b"two");
+        if let Some(old) = old {
+            // Where the swap exists, the old file waits in the temporary folder to be removed.
+            assert!(old.starts_with(&tmp));
+            assert_eq!(fs::read(&old).expect("old"), b"one");
+        }
+        // A folder where the file should go stays where it is, with what it holds.
+        let folder = dir.path().join("folder.md");
+        fs::create_dir_all(folder.join("inner")).expect("folder");
+        fs::write(folder.join("inner/keep.md"), "keep").expect("write");
+        assert!(write_via(&folder, b"three", Some(&tmp)).is_err());
+        assert_eq!(fs::read_to_string(folder.join("inner/keep.md")).expect("kept"), "keep");
+        let left: Vec<_> = fs::read_dir(&tmp).expect("tmp").flatten().map(|e| e.path()).collect();
+        assert!(left.iter().all(|p| fs::read(p).is_ok_and(|b| b == b"one")), "only the replaced file: {left:?}");
+        // The home's files are renamed over, leaving nothing behind.
+        write_atomic(&page, b"four").expect("atomic");
+        assert_eq!(fs::read(&page).expect("page"), b"four");
+    }
 }

@@ -140,8 +140,8 @@ proptest! {
         let repo = git2::Repository::init(dir.path()).expect("init");
         let writer = cdo_core::store::objects::ObjectWriter::new(repo.path());
         let blob = repo.blob(b"x").expect("blob");
-        let sub = writer.tree(&mut [cdo_core::store::objects::Entry { name: "f".into(), mode: 0o100644, oid: blob }]).expect("tree");
-        let mut entries: Vec<_> = names
+        let sub = writer.tree(vec![cdo_core::store::objects::Entry { name: "f".into(), mode: 0o100644, oid: blob }]).expect("tree");
+        let entries: Vec<_> = names
             .iter()
             .filter(|n| !n.contains('/') && *n != "." && *n != "..")
             .zip(&dirs)
@@ -152,6 +152,6 @@ proptest! {
         for e in &entries {
             builder.insert(&e.name, e.oid, e.mode).expect("insert");
         }
-        prop_assert_eq!(writer.tree(&mut entries).expect("ours"), builder.write().expect("theirs"));
+        prop_assert_eq!(writer.tree(entries).expect("ours"), builder.write().expect("theirs"));
     }
 }

@@ -381,6 +381,23 @@ fn writers_in_two_handles_both_land() {
 }
 
 #[test]
+fn replaced_files_are_removed_when_the_index_catches_up() {
+    let mut f = fixture();
+    let p = f.space.create_page(&page("Page"), &alice()).expect("create");
+    for i in 0..3 {
+        let body = Some(format!("version {i}\n"));
+        f.space.update_page(&p.summary.id, &PageUpdate { body, ..Default::default() }, &alice()).expect("save");
+    }
+    assert_eq!(f.space.page(&p.summary.id).expect("page").body, "version 2\n");
+    assert_clean(&f.space);
+    let tmp = f.root.join(".git/confluence-do/tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "the temporary folder still holds {left:?}");
+    let fsck = std::process::Command::new("git").args(["fsck", "--strict"]).current_dir(&f.root).output().expect("git");
+    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+}
+
+#[test]
 fn a_writer_killed_holding_git_locks_does_not_block_the_next_one() {
     let mut f = fixture();
     let p = f.space.create_page(&page("Page"), &alice()).expect("create");

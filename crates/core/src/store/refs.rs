@@ -59,7 +59,10 @@ impl Refs {
     }
 
     /// Moves the branch `name` from `expected` to `new`, logging it as git does (also in HEAD's
-    /// log when `name` is the branch HEAD names).
+    /// log when `name` is the branch HEAD names). The old ref file is linked at `keep` first, so
+    /// that the rename does not free it on the spot (the caller removes it later; freeing costs
+    /// ext4 ~0.1 ms here, a tenth of a save). The rename over the ref is git's own, and keeps
+    /// ext4's guard that writes the new ref out before the rename is committed.
     #[allow(clippy::too_many_arguments)]
     pub fn compare_and_swap(
         &self,
@@ -70,6 +73,7 @@ impl Refs {
         who: &Author,
         (time, offset_minutes): (i64, i32),
         message: &str,
+        keep: &Path,
     ) -> io::Result<Moved> {
         if !is_safe_ref(name) {
             return Ok(Moved::Unsupported);
@@ -100,6 +104,8 @@ impl Refs {
                 self.append_log(&self.git_dir.join("logs").join("HEAD"), &line)?;
             }
             drop(lock);
+            // Without the link (another file system, say) the rename frees the old file itself.
+            let _ = fs::hard_link(&path, keep);
             fs::rename(&lock_path, &path)?;
             Ok(Moved::Done)
         })();
@@ -197,6 +203,7 @@ mod tests {
                 &author(),
                 (1_700_000_000, -330),
                 "Update \"A\"\n\nbody",
+                &dir.path().join("kept"),
             )
             .expect("swap");
         assert_eq!(moved, Moved::Done);
@@ -208,18 +215,23 @@ mod tests {
         );
         assert_eq!(fs::read_to_string(dir.path().join("logs/HEAD")).expect("HEAD log"), log);
         assert!(!dir.path().join("refs/heads/main.lock").exists());
+        // The old ref file was kept aside for the caller to remove.
+        assert_eq!(fs::read_to_string(dir.path().join("kept")).expect("kept"), format!("{}\n", oid(1)));
     }
 
     #[test]
     fn refuses_a_stale_expectation_and_a_held_lock() {
         let (dir, refs) = setup();
         let when = (0, 0);
-        let stale = refs.compare_and_swap("refs/heads/main", true, oid(9), oid(2), &author(), when, "m").expect("swap");
+        let stale = refs
+            .compare_and_swap("refs/heads/main", true, oid(9), oid(2), &author(), when, "m", &dir.path().join("kept"))
+            .expect("swap");
         assert_eq!(stale, Moved::Stale);
         assert_eq!(refs.read("refs/heads/main"), Some(oid(1)));
         fs::write(dir.path().join("refs/heads/main.lock"), "").expect("lock");
-        let locked =
-            refs.compare_and_swap("refs/heads/main", true, oid(1), oid(2), &author(), when, "m").expect("swap");
+        let locked = refs
+            .compare_and_swap("refs/heads/main", true, oid(1), oid(2), &author(), when, "m", &dir.path().join("kept"))
+            .expect("swap");
         assert_eq!(locked, Moved::Locked);
         assert!(dir.path().join("refs/heads/main.lock").exists(), "someone else's lock stays");
         assert_eq!(refs.read("refs/heads/main"), Some(oid(1)));
@@ -230,7 +242,9 @@ mod tests {
         let (dir, refs) = setup();
         fs::remove_file(dir.path().join("refs/heads/main")).expect("unpack");
         let when = (0, 0);
-        let moved = refs.compare_and_swap("refs/heads/main", true, oid(1), oid(2), &author(), when, "m").expect("swap");
+        let moved = refs
+            .compare_and_swap("refs/heads/main", true, oid(1), oid(2), &author(), when, "m", &dir.path().join("kept"))
+            .expect("swap");
         assert_eq!(moved, Moved::Unsupported);
         assert!(!dir.path().join("refs/heads/main.lock").exists());
         assert_eq!(refs.read("refs/heads/../../x"), None);

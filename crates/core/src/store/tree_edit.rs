@@ -2,6 +2,7 @@
 //! paths: O(depth) per edit instead of O(files in the repository).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use git2::{Oid, Repository, Tree};
 
@@ -35,12 +36,12 @@ pub fn apply(repo: &Repository, writer: &ObjectWriter, base: Option<Oid>, edits:
     let items: Vec<(&str, &Edit)> = edits.iter().map(|e| (e.path().trim_matches('/'), e)).collect();
     match apply_level(repo, writer, base, &items)? {
         Some(oid) => Ok(oid),
-        None => writer.tree(&mut []),
+        None => writer.tree(Vec::new()),
     }
 }
 
 /// The entries of a tree: remembered when this process wrote it, else read from the repository.
-fn entries_of(repo: &Repository, writer: &ObjectWriter, oid: Oid) -> Result<Vec<Entry>, StoreError> {
+fn entries_of(repo: &Repository, writer: &ObjectWriter, oid: Oid) -> Result<Rc<[Entry]>, StoreError> {
     if let Some(entries) = writer.remembered(oid) {
         return Ok(entries);
     }
@@ -62,7 +63,8 @@ pub fn lookup(
     let mut current = tree;
     let mut parts = path.trim_matches('/').split('/').peekable();
     while let Some(name) = parts.next() {
-        let Some(entry) = entries_of(repo, writer, current)?.into_iter().find(|e| e.name == name) else {
+        let entries = entries_of(repo, writer, current)?;
+        let Some(entry) = entries.iter().find(|e| e.name == name) else {
             return Ok(None);
         };
         if parts.peek().is_none() {
@@ -84,7 +86,7 @@ fn apply_level(
     edits: &[(&str, &Edit)],
 ) -> Result<Option<Oid>, StoreError> {
     let mut entries: Vec<Entry> = match base {
-        Some(oid) => entries_of(repo, writer, oid)?,
+        Some(oid) => entries_of(repo, writer, oid)?.to_vec(),
         None => Vec::new(),
     };
     let mut groups: BTreeMap<&str, Vec<(&str, &Edit)>> = BTreeMap::new();
@@ -124,7 +126,7 @@ fn apply_level(
             (None, None) => {}
         }
     }
-    if entries.is_empty() { Ok(None) } else { writer.tree(&mut entries).map(Some) }
+    if entries.is_empty() { Ok(None) } else { writer.tree(entries).map(Some) }
 }
 
 #[cfg(test)]
