@@ -405,7 +405,10 @@ fn a_writer_killed_holding_git_locks_does_not_block_the_next_one() {
     // What a writer killed inside libgit2 leaves: its note in our lock file, git's lock files.
     std::fs::write(git_dir.join("confluence-do/write.lock"), "pid 4194303").expect("write");
     std::fs::write(git_dir.join("index.lock"), "").expect("write");
-    std::fs::write(git_dir.join("refs/heads/main.lock"), "").expect("write");
+    // The ref's lock can be the old ref file swapped out by the save: written long ago.
+    let lock = std::fs::File::create(git_dir.join("refs/heads/main.lock")).expect("lock");
+    lock.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(86_400)).expect("mtime");
+    drop(lock);
     f.space
         .update_page(
             &p.summary.id,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
@@ -28,11 +28,13 @@ pub struct Entry {
     pub oid: Oid,
 }
 
-/// Writes objects into a repository's `objects/` folder, remembering the trees it wrote (the
-/// next save starts from them, and reading them back from disk would cost a file each).
+/// Writes objects into a repository's `objects/` folder, remembering the trees it wrote or read
+/// (the next save starts from them, and reading them back from disk would cost a file each).
 pub struct ObjectWriter {
     dir: PathBuf,
-    trees: RefCell<HashMap<Oid, Rc<[Entry]>>>,
+    trees: RefCell<HashMap<Oid, Arc<[Entry]>>>,
+    /// One compressor, reset for each object: a new one allocates and clears ~300 KB of state.
+    deflate: RefCell<ZlibEncoder<Vec<u8>>>,
 }
 
 /// Trees remembered before the memory is cleared (a few saves' worth of paths is enough).
@@ -46,11 +48,12 @@ const STORED_BELOW: usize = 4000;
 impl ObjectWriter {
     /// A writer for the repository whose git folder is `git_dir`.
     pub fn new(git_dir: &Path) -> ObjectWriter {
-        ObjectWriter { dir: git_dir.join("objects"), trees: RefCell::new(HashMap::new()) }
+        let deflate = RefCell::new(ZlibEncoder::new(Vec::new(), Compression::fast()));
+        ObjectWriter { dir: git_dir.join("objects"), trees: RefCell::new(HashMap::new()), deflate }
     }
 
     /// The entries of a tree this writer wrote, if it still remembers them.
-    pub fn remembered(&self, tree: Oid) -> Option<Rc<[Entry]>> {
+    pub fn remembered(&self, tree: Oid) -> Option<Arc<[Entry]>> {
         self.trees.borrow().get(&tree).cloned()
     }
 
@@ -62,12 +65,16 @@ impl ObjectWriter {
         let (fan, rest) = hex.split_at(2);
         let target = self.dir.join(fan).join(rest);
         let io = |source| StoreError::Io { path: target.clone(), source };
-        let level = if data.len() < STORED_BELOW { Compression::none() } else { Compression::fast() };
-        let mut zlib = ZlibEncoder::new(Vec::with_capacity(data.len() + 64), level);
         let header = format!("{} {}\0", kind_name(kind), data.len());
-        zlib.write_all(header.as_bytes()).map_err(io)?;
-        zlib.write_all(data).map_err(io)?;
-        let bytes = zlib.finish().map_err(io)?;
+        let bytes = if data.len() < STORED_BELOW {
+            stored(header.as_bytes(), data)
+        } else {
+            let mut zlib = self.deflate.borrow_mut();
+            zlib.write_all(header.as_bytes()).map_err(io)?;
+            zlib.write_all(data).map_err(io)?;
+            // Finishes this object's stream and starts the next one afresh.
+            zlib.reset(Vec::with_capacity(data.len() / 2 + 64)).map_err(io)?
+        };
         let tmp = self.dir.join(format!("tmp_cdo_{:016x}", fastrand::u64(..)));
         write_readonly(&tmp, &bytes).map_err(|source| StoreError::Io { path: tmp.clone(), source })?;
         let moved = match fs::rename(&tmp, &target) {
@@ -89,12 +96,18 @@ impl ObjectWriter {
     /// Stores a tree of `entries` (in any order).
     pub fn tree(&self, mut entries: Vec<Entry>) -> Result<Oid, StoreError> {
         let oid = self.write(ObjectType::Tree, &tree_bytes(&mut entries))?;
+        Ok(self.remember(oid, entries.into()))
+    }
+
+    /// Keeps the entries of tree `oid` (read from the repository, or written) for the next
+    /// reader; a save reads each tree on its path twice (the file's mode, then the edit).
+    pub fn remember(&self, oid: Oid, entries: Arc<[Entry]>) -> Oid {
         let mut trees = self.trees.borrow_mut();
         if trees.len() >= REMEMBERED_TREES {
             trees.clear();
         }
-        trees.insert(oid, entries.into());
-        Ok(oid)
+        trees.insert(oid, entries);
+        oid
     }
 
     /// Stores a commit.
@@ -109,6 +122,44 @@ impl ObjectWriter {
     ) -> Result<Oid, StoreError> {
         self.write(ObjectType::Commit, &commit_bytes(tree, parents, author, time, offset_minutes, message)?)
     }
+}
+
+/// A zlib stream of `header` then `data` in stored (uncompressed) deflate blocks.
+fn stored(header: &[u8], data: &[u8]) -> Vec<u8> {
+    const BLOCK: usize = 65_535;
+    let all = [header, data].concat();
+    let mut out = Vec::with_capacity(all.len() + 2 + 5 * (all.len() / BLOCK + 1) + 4);
+    // CMF 0x78 (deflate, 32 KB window), FLG 0x01 (fastest; 0x7801 is a multiple of 31).
+    out.extend_from_slice(&[0x78, 0x01]);
+    let mut blocks = all.chunks(BLOCK).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        out.push(u8::from(blocks.peek().is_none()));
+        let len = block.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    out.extend_from_slice(&adler32(&all).to_be_bytes());
+    out
+}
+
+/// zlib's checksum (RFC 1950).
+fn adler32(bytes: &[u8]) -> u32 {
+    const MOD: u32 = 65_521;
+    let (mut a, mut b) = (1u32, 0u32);
+    // 5552 bytes is the most that can be summed before `b` could overflow.
+    for chunk in bytes.chunks(5552) {
+        for &byte in chunk {
+            a += u32::from(byte);
+            b += a;
+        }
+        a %= MOD;
+        b %= MOD;
+    }
+    (b << 16) | a
 }
 
 fn kind_name(kind: ObjectType) -> &'static str {
@@ -201,6 +252,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stored_streams_inflate_to_their_bytes() {
+        use std::io::Read as _;
+        for len in [0, 1, 3999, 65_535 - 7, 65_535, 200_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let mut back = Vec::new();
+            flate2::read::ZlibDecoder::new(&stored(b"blob 7\0", &data)[..]).read_to_end(&mut back).expect("inflate");
+            assert_eq!(back, [&b"blob 7\0"[..], &data].concat(), "length {len}");
+        }
+        assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
+    }
+
+    #[test]
     fn trees_and_commits_match_what_libgit2_writes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = git2::Repository::init(dir.path()).expect("init");
@@ -234,5 +297,12 @@ mod tests {
         assert_eq!(commit.author().name().ok(), Some("Ada Lovelace"));
         assert_eq!(commit.tree().expect("tree").len(), 5);
         assert!(writer.commit(ours, &[], &Author { name: "a<b".into(), email: "x".into() }, 0, 0, "m").is_err());
+        // Large objects go through the one compressor, reset between them; libgit2 reads them.
+        for fill in [b'x', b'y'] {
+            let big: Vec<u8> = (0..50_000u32).map(|i| if i % 97 == 0 { b'\n' } else { fill }).collect();
+            let oid = writer.write(ObjectType::Blob, &big).expect("big blob");
+            assert_eq!(oid, Oid::hash_object(ObjectType::Blob, &big).expect("hash"));
+            assert_eq!(repo.find_blob(oid).expect("readable").content(), &big[..]);
+        }
     }
 }

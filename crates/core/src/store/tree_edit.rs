@@ -2,7 +2,7 @@
 //! paths: O(depth) per edit instead of O(files in the repository).
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use git2::{Oid, Repository, Tree};
 
@@ -40,17 +40,19 @@ pub fn apply(repo: &Repository, writer: &ObjectWriter, base: Option<Oid>, edits:
     }
 }
 
-/// The entries of a tree: remembered when this process wrote it, else read from the repository.
-fn entries_of(repo: &Repository, writer: &ObjectWriter, oid: Oid) -> Result<Rc<[Entry]>, StoreError> {
+/// The entries of a tree: remembered when this process wrote or read it, else read from the repository.
+fn entries_of(repo: &Repository, writer: &ObjectWriter, oid: Oid) -> Result<Arc<[Entry]>, StoreError> {
     if let Some(entries) = writer.remembered(oid) {
         return Ok(entries);
     }
     let tree: Tree<'_> =
         repo.find_tree(oid).map_err(|source| StoreError::Git { context: format!("read tree {oid}"), source })?;
-    Ok(tree
+    let entries: Arc<[Entry]> = tree
         .iter()
         .filter_map(|e| Some(Entry { name: e.name().ok()?.to_owned(), mode: e.filemode(), oid: e.id() }))
-        .collect())
+        .collect();
+    writer.remember(oid, entries.clone());
+    Ok(entries)
 }
 
 /// The entry at `path` (from the tree's root) in tree `tree`: id and mode.
