@@ -7,7 +7,7 @@
 //
 // The WebDriver client is Node's fetch, which keeps its connection alive (tauri-driver fails
 // at random with clients that close every connection).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { inflateSync } from "node:zlib";
@@ -132,8 +132,25 @@ try {
   console.log(JSON.stringify({ ok: false, step: current, error: String(e?.message ?? e), steps, driver: driverErr.slice(-2000) }));
   process.exitCode = 1;
 } finally {
-  if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  if (session) await wd("DELETE", `/session/${session}`).catch((e) => console.error(`closing the session: ${e.message}`));
   driver.kill();
+  await reapApp();
+}
+
+/**
+ * The app is the driver's grandchild and holds the driver's stderr: should it outlive its
+ * session (a CI run once sat for minutes with the window still open), this script and the
+ * suite would wait on it. Give it 20 s to quit, then kill it, and say so.
+ */
+async function reapApp() {
+  const pattern = "^" + app.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const running = () => spawnSync("pgrep", ["-f", pattern]).status === 0;
+  const end = Date.now() + 20000;
+  while (running() && Date.now() < end) await sleep(200);
+  if (running()) {
+    console.error("the app was still running 20 s after its session closed: killed");
+    spawnSync("pkill", ["-KILL", "-f", pattern]);
+  }
 }
 
 /** How many different colours a PNG has (sampled), read with zlib alone. */

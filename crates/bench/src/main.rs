@@ -138,6 +138,9 @@ enum Cmd {
         /// The highest rate per client the saturation run tries (updates/s)
         #[arg(long, default_value_t = 640.0)]
         max_rate: f64,
+        /// Only the search for each server's highest rate that holds, not the fixed-rate cases
+        #[arg(long)]
+        saturation_only: bool,
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -172,9 +175,9 @@ fn main() -> Result<()> {
             let (_tmp, work) = start("server benchmark", workdir)?;
             server::run(&work, pages, seconds, page_rate, search_rate)
         }
-        Cmd::Sync { seconds, max_rate, workdir } => {
+        Cmd::Sync { seconds, max_rate, saturation_only, workdir } => {
             let (_tmp, work) = start("live co-editing benchmark", workdir)?;
-            sync::run(&work, seconds, max_rate)
+            sync::run(&work, seconds, max_rate, saturation_only)
         }
         Cmd::Fresh { pages, files, workdir } => {
             let (_tmp, work) = start("freshness and DocSync", workdir)?;

@@ -87,6 +87,8 @@ pub struct Store {
     /// freeing a file's blocks costs ext4 ~0.1-0.25 ms here, a quarter of a save. See
     /// [`Store::empty_trash`].
     trash: std::cell::RefCell<std::collections::VecDeque<PathBuf>>,
+    /// Whether this store has swept the temporary folder (see [`Store::lock`]).
+    swept: std::cell::Cell<bool>,
     /// The space root on disk.
     root: PathBuf,
     /// The space root's path inside the repository: `""` or `docs/`.
@@ -122,8 +124,21 @@ impl Store {
         let lock_timeout = Duration::from_secs(10);
         let head_seen = std::cell::RefCell::new(None);
         let trash = std::cell::RefCell::new(std::collections::VecDeque::new());
-        let store =
-            Store { repo, writer, refs, lock_file, head_seen, journal_file, last, trash, root, prefix, lock_timeout };
+        let swept = std::cell::Cell::new(false);
+        let store = Store {
+            repo,
+            writer,
+            refs,
+            lock_file,
+            head_seen,
+            journal_file,
+            last,
+            trash,
+            swept,
+            root,
+            prefix,
+            lock_timeout,
+        };
         store.flush_index()?;
         Ok(store)
     }
@@ -171,12 +186,17 @@ impl Store {
         let lock = WriteLock::acquire(file, &path, self.lock_timeout)?;
         self.head_seen.replace(None);
         if let Some(since) = lock.died_holding {
-            // Only a writer that died can have left temporary files or git lock files behind.
+            // Only a writer that died holding the lock can have left git lock files behind.
             self.clear_stale_git_locks(since);
-            if let Ok(entries) = fs::read_dir(self.tmp_dir()) {
-                for entry in entries.flatten() {
-                    let _ = fs::remove_file(entry.path());
-                }
+        }
+        // Temporary files are only written under the lock, so what the folder holds now is
+        // garbage: files replaced by saves of a process that was killed before removing them,
+        // or a dead writer's half-written files. Swept once per store, and after a death.
+        if (lock.died_holding.is_some() || !self.swept.replace(true))
+            && let Ok(entries) = fs::read_dir(self.tmp_dir())
+        {
+            for entry in entries.flatten() {
+                let _ = fs::remove_file(entry.path());
             }
         }
         Ok(lock)

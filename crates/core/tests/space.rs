@@ -395,6 +395,16 @@ fn replaced_files_are_removed_when_the_index_catches_up() {
     assert!(left.is_empty(), "the temporary folder still holds {left:?}");
     let fsck = std::process::Command::new("git").args(["fsck", "--strict"]).current_dir(&f.root).output().expect("git");
     assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+    // What a process killed between saves leaves (not holding the lock): the next writer sweeps it.
+    std::fs::write(tmp.join(".page.md.1.tmp"), "old").expect("write");
+    std::fs::write(tmp.join("ref-0123456789abcdef"), "old").expect("write");
+    let mut other = Space::open(&f.root, &f.cache.with_extension("other"), None).expect("open");
+    other
+        .update_page(&p.summary.id, &PageUpdate { body: Some("v\n".into()), ..Default::default() }, &bob())
+        .expect("save");
+    other.flush_index().expect("flush");
+    let left: Vec<_> = std::fs::read_dir(&tmp).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "the temporary folder still holds {left:?}");
 }
 
 #[test]
