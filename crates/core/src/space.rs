@@ -150,6 +150,12 @@ impl Space {
         Ok(self.store.flush_index()?)
     }
 
+    /// Packs the repository's loose objects now, whatever their number (see
+    /// [`Store::pack_loose_objects`]; the index catch-up does it once there are many).
+    pub fn pack_objects(&self) -> Result<usize, SpaceError> {
+        Ok(self.store.pack_loose_objects(true)?)
+    }
+
     /// The catalog, loading it on first use.
     pub fn catalog(&mut self) -> Result<&Catalog, SpaceError> {
         if self.catalog.is_none() {

@@ -89,6 +89,8 @@ pub struct Store {
     trash: std::cell::RefCell<std::collections::VecDeque<PathBuf>>,
     /// Whether this store has swept the temporary folder (see [`Store::lock`]).
     swept: std::cell::Cell<bool>,
+    /// Whether packing loose objects failed once (see [`Store::flush_index`]).
+    pack_failed: std::cell::Cell<bool>,
     /// The space root on disk.
     root: PathBuf,
     /// The space root's path inside the repository: `""` or `docs/`.
@@ -135,6 +137,7 @@ impl Store {
             last,
             trash,
             swept,
+            pack_failed: std::cell::Cell::new(false),
             root,
             prefix,
             lock_timeout,
@@ -613,9 +616,64 @@ impl Store {
             }
         }
         index.write().map_err(git("write the git index (is another git command running?)"))?;
-        fs::write(&journal, b"").map_err(io(&journal))
+        fs::write(&journal, b"").map_err(io(&journal))?;
+        // Idle time after a burst of saves: pack their objects once there are many. A failure
+        // (an unreadable object, say) leaves the loose objects as they are, which is always
+        // valid, and is not retried by this store.
+        if !self.pack_failed.get() && self.pack_loose_objects(false).is_err() {
+            self.pack_failed.set(true);
+        }
+        Ok(())
+    }
+
+    /// Packs the repository's loose objects once there are many, as `git gc --auto` would
+    /// (`force`: whatever their number). Every save writes loose objects, each a file of at
+    /// least one 4 KB block, and nothing else packs them when nobody runs git by hand. The
+    /// pack is written and indexed first; only then are the loose copies removed, as `git
+    /// prune-packed` does. Answers how many objects were packed.
+    pub fn pack_loose_objects(&self, force: bool) -> Result<usize, StoreError> {
+        let objects = self.repo.commondir().join("objects");
+        // git's estimate: the objects in one fan-out folder, times 256.
+        if !force && fs::read_dir(objects.join("17")).map(Iterator::count).unwrap_or(0) * 256 < PACK_AT {
+            return Ok(0);
+        }
+        let mut loose = Vec::new();
+        for fan in 0..=255u8 {
+            let fan = format!("{fan:02x}");
+            for entry in fs::read_dir(objects.join(&fan)).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.len() == 38
+                    && let Ok(oid) = Oid::from_str(&format!("{fan}{name}"))
+                {
+                    loose.push((oid, entry.path()));
+                }
+            }
+        }
+        if loose.is_empty() {
+            return Ok(0);
+        }
+        let mut builder = self.repo.packbuilder().map_err(git("pack loose objects"))?;
+        builder.set_threads(0);
+        for (oid, _) in &loose {
+            builder.insert_object(*oid, None).map_err(git(format!("pack object {oid}")))?;
+        }
+        let mut pack = git2::Buf::new();
+        builder.write_buf(&mut pack).map_err(git("pack loose objects"))?;
+        let odb = self.repo.odb().map_err(git("open the object database"))?;
+        let mut writer = odb.packwriter().map_err(git("write a pack"))?;
+        writer.write_all(&pack).map_err(io(&objects))?;
+        writer.commit().map_err(git("write a pack"))?;
+        odb.refresh().map_err(git("read the new pack"))?;
+        for (_, path) in &loose {
+            let _ = fs::remove_file(path);
+        }
+        Ok(loose.len())
     }
 }
+
+/// Loose objects past which they are packed: git's own `gc.auto`.
+const PACK_AT: usize = 6_700;
 
 /// An index entry for a committed file, with the file's stat data when the file on disk holds
 /// exactly that content, and zeroed stat data otherwise so git looks at the file again.

@@ -408,6 +408,42 @@ fn replaced_files_are_removed_when_the_index_catches_up() {
 }
 
 #[test]
+fn packing_loose_objects_keeps_every_page_and_version() {
+    let mut f = fixture();
+    let p = f.space.create_page(&page("Packed"), &alice()).expect("create");
+    for i in 0..5 {
+        let body = Some(format!("version {i}\n"));
+        f.space.update_page(&p.summary.id, &PageUpdate { body, ..Default::default() }, &alice()).expect("save");
+    }
+    let loose = |root: &Path| -> usize {
+        let objects = root.join(".git/objects");
+        std::fs::read_dir(&objects)
+            .expect("objects")
+            .flatten()
+            .filter(|e| e.file_name().len() == 2)
+            .map(|e| std::fs::read_dir(e.path()).map(Iterator::count).unwrap_or(0))
+            .sum()
+    };
+    let before = loose(&f.root);
+    assert!(before > 20, "saves write loose objects ({before})");
+    assert_eq!(f.space.pack_objects().expect("pack"), before);
+    assert_eq!(loose(&f.root), 0, "the loose copies are gone");
+    let fsck = std::process::Command::new("git").args(["fsck", "--strict"]).current_dir(&f.root).output().expect("git");
+    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+    // A fresh handle reads everything from the pack: the page, its six versions, the first one.
+    let mut again = Space::open(&f.root, &f.cache.with_extension("again"), None).expect("open");
+    assert_eq!(again.page(&p.summary.id).expect("page").body, "version 4\n");
+    let versions = again.history(&p.summary.id).expect("history");
+    assert_eq!(versions.len(), 6);
+    // Saves go on after packing, and the next pack takes only what is loose again.
+    again
+        .update_page(&p.summary.id, &PageUpdate { body: Some("after\n".into()), ..Default::default() }, &bob())
+        .expect("save");
+    assert!(loose(&f.root) > 0);
+    assert_clean(&again);
+}
+
+#[test]
 fn a_writer_killed_holding_git_locks_does_not_block_the_next_one() {
     let mut f = fixture();
     let p = f.space.create_page(&page("Page"), &alice()).expect("create");
