@@ -380,28 +380,36 @@ fn writers_in_two_handles_both_land() {
     assert_clean(&a);
 }
 
+/// A page saved `versions` times after its creation, with bodies `version 0` … `version N-1`.
+fn page_with_versions(space: &mut Space, title: &str, versions: usize) -> PageId {
+    let id = space.create_page(&page(title), &alice()).expect("create").summary.id;
+    for i in 0..versions {
+        let body = Some(format!("version {i}\n"));
+        space.update_page(&id, &PageUpdate { body, ..Default::default() }, &alice()).expect("save");
+    }
+    id
+}
+
+fn assert_fsck(root: &Path) {
+    let fsck = std::process::Command::new("git").args(["fsck", "--strict"]).current_dir(root).output().expect("git");
+    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+}
+
 #[test]
 fn replaced_files_are_removed_when_the_index_catches_up() {
     let mut f = fixture();
-    let p = f.space.create_page(&page("Page"), &alice()).expect("create");
-    for i in 0..3 {
-        let body = Some(format!("version {i}\n"));
-        f.space.update_page(&p.summary.id, &PageUpdate { body, ..Default::default() }, &alice()).expect("save");
-    }
-    assert_eq!(f.space.page(&p.summary.id).expect("page").body, "version 2\n");
+    let id = page_with_versions(&mut f.space, "Page", 3);
+    assert_eq!(f.space.page(&id).expect("page").body, "version 2\n");
     assert_clean(&f.space);
     let tmp = f.root.join(".git/confluence-do/tmp");
     let left: Vec<_> = std::fs::read_dir(&tmp).into_iter().flatten().flatten().map(|e| e.path()).collect();
     assert!(left.is_empty(), "the temporary folder still holds {left:?}");
-    let fsck = std::process::Command::new("git").args(["fsck", "--strict"]).current_dir(&f.root).output().expect("git");
-    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+    assert_fsck(&f.root);
     // What a process killed between saves leaves (not holding the lock): the next writer sweeps it.
     std::fs::write(tmp.join(".page.md.1.tmp"), "old").expect("write");
     std::fs::write(tmp.join("ref-0123456789abcdef"), "old").expect("write");
     let mut other = Space::open(&f.root, &f.cache.with_extension("other"), None).expect("open");
-    other
-        .update_page(&p.summary.id, &PageUpdate { body: Some("v\n".into()), ..Default::default() }, &bob())
-        .expect("save");
+    other.update_page(&id, &PageUpdate { body: Some("v\n".into()), ..Default::default() }, &bob()).expect("save");
     other.flush_index().expect("flush");
     let left: Vec<_> = std::fs::read_dir(&tmp).into_iter().flatten().flatten().map(|e| e.path()).collect();
     assert!(left.is_empty(), "the temporary folder still holds {left:?}");
@@ -410,11 +418,7 @@ fn replaced_files_are_removed_when_the_index_catches_up() {
 #[test]
 fn packing_loose_objects_keeps_every_page_and_version() {
     let mut f = fixture();
-    let p = f.space.create_page(&page("Packed"), &alice()).expect("create");
-    for i in 0..5 {
-        let body = Some(format!("version {i}\n"));
-        f.space.update_page(&p.summary.id, &PageUpdate { body, ..Default::default() }, &alice()).expect("save");
-    }
+    let id = page_with_versions(&mut f.space, "Packed", 5);
     let loose = |root: &Path| -> usize {
         let objects = root.join(".git/objects");
         std::fs::read_dir(&objects)
@@ -428,17 +432,14 @@ fn packing_loose_objects_keeps_every_page_and_version() {
     assert!(before > 20, "saves write loose objects ({before})");
     assert_eq!(f.space.pack_objects().expect("pack"), before);
     assert_eq!(loose(&f.root), 0, "the loose copies are gone");
-    let fsck = std::process::Command::new("git").args(["fsck", "--strict"]).current_dir(&f.root).output().expect("git");
-    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+    assert_fsck(&f.root);
     // A fresh handle reads everything from the pack: the page, its six versions, the first one.
     let mut again = Space::open(&f.root, &f.cache.with_extension("again"), None).expect("open");
-    assert_eq!(again.page(&p.summary.id).expect("page").body, "version 4\n");
-    let versions = again.history(&p.summary.id).expect("history");
+    assert_eq!(again.page(&id).expect("page").body, "version 4\n");
+    let versions = again.history(&id).expect("history");
     assert_eq!(versions.len(), 6);
     // Saves go on after packing, and the next pack takes only what is loose again.
-    again
-        .update_page(&p.summary.id, &PageUpdate { body: Some("after\n".into()), ..Default::default() }, &bob())
-        .expect("save");
+    again.update_page(&id, &PageUpdate { body: Some("after\n".into()), ..Default::default() }, &bob()).expect("save");
     assert!(loose(&f.root) > 0);
     assert_clean(&again);
 }
