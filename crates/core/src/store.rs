@@ -472,9 +472,7 @@ impl Store {
             self.checkout(path, *oid)?;
         }
         for (path, bytes) in &change.writes {
-            if let Some(old) = write_via(&self.root.join(path), bytes, Some(&self.tmp_dir()))? {
-                self.throw_away(old);
-            }
+            self.write_file(path, bytes)?;
         }
         Ok(())
     }
@@ -491,13 +489,16 @@ impl Store {
                 }
                 Ok(())
             }
-            _ => {
-                if let Some(old) = write_via(&self.root.join(path), &self.blob(oid)?, Some(&self.tmp_dir()))? {
-                    self.throw_away(old);
-                }
-                Ok(())
-            }
+            _ => self.write_file(path, &self.blob(oid)?),
         }
+    }
+
+    /// Writes a working-tree file (swapped into place; the old one queued for removal).
+    fn write_file(&self, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        if let Some(old) = write_via(&self.root.join(path), bytes, Some(&self.tmp_dir()))? {
+            self.throw_away(old);
+        }
+        Ok(())
     }
 
     /// Queues a replaced file for removal. Saves leave removing to [`Store::empty_trash`] (run
