@@ -25,9 +25,15 @@ use crate::embed::Embedder;
 use crate::query::UserQuery;
 use crate::semantic::{self, Passage, Semantic};
 use crate::snippet::{self, Marks, Snippet, StoredSection};
+use crate::words::WordsQuery;
 
 /// Bumped when the schema or what is indexed changes; a mismatch rebuilds the index.
-const SCHEMA_VERSION: u32 = 4;
+const SCHEMA_VERSION: u32 = 5;
+/// How many times the title, the headings and the labels are written into the `words` field
+/// beside the body once: their weight in a word's score (BM25F by repetition).
+const TITLE_WEIGHT: usize = 3;
+const HEADING_WEIGHT: usize = 2;
+const LABEL_WEIGHT: usize = 2;
 /// The analyzer of the unstemmed title-and-headings field that prefixes match against.
 const PLAIN: &str = "cdo_plain";
 /// The cosine similarity a passage needs to count as a semantic match (all-MiniLM-L6-v2 puts
@@ -54,9 +60,10 @@ pub struct Fields {
     /// The sections (stored only), as anchor, heading, text triples: snippets and anchors.
     pub sections: Field,
     pub labels: Field,
-    /// The labels again, with frequencies: a word that is a label ranks the page (a field
-    /// without frequencies would keep tantivy from pruning with block-max WAND).
-    pub label_words: Field,
+    /// Title, headings, labels and body in one field, the first three repeated by their
+    /// weight, with frequencies but no positions: a query word reads one posting list, which
+    /// lets tantivy skip most of it (block-max WAND) even for a word every page has.
+    pub words: Field,
     pub ancestors: Field,
     pub parent: Field,
     pub creator: Field,
@@ -87,7 +94,14 @@ fn schema() -> (Schema, Fields) {
         body: b.add_text_field("body", text(analyzer::NAME, false)),
         sections: b.add_text_field("sections", STORED),
         labels: b.add_text_field("labels", STRING | STORED),
-        label_words: b.add_text_field("label_words", text("raw", false)),
+        words: b.add_text_field(
+            "words",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(analyzer::NAME)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        ),
         ancestors: b.add_text_field("ancestors", STRING),
         parent: b.add_text_field("parent", STRING),
         creator: b.add_text_field("creator", STRING | STORED),
@@ -510,10 +524,19 @@ impl SearchIndex {
         doc.add_text(f.title, &node.title);
         doc.add_text(f.title_exact, node.title.to_lowercase());
         let headings: Vec<&str> = sections.iter().map(|s| s.heading.as_str()).filter(|h| !h.is_empty()).collect();
-        doc.add_text(f.headings, headings.join("\n"));
-        doc.add_text(f.names, format!("{}\n{}", node.title, headings.join("\n")));
+        let headings = headings.join("\n");
         let body: Vec<&str> = sections.iter().map(|s| s.text.as_str()).collect();
-        doc.add_text(f.body, body.join("\n"));
+        let body = body.join("\n");
+        doc.add_text(f.headings, &headings);
+        doc.add_text(f.names, format!("{}\n{headings}", node.title));
+        doc.add_text(f.body, &body);
+        let weighted = [(node.title.as_str(), TITLE_WEIGHT), (&headings, HEADING_WEIGHT), (&body, 1)];
+        let labels = node.labels.iter().map(|l| (l.as_str(), LABEL_WEIGHT));
+        for (text, weight) in weighted.into_iter().chain(labels) {
+            for _ in 0..weight {
+                doc.add_text(f.words, text);
+            }
+        }
         // Stored as anchor, heading, text, anchor, ... (no JSON to parse for every result).
         for s in sections {
             doc.add_text(f.sections, s.anchor);
@@ -522,7 +545,6 @@ impl SearchIndex {
         }
         for label in &node.labels {
             doc.add_text(f.labels, label);
-            doc.add_text(f.label_words, label);
         }
         for id in &ancestors {
             doc.add_text(f.ancestors, id);
@@ -898,28 +920,24 @@ impl SearchIndex {
     pub fn build(&self, q: &UserQuery) -> (Box<dyn Query>, Marks) {
         let f = self.fields;
         let mut marks = Marks::default();
-        // The words' clauses in one flat union of boosted term queries: tantivy then ranks the
-        // top results with block-max WAND instead of scoring every document with the word.
+        // A word that is one term is looked up in `words` (`single`); the other clauses (phrases
+        // of a word that analyses to several terms, the prefix being typed) go beside them.
+        let mut single: Vec<Term> = Vec::new();
         let mut union: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let meaningful: Vec<&String> = q.words.iter().filter(|w| !analyzer::is_filler(w)).collect();
         let words: Vec<&String> = if meaningful.is_empty() { q.words.iter().collect() } else { meaningful };
         let last = q.words.last();
         let searcher = self.reader.searcher();
-        // Only terms the index has: a clause that matches nothing also keeps block-max WAND off.
-        let present = |field: Field, text: &str| {
-            let term = Term::from_field_text(field, text);
-            searcher.doc_freq(&term).is_ok_and(|n| n > 0)
-        };
         for word in &words {
             let terms = analyzer::terms(word);
             marks.terms.extend(terms.iter().cloned());
             match terms.as_slice() {
                 [] => {}
                 [term] => {
-                    for (field, boost) in self.text_fields() {
-                        if present(field, term) {
-                            union.push((Occur::Should, boosted(term_query(field, term), boost)));
-                        }
+                    // Only terms the index has: a term that matches nothing costs pruning.
+                    let term = Term::from_field_text(f.words, term);
+                    if searcher.doc_freq(&term).is_ok_and(|n| n > 0) && !single.contains(&term) {
+                        single.push(term);
                     }
                 }
                 several => {
@@ -927,10 +945,6 @@ impl SearchIndex {
                         union.push((Occur::Should, query));
                     }
                 }
-            }
-            let label = word.to_lowercase();
-            if present(f.label_words, &label) {
-                union.push((Occur::Should, boosted(term_query(f.label_words, &label), 2.0)));
             }
             if q.prefix && Some(*word) == last {
                 let plain = plain_terms(word);
@@ -953,15 +967,30 @@ impl SearchIndex {
             }
         }
         clauses.extend(self.filters(q));
-        if clauses.is_empty() && !union.is_empty() {
-            return (Box::new(BooleanQuery::new(union)), marks);
+        // The words alone are ranked with pruning: one term by tantivy's term query, several by
+        // `WordsQuery`; both skip most postings of words every page has (~10x at 100k pages).
+        let lone = |t: Term| Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)) as Box<dyn Query>;
+        let union: Option<Box<dyn Query>> = if union.is_empty() {
+            match single.len() {
+                0 => None,
+                1 => single.pop().map(lone),
+                _ => Some(Box::new(WordsQuery::new(single))),
+            }
+        } else {
+            union.extend(single.into_iter().map(|t| (Occur::Should, lone(t))));
+            Some(Box::new(BooleanQuery::new(union)))
+        };
+        if clauses.is_empty()
+            && let Some(union) = union
+        {
+            return (union, marks);
         }
         let requires = clauses.iter().any(|(occur, _)| *occur != Occur::MustNot);
-        if !union.is_empty() {
+        if let Some(union) = union {
             // Beside requirements (a label, a phrase) the words only rank; without any, a page
             // must have one of them.
             let occur = if requires { Occur::Should } else { Occur::Must };
-            clauses.push((occur, Box::new(BooleanQuery::new(union))));
+            clauses.push((occur, union));
         } else if !words.is_empty() && !requires {
             // Words no page has, and nothing else: no results (not every page).
             return (Box::new(tantivy::query::EmptyQuery), marks);
@@ -972,7 +1001,7 @@ impl SearchIndex {
         (Box::new(BooleanQuery::new(clauses)), marks)
     }
 
-    /// The text fields a word is looked for in, with their boosts.
+    /// The fields a phrase is looked for in, with their boosts.
     fn text_fields(&self) -> [(Field, f32); 3] {
         [(self.fields.title, 3.0), (self.fields.headings, 1.5), (self.fields.body, 1.0)]
     }
@@ -1002,8 +1031,12 @@ impl SearchIndex {
         clauses
     }
 
-    /// A word's terms in title (boosted), headings and body; several terms make a phrase.
+    /// A word's terms: one term is looked up in the weighted `words` field; several make a
+    /// phrase in title (boosted), headings or body.
     pub fn text_query(&self, terms: &[String]) -> Option<Box<dyn Query>> {
+        if let [term] = terms {
+            return Some(term_query(self.fields.words, term));
+        }
         let options: Vec<(Occur, Box<dyn Query>)> = self
             .text_fields()
             .into_iter()

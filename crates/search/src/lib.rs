@@ -10,6 +10,7 @@ pub mod query;
 pub mod semantic;
 pub mod snippet;
 pub mod vectors;
+mod words;
 
 use std::path::{Path, PathBuf};
 
