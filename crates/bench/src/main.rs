@@ -66,6 +66,16 @@ enum Cmd {
     },
     /// Times semantic queries against an index a `search` run left in its work folder
     Probe { index: PathBuf, query: String },
+    /// Recall of the vector store's sign and 8-bit passes against an exact scan, on real
+    /// passages of a documentation folder embedded with the model (needs `scripts/setup-models`)
+    VectorRecall {
+        /// A documentation folder (e.g. ../shared/testdata/msvc-docs/pages)
+        docs: PathBuf,
+        #[arg(long, default_value_t = 12_000)]
+        passages: usize,
+        #[arg(long, default_value_t = 300)]
+        queries: usize,
+    },
     /// Search quality on a corpus with relevance judgments (BEIR layout): nDCG@10, MRR@10, Recall@5
     SearchQuality {
         /// The corpus folder (e.g. ../shared/testdata/search-bench)
@@ -196,6 +206,7 @@ fn main() -> Result<()> {
         }
         Cmd::Storage { samples, rounds, show } => storage::conformance(&samples, rounds, show),
         Cmd::Probe { index, query } => search::probe(&index, &query),
+        Cmd::VectorRecall { docs, passages, queries } => search::vector_recall(&docs, passages, queries),
         Cmd::SearchQuality { corpus, workdir } => {
             let (_tmp, work) = start("search quality", workdir)?;
             search::quality(&corpus, &work)

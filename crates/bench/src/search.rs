@@ -373,3 +373,81 @@ pub fn probe(index_dir: &Path, query: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// How much of the exact nearest-passage ranking the vector store's faster passes keep, on real
+/// passages of a documentation folder embedded with the real model (the generated spaces'
+/// replayed vectors are copies of a few, so they cannot show this). Queries are section
+/// headings of other pages, embedded the same way.
+pub fn vector_recall(docs: &Path, passages: usize, queries: usize) -> Result<()> {
+    use cdo_search::vectors::{BruteForce, Passes, VectorStore};
+    let mut files = Vec::new();
+    crate::corpus::for_each_page(docs, &mut |path, text| files.push((path.to_owned(), text.to_owned())));
+    files.sort();
+    let mut rng = fastrand::Rng::with_seed(5);
+    rng.shuffle(&mut files);
+    let (mut texts, mut asks) = (Vec::new(), Vec::new());
+    for (path, text) in &files {
+        let page = cdo_core::page::PageFile::parse(text.as_bytes());
+        let title = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let sections = cdo_core::render::sections(page.body());
+        // A page gives either passages or queries, so no query is its own passage.
+        if rng.usize(..10) == 0 && asks.len() < queries {
+            asks.extend(
+                sections.iter().map(|s| s.heading.clone()).filter(|h| h.split_whitespace().count() >= 3).take(2),
+            );
+        } else if texts.len() < passages {
+            texts.extend(cdo_search::semantic::passages(title, &sections).into_iter().map(|p| p.text));
+        }
+        if texts.len() >= passages && asks.len() >= queries {
+            break;
+        }
+    }
+    texts.truncate(passages);
+    asks.truncate(queries);
+    println!("# Vector store passes against an exact scan\n");
+    println!(
+        "{} real passages of {}, {} section headings of other pages as queries.\n",
+        texts.len(),
+        docs.display(),
+        asks.len()
+    );
+    let mut model = load_model()?;
+    let t = Instant::now();
+    let mut store = BruteForce::new(384);
+    for (i, chunk) in texts.chunks(64).enumerate() {
+        for (j, v) in model.embed(chunk)?.into_iter().enumerate() {
+            store.insert((i * 64 + j) as i64, &v);
+        }
+        eprint!("\rembedded {} of {} passages", (i * 64 + chunk.len()), texts.len());
+    }
+    eprintln!();
+    let asked = model.embed(&asks)?;
+    println!(
+        "Embedded in {} ({:.0} passages/s).\n",
+        stats::ms(t.elapsed()),
+        texts.len() as f64 / t.elapsed().as_secs_f64()
+    );
+    println!("| passes | kept by the sign pass | recall of the exact top 10 | top 50 |\n|---|---|---|---|");
+    let n = store.len();
+    let mut cases = vec![("8-bit, then exact".to_owned(), Passes::EightBit)];
+    for fraction in [10, 25, 50, 100] {
+        cases.push((format!("signs (1 in {fraction}), 8-bit, then exact"), Passes::Signs(n / fraction)));
+    }
+    for (name, passes) in cases {
+        let mut found = [0usize; 2];
+        for q in &asked {
+            for (slot, k) in [10, 50].into_iter().enumerate() {
+                let exact: HashSet<i64> = store.nearest_by(q, k, Passes::Exact).into_iter().map(|(id, _)| id).collect();
+                found[slot] += store.nearest_by(q, k, passes).iter().filter(|(id, _)| exact.contains(id)).count();
+            }
+        }
+        let kept = match passes {
+            Passes::Signs(keep) => format!("{keep}"),
+            _ => "-".to_owned(),
+        };
+        let recall = |slot: usize, k: usize| found[slot] as f64 / (asked.len() * k) as f64;
+        row(&format!("{name} | {kept}"), &format!("{:.4} | {:.4}", recall(0, 10), recall(1, 50)));
+    }
+    println!();
+    Ok(())
+}

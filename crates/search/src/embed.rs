@@ -88,7 +88,11 @@ impl MiniLm {
         let options = fastembed::InitOptionsUserDefined::new()
             .with_environment(environment)
             .with_max_length(256)
-            .with_intra_threads(threads);
+            .with_intra_threads(threads)
+            // ONNX Runtime's threads otherwise spin for a while after each run, taking the cores
+            // from whatever comes next (a semantic query's vector scan ran at half speed).
+            .with_session_config("session.intra_op.allow_spinning", "0")
+            .with_session_config("session.inter_op.allow_spinning", "0");
         let model = fastembed::TextEmbedding::try_new_from_user_defined(model, options)
             .map_err(|e| SearchError::Model(format!("loading all-MiniLM-L6-v2 from {}: {e}", dir.display())))?;
         Ok(MiniLm { model })
