@@ -62,3 +62,29 @@ fn removing_a_space_keeps_its_files() {
     env.ok(&["space", "add", root.to_str().expect("utf-8")]);
     assert_eq!(shape(&env.json(&["tree", "ENG", "--json"])), "Keep me\n");
 }
+
+#[test]
+fn output_closed_early_ends_a_command_quietly() {
+    use std::io::{BufRead as _, BufReader};
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    // Far more than a pipe holds, so the command is still writing when the reader goes.
+    let body: String = (0..20_000).map(|i| format!("Line {i} of a long page.\n\n")).collect();
+    env.create("ENG", "Long", &body, &[]);
+    for args in [&["page", "show", "ENG:Long"][..], &["page", "show", "ENG:Long", "--json"][..]] {
+        let mut child = env
+            .cmd(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the command starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("a line");
+        // The reader is dropped here, as `| head -1` does.
+        let out = child.wait_with_output().expect("the command ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        assert!(out.status.success(), "{args:?} ended with {} when its reader went:\n{stderr}", out.status);
+        assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{args:?}:\n{stderr}");
+    }
+}
