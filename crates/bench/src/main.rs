@@ -151,6 +151,9 @@ enum Cmd {
         /// Only the search for each server's highest rate that holds, not the fixed-rate cases
         #[arg(long)]
         saturation_only: bool,
+        /// One case on one server only, for profiling: PAGES,CLIENTS,RATE[,reference]
+        #[arg(long)]
+        probe: Option<sync::Probe>,
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -185,9 +188,9 @@ fn main() -> Result<()> {
             let (_tmp, work) = start("server benchmark", workdir)?;
             server::run(&work, pages, seconds, page_rate, search_rate)
         }
-        Cmd::Sync { seconds, max_rate, saturation_only, workdir } => {
+        Cmd::Sync { seconds, max_rate, saturation_only, probe, workdir } => {
             let (_tmp, work) = start("live co-editing benchmark", workdir)?;
-            sync::run(&work, seconds, max_rate, saturation_only)
+            sync::run(&work, seconds, max_rate, saturation_only, probe)
         }
         Cmd::Fresh { pages, files, workdir } => {
             let (_tmp, work) = start("freshness and DocSync", workdir)?;

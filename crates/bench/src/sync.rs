@@ -361,7 +361,33 @@ fn line(server: &str, case: &str, m: &Measured) {
 }
 
 /// The benchmark.
-pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool) -> Result<()> {
+/// One case for one server, for profiling: `PAGES,CLIENTS,RATE` and `ours` or `reference`.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub pages: usize,
+    pub per_page: usize,
+    pub rate: f64,
+    pub reference: bool,
+}
+
+impl std::str::FromStr for Probe {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Probe, String> {
+        let parts: Vec<&str> = s.split(',').collect();
+        let bad = || format!("expected PAGES,CLIENTS,RATE[,reference], e.g. 1000,2,8: {s}");
+        let (Some(pages), Some(per_page), Some(rate)) = (parts.first(), parts.get(1), parts.get(2)) else {
+            return Err(bad());
+        };
+        Ok(Probe {
+            pages: pages.parse().map_err(|_| bad())?,
+            per_page: per_page.parse().map_err(|_| bad())?,
+            rate: rate.parse().map_err(|_| bad())?,
+            reference: parts.get(3) == Some(&"reference"),
+        })
+    }
+}
+
+pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, probe: Option<Probe>) -> Result<()> {
     let here = std::env::current_exe()?;
     let binary = here.with_file_name("confluence-do");
     if !binary.is_file() {
@@ -397,6 +423,18 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool) -> R
         bail!("the generated space has {} pages, expected 1000", ids.len());
     }
 
+    if let Some(p) = probe {
+        let kind = if p.reference { Kind::Reference } else { Kind::Ours };
+        let target = start(kind, &binary, &home, &reference)?;
+        eprintln!("server pid {}", target.process.0.id());
+        let m = load(&target, &ids[..p.pages.min(ids.len())], p.per_page, p.rate, seconds)?;
+        line(
+            if p.reference { "reference" } else { "confluence.do" },
+            &format!("{} × {} × {}/s", p.pages, p.per_page, p.rate),
+            &m,
+        );
+        return Ok(());
+    }
     let cases: &[(&str, usize, usize, f64)] = if saturation_only {
         &[]
     } else {
