@@ -198,10 +198,6 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
   const [draft, setDraft] = useState<Draft | null>(null);
   const NOTES = "\u0000notes";
   const CODE = "\u0000code";
-  useEffect(() => {
-    setDraft(null);
-    setSource("");
-  }, [template]);
   const makeDraft = async () => {
     setBusy(true);
     setError(null);
@@ -229,15 +225,20 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
   }, [props.parent]);
 
   const chosen = templates.find((t) => t.name === template);
-  useEffect(() => {
+  // Choosing a template resets what belonged to the previous one in the same update as the
+  // choice: an effect would run after the next paint and wipe what was typed meanwhile.
+  const choose = (name: string) => {
     const init: Record<string, string> = {};
-    for (const f of chosen?.fields ?? []) {
+    for (const f of templates.find((t) => t.name === name)?.fields ?? []) {
       if (f.default === undefined || f.default === null) continue;
       const today = f.type === "date" && String(f.default) === "today";
       init[f.name] = today ? new Date().toISOString().slice(0, 10) : String(f.default);
     }
+    setTemplate(name);
     setFields(init);
-  }, [template]);
+    setDraft(null);
+    setSource("");
+  };
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -286,24 +287,24 @@ export function CreateScreen(props: { space: string; parent?: string; onCreated:
       <fieldset class="templates">
         <legend>Start from</legend>
         <label class={`template-card${template === "" ? " on" : ""}`}>
-          <input type="radio" name="template" checked={template === ""} onChange={() => setTemplate("")} />
+          <input type="radio" name="template" checked={template === ""} onChange={() => choose("")} />
           <strong>Blank page</strong>
           <span class="muted">Write from scratch.</span>
         </label>
         {templates.map((t) => (
           <label class={`template-card${template === t.name ? " on" : ""}`}>
-            <input type="radio" name="template" checked={template === t.name} onChange={() => setTemplate(t.name)} />
+            <input type="radio" name="template" checked={template === t.name} onChange={() => choose(t.name)} />
             <strong>{t.title || t.name}</strong>
             <span class="muted">{t.description}</span>
           </label>
         ))}
         <label class={`template-card${template === NOTES ? " on" : ""}`}>
-          <input type="radio" name="template" checked={template === NOTES} onChange={() => setTemplate(NOTES)} />
+          <input type="radio" name="template" checked={template === NOTES} onChange={() => choose(NOTES)} />
           <strong>Meeting notes from a transcript</strong>
           <span class="muted">Attendees, decisions and action items, drafted for you to check.</span>
         </label>
         <label class={`template-card${template === CODE ? " on" : ""}`}>
-          <input type="radio" name="template" checked={template === CODE} onChange={() => setTemplate(CODE)} />
+          <input type="radio" name="template" checked={template === CODE} onChange={() => choose(CODE)} />
           <strong>Reference of the code</strong>
           <span class="muted">Routes and public items of the space's code repository, drafted for you to check.</span>
         </label>
