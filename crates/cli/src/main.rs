@@ -16,8 +16,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    quiet_on_closed_output();
     let cli = args::Cli::parse();
+    // A server keeps serving when nobody reads its output any more.
+    if !matches!(cli.command, args::Command::Serve { .. }) {
+        quiet_on_closed_output();
+    }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`confluence-do tree KEY | head`): nothing more to say.
