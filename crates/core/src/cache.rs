@@ -170,7 +170,9 @@ impl Cache {
         self.flush()?;
         let path = self.path.clone();
         let err = |source| CacheError { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
+        // Immediate: the write lock is taken (waiting up to the busy timeout) before anything is
+        // read, so what the transaction reads is still true when it writes.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         let out = f(&Tx { tx: &tx }).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(out)

@@ -42,6 +42,9 @@ pub enum SpaceError {
     Invalid(String),
     #[error("space.yaml: {0}")]
     SpaceFile(String),
+    /// Other processes kept changing shared state; trying again later works.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// What kind of failure an error is, for shells that map errors to status codes.
@@ -71,7 +74,7 @@ impl SpaceError {
             | SpaceError::Deleted(_) => ErrorKind::NotFound,
             SpaceError::Stale { .. } | SpaceError::TitleTaken { .. } | SpaceError::NotDeleted(_) => ErrorKind::Conflict,
             SpaceError::Edit { .. } | SpaceError::Invalid(_) | SpaceError::Template(_) => ErrorKind::Invalid,
-            SpaceError::Store(StoreError::Busy { .. }) => ErrorKind::Busy,
+            SpaceError::Store(StoreError::Busy { .. }) | SpaceError::Busy(_) => ErrorKind::Busy,
             _ => ErrorKind::Internal,
         }
     }

@@ -118,15 +118,28 @@ fn diff_trees(
     Ok(())
 }
 
-/// Brings the history index up to HEAD.
+/// Brings the history index up to HEAD. Several processes may catch up at once (each save asks
+/// for its version number): the rows are written only if no one else wrote since this one read
+/// where the index was, else it looks again.
 pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
+    for _ in 0..8 {
+        if catch_up_once(store, cache)? {
+            return Ok(());
+        }
+    }
+    Err(SpaceError::Busy("the page history index kept changing under this process; try again".into()))
+}
+
+/// One attempt of [`catch_up`]; false when another process wrote the index meanwhile.
+fn catch_up_once(store: &Store, cache: &mut Cache) -> Result<bool, SpaceError> {
     let Some(head) = store.head_id()? else {
         cache.transaction(|tx| tx.clear_history())?;
-        return Ok(());
+        return Ok(true);
     };
-    let known = cache.query(|tx| tx.meta("history_head"))?.and_then(|s| Oid::from_str(&s).ok());
+    let read = cache.query(|tx| tx.meta("history_head"))?;
+    let known = read.as_deref().and_then(|s| Oid::from_str(s).ok());
     if known == Some(head) {
-        return Ok(());
+        return Ok(true);
     }
     let repo = store.repo();
     let mut walk = repo.revwalk().map_err(git("walk history"))?;
@@ -139,8 +152,11 @@ pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
         walk.hide(old).map_err(git("walk history"))?;
         rebuild = false;
     }
+    // What the index must still say when the rows are written.
+    let mut expected = read;
     if rebuild {
         cache.transaction(|tx| tx.clear_history())?;
+        expected = None;
     }
     let first_seq = cache.query(|tx| tx.next_commit_seq())?;
     let mut last: HashMap<String, Option<(String, bool)>> = HashMap::new();
@@ -201,16 +217,20 @@ pub fn catch_up(store: &Store, cache: &mut Cache) -> Result<(), SpaceError> {
         }
     }
     let head = head.to_string();
-    cache.transaction(|tx| {
+    let written = cache.transaction(|tx| {
+        if tx.meta("history_head")? != expected {
+            return Ok(false);
+        }
         for c in &commits {
             tx.put_commit(c)?;
         }
         for v in &versions {
             tx.put_version(v)?;
         }
-        tx.set_meta("history_head", &head)
+        tx.set_meta("history_head", &head)?;
+        Ok(true)
     })?;
-    Ok(())
+    Ok(written)
 }
 
 /// Page files a commit changed: `(space path, old blob, new blob)`. For a merge, only what
