@@ -92,8 +92,7 @@ impl BruteForce {
                 *out = high.saturating_sub(sum).max(0) as u32;
             }
         };
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(4);
-        let chunk = n.div_ceil(threads).max(1);
+        let chunk = n.div_ceil(scan_threads()).max(1);
         std::thread::scope(|scope| {
             for (t, slice) in below.chunks_mut(chunk).enumerate() {
                 let fill = &fill;
@@ -157,7 +156,7 @@ impl BruteForce {
 
     /// `top` over `0..n`, split across cores when there are many.
     fn scan<F: Fn(usize) -> f32 + Sync>(&self, n: usize, k: usize, score: &F) -> Vec<(usize, f32)> {
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(4);
+        let threads = scan_threads();
         let mut merged = if n < 20_000 || threads < 2 {
             Self::top(0..n, k, score)
         } else {
@@ -176,6 +175,11 @@ impl BruteForce {
         merged.truncate(k);
         merged
     }
+}
+
+/// How many threads a pass over the store is split across.
+fn scan_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |t| t.get()).min(4)
 }
 
 /// The sum of the query's values where a vector's sign bits are set, from per-byte tables.
