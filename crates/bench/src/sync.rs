@@ -69,6 +69,18 @@ enum Kind {
     Reference,
 }
 
+impl Kind {
+    const BOTH: [Kind; 2] = [Kind::Ours, Kind::Reference];
+
+    /// The server's name in the tables.
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Ours => "confluence.do",
+            Kind::Reference => "@y/websocket-server 0.1.1",
+        }
+    }
+}
+
 /// A server under test and how its rooms are addressed.
 struct Target {
     process: Running,
@@ -360,7 +372,6 @@ fn line(server: &str, case: &str, m: &Measured) {
     );
 }
 
-/// The benchmark.
 /// One case for one server, for profiling: `PAGES,CLIENTS,RATE` and `ours` or `reference`.
 #[derive(Clone, Debug)]
 pub struct Probe {
@@ -387,6 +398,7 @@ impl std::str::FromStr for Probe {
     }
 }
 
+/// The benchmark.
 pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, probe: Option<Probe>) -> Result<()> {
     let here = std::env::current_exe()?;
     let binary = here.with_file_name("confluence-do");
@@ -428,11 +440,7 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
         let target = start(kind, &binary, &home, &reference)?;
         eprintln!("server pid {}", target.process.0.id());
         let m = load(&target, &ids[..p.pages.min(ids.len())], p.per_page, p.rate, seconds)?;
-        line(
-            if p.reference { "reference" } else { "confluence.do" },
-            &format!("{} × {} × {}/s", p.pages, p.per_page, p.rate),
-            &m,
-        );
+        line(kind.label(), &format!("{} × {} × {}/s", p.pages, p.per_page, p.rate), &m);
         return Ok(());
     }
     let cases: &[(&str, usize, usize, f64)] = if saturation_only {
@@ -446,10 +454,10 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
         ]
     };
     for &(name, pages, per_page, rate) in cases {
-        for (label, kind) in [("confluence.do", Kind::Ours), ("@y/websocket-server 0.1.1", Kind::Reference)] {
+        for kind in Kind::BOTH {
             let target = start(kind, &binary, &home, &reference)?;
             let m = load(&target, &ids[..pages], per_page, rate, seconds)?;
-            line(label, name, &m);
+            line(kind.label(), name, &m);
             let stopping = Instant::now();
             drop(target);
             if matches!(kind, Kind::Ours) {
@@ -473,9 +481,8 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
     let mut summary = Vec::new();
     for (name, pages, per_page, first) in cases {
         let mut best = [0.0f64; 2];
-        for (i, (label, kind)) in
-            [("confluence.do", Kind::Ours), ("@y/websocket-server 0.1.1", Kind::Reference)].into_iter().enumerate()
-        {
+        for (i, kind) in Kind::BOTH.into_iter().enumerate() {
+            let label = kind.label();
             let mut try_rate = |rate: f64| -> Result<bool> {
                 let target = start(kind, &binary, &home, &reference)?;
                 let m = load(&target, &ids[..pages], per_page, rate, seconds.min(5.0))?;
