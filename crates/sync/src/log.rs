@@ -7,6 +7,7 @@
 //! It lives in the wiki home (`HOME/live.sqlite`), never in a space, and is not a cache: it may
 //! hold edits no commit has yet.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use cdo_core::Author;
@@ -64,9 +65,22 @@ pub trait Log: Send {
 }
 
 /// The log in SQLite (WAL, `synchronous = FULL`: a commit is on disk when it returns).
+///
+/// The updates table has no index on its page column: appends arrive for many pages at once,
+/// and an index keyed by page made every transaction write one random B-tree leaf per page
+/// (two `pwrite`s each on top of the table's own). Which rows belong to which page is kept in
+/// memory instead, built by one scan when the log opens and rebuilt whenever another connection
+/// (another process on the same home) has committed since this one last looked
+/// (`PRAGMA data_version`).
 pub struct SqliteLog {
     conn: Connection,
     path: String,
+    /// Each page's update rows, in append order.
+    rows: HashMap<String, Vec<i64>>,
+    /// Pages with a `docs` row.
+    known: HashSet<String>,
+    /// `PRAGMA data_version` when `rows` and `known` were last made true.
+    version: i64,
 }
 
 const SCHEMA: &str = "
@@ -84,7 +98,7 @@ CREATE TABLE IF NOT EXISTS updates (
     author_name TEXT,
     author_email TEXT
 );
-CREATE INDEX IF NOT EXISTS updates_page ON updates(page, seq);
+DROP INDEX IF EXISTS updates_page;
 ";
 
 fn editors_json(editors: &[Author]) -> String {
@@ -113,28 +127,68 @@ impl SqliteLog {
         let conn = Connection::open(path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        // Snapshots of busy pages are read back at compaction; keep them in memory (16 MiB).
+        conn.pragma_update(None, "cache_size", -16384).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(SqliteLog { conn, path: name })
+        let mut log = SqliteLog { conn, path: name, rows: HashMap::new(), known: HashSet::new(), version: -1 };
+        log.refresh()?;
+        Ok(log)
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> LogError + '_ {
         |source| LogError::Sqlite { path: self.path.clone(), source }
     }
+
+    /// Rebuilds the page → rows map if another connection committed since it was made.
+    fn refresh(&mut self) -> Result<(), LogError> {
+        let err = |source| LogError::Sqlite { path: self.path.clone(), source };
+        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(err)?;
+        if version == self.version {
+            return Ok(());
+        }
+        let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut stmt = self.conn.prepare("SELECT seq, page FROM updates ORDER BY seq").map_err(err)?;
+        let mut found = stmt.query([]).map_err(err)?;
+        while let Some(row) = found.next().map_err(err)? {
+            rows.entry(row.get(1).map_err(err)?).or_default().push(row.get(0).map_err(err)?);
+        }
+        let mut stmt = self.conn.prepare("SELECT page FROM docs").map_err(err)?;
+        let known = stmt.query_map([], |r| r.get(0)).map_err(err)?.collect::<Result<_, _>>().map_err(err)?;
+        self.rows = rows;
+        self.known = known;
+        self.version = version;
+        Ok(())
+    }
+
+    /// Deletes the page's update rows (inside `tx`).
+    fn delete_rows(tx: &rusqlite::Transaction<'_>, rows: Option<&Vec<i64>>) -> rusqlite::Result<()> {
+        let mut del = tx.prepare_cached("DELETE FROM updates WHERE seq = ?1")?;
+        for seq in rows.into_iter().flatten() {
+            del.execute([seq])?;
+        }
+        Ok(())
+    }
 }
 
 impl Log for SqliteLog {
     fn append(&mut self, batch: &[Append]) -> Result<(), LogError> {
+        self.refresh()?;
         let path = self.path.clone();
         let err = |source| LogError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
+        let mut added = Vec::with_capacity(batch.len());
+        let mut new_docs = Vec::new();
         {
             let mut doc = tx.prepare_cached("INSERT OR IGNORE INTO docs (page, space) VALUES (?1, ?2)").map_err(err)?;
             let mut ins = tx
                 .prepare_cached("INSERT INTO updates (page, data, author_name, author_email) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(err)?;
             for a in batch {
-                doc.execute(params![a.page, a.space]).map_err(err)?;
+                if !self.known.contains(&a.page) && !new_docs.contains(&a.page) {
+                    doc.execute(params![a.page, a.space]).map_err(err)?;
+                    new_docs.push(a.page.clone());
+                }
                 ins.execute(params![
                     a.page,
                     a.update,
@@ -142,13 +196,27 @@ impl Log for SqliteLog {
                     a.author.as_ref().map(|x| &x.email)
                 ])
                 .map_err(err)?;
+                added.push(tx.last_insert_rowid());
             }
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        for (a, seq) in batch.iter().zip(added) {
+            match self.rows.get_mut(&a.page) {
+                Some(rows) => rows.push(seq),
+                None => {
+                    self.rows.insert(a.page.clone(), vec![seq]);
+                }
+            }
+        }
+        self.known.extend(new_docs);
+        Ok(())
     }
 
     fn load(&self, page: &str) -> Result<Stored, LogError> {
         let err = self.err();
+        // A read needs the map true too; `load` takes `&self`, so a stale map is read around
+        // (by the page column) rather than rebuilt.
+        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(&err)?;
         let doc: Option<(Option<Vec<u8>>, Option<String>, String)> = self
             .conn
             .query_row("SELECT state, base, editors FROM docs WHERE page = ?1", [page], |r| {
@@ -158,26 +226,39 @@ impl Log for SqliteLog {
             .map_err(&err)?;
         let Some((state, base, editors)) = doc else { return Ok(Stored::default()) };
         let mut stored = Stored { state, base, updates: Vec::new(), editors: editors_of(&editors) };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT data, author_name, author_email FROM updates WHERE page = ?1 ORDER BY seq")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([page], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
-            })
-            .map_err(&err)?;
-        for row in rows {
-            let (data, name, email) = row.map_err(&err)?;
+        let mut take = |name: Option<String>, email: Option<String>, data: Vec<u8>| {
             if let (Some(name), Some(email)) = (name, email) {
                 add_editor(&mut stored.editors, Author { name, email });
             }
             stored.updates.push(data);
+        };
+        type Row = (Vec<u8>, Option<String>, Option<String>);
+        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> { Ok((r.get(0)?, r.get(1)?, r.get(2)?)) };
+        if version == self.version {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT data, author_name, author_email FROM updates WHERE seq = ?1")
+                .map_err(&err)?;
+            for seq in self.rows.get(page).into_iter().flatten() {
+                if let Some((data, name, email)) = stmt.query_row([seq], row).optional().map_err(&err)? {
+                    take(name, email, data);
+                }
+            }
+        } else {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT data, author_name, author_email FROM updates WHERE page = ?1 ORDER BY seq")
+                .map_err(&err)?;
+            for found in stmt.query_map([page], row).map_err(&err)? {
+                let (data, name, email) = found.map_err(&err)?;
+                take(name, email, data);
+            }
         }
         Ok(stored)
     }
 
     fn compact(&mut self, page: &str, state: &[u8]) -> Result<(), LogError> {
+        self.refresh()?;
         let editors = self.load(page)?.editors;
         let path = self.path.clone();
         let err = |source| LogError::Sqlite { path: path.clone(), source };
@@ -187,11 +268,14 @@ impl Log for SqliteLog {
             params![page, state, editors_json(&editors)],
         )
         .map_err(err)?;
-        tx.execute("DELETE FROM updates WHERE page = ?1", [page]).map_err(err)?;
-        tx.commit().map_err(err)
+        Self::delete_rows(&tx, self.rows.get(page)).map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.rows.remove(page);
+        Ok(())
     }
 
     fn settle(&mut self, space: &str, page: &str, state: &[u8], base: &str) -> Result<(), LogError> {
+        self.refresh()?;
         let path = self.path.clone();
         let err = |source| LogError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
@@ -201,8 +285,11 @@ impl Log for SqliteLog {
             params![page, space, state, base],
         )
         .map_err(err)?;
-        tx.execute("DELETE FROM updates WHERE page = ?1", [page]).map_err(err)?;
-        tx.commit().map_err(err)
+        Self::delete_rows(&tx, self.rows.get(page)).map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.rows.remove(page);
+        self.known.insert(page.to_owned());
+        Ok(())
     }
 
     fn unsettled(&self) -> Result<Vec<(String, String)>, LogError> {
@@ -219,9 +306,15 @@ impl Log for SqliteLog {
     }
 
     fn forget(&mut self, page: &str) -> Result<(), LogError> {
-        let err = self.err();
-        self.conn.execute("DELETE FROM updates WHERE page = ?1", [page]).map_err(&err)?;
-        self.conn.execute("DELETE FROM docs WHERE page = ?1", [page]).map_err(&err)?;
+        self.refresh()?;
+        let path = self.path.clone();
+        let err = |source| LogError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        Self::delete_rows(&tx, self.rows.get(page)).map_err(err)?;
+        tx.execute("DELETE FROM docs WHERE page = ?1", [page]).map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.rows.remove(page);
+        self.known.remove(page);
         Ok(())
     }
 }
@@ -299,6 +392,43 @@ mod tests {
         assert!(log.unsettled().expect("list").is_empty());
         log.forget("p1").expect("forget");
         assert_eq!(log.load("p1").expect("load"), Stored::default());
+    }
+
+    #[test]
+    fn two_processes_on_one_log_see_each_others_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("live.sqlite");
+        let mut a = SqliteLog::open(&path).expect("open a");
+        let mut b = SqliteLog::open(&path).expect("open b");
+        let up = |page: &str, u: u8| Append {
+            space: "ENG".into(),
+            page: page.into(),
+            update: vec![u],
+            author: Some(alice()),
+        };
+        a.append(&[up("p1", 1), up("p2", 2)]).expect("append a");
+        b.append(&[up("p1", 3)]).expect("append b");
+        // Each sees the other's rows, in append order.
+        assert_eq!(b.load("p1").expect("load").updates, vec![vec![1], vec![3]]);
+        assert_eq!(a.load("p1").expect("load").updates, vec![vec![1], vec![3]]);
+        // A settles p1: its rows go, including the ones B wrote.
+        a.settle("ENG", "p1", &[9], "body\n").expect("settle");
+        assert!(b.load("p1").expect("load").updates.is_empty());
+        b.append(&[up("p1", 4)]).expect("append b again");
+        assert_eq!(a.load("p1").expect("load").updates, vec![vec![4]]);
+        // B forgets p2, which only A wrote to.
+        b.forget("p2").expect("forget");
+        assert_eq!(a.load("p2").expect("load"), Stored::default());
+        a.append(&[up("p2", 5)]).expect("append after forget");
+        assert_eq!(
+            b.unsettled().expect("list"),
+            vec![("ENG".to_owned(), "p1".to_owned()), ("ENG".to_owned(), "p2".to_owned())]
+        );
+        // Reopened, the map is rebuilt from the table.
+        drop(a);
+        let c = SqliteLog::open(&path).expect("reopen");
+        assert_eq!(c.load("p1").expect("load").updates, vec![vec![4]]);
+        assert_eq!(c.load("p2").expect("load").updates, vec![vec![5]]);
     }
 
     #[test]
