@@ -26,6 +26,20 @@ pub enum DocError {
     Apply(String),
 }
 
+/// What applying a peer's update did.
+#[derive(Debug)]
+pub struct Applied {
+    /// It added or deleted something.
+    pub changed: bool,
+    /// What it changed as an update, when that is not the update itself: part of it waits for
+    /// updates not seen yet, or it let earlier waiting ones in. `None` with `changed`: relay
+    /// the update as it came.
+    pub effective: Option<Vec<u8>>,
+    /// The document waited for missing updates before it, and after it.
+    pub pending_before: bool,
+    pub pending_after: bool,
+}
+
 /// One page's live document.
 pub struct LiveDoc {
     doc: Doc,
@@ -103,15 +117,25 @@ impl LiveDoc {
 
     /// Applies a peer's update; returns what it changed (as an update to relay), if anything.
     pub fn apply(&self, bytes: &[u8]) -> Result<Option<Vec<u8>>, DocError> {
-        self.apply_decoded(decode_update(bytes)?)
+        Ok(match self.apply_decoded(decode_update(bytes)?)? {
+            Applied { changed: false, .. } => None,
+            Applied { effective: Some(part), .. } => Some(part),
+            Applied { effective: None, .. } => Some(bytes.to_vec()),
+        })
     }
 
-    /// [`LiveDoc::apply`] for an update decoded already.
-    pub fn apply_decoded(&self, update: Update) -> Result<Option<Vec<u8>>, DocError> {
+    /// [`LiveDoc::apply`] for an update decoded already, saying what happened.
+    pub fn apply_decoded(&self, update: Update) -> Result<Applied, DocError> {
         let mut txn = self.doc.transact_mut();
+        let pending_before = txn.has_missing_updates();
         txn.apply_update(update).map_err(|e| DocError::Apply(e.to_string()))?;
         let changed = !txn.insert_set().is_empty() || !txn.delete_set().is_empty();
-        Ok(changed.then(|| txn.encode_update_v1()))
+        let pending_after = txn.has_missing_updates();
+        // With nothing waiting before or after, the update went in whole: it is its own effect,
+        // and encoding the transaction (a walk of every client the document has known) is
+        // needed only when part of it waits or it released something that waited.
+        let effective = (changed && (pending_before || pending_after)).then(|| txn.encode_update_v1());
+        Ok(Applied { changed, effective, pending_before, pending_after })
     }
 
     /// The whole document as one update.
@@ -126,12 +150,6 @@ impl LiveDoc {
     /// What a peer at `sv` lacks.
     pub fn diff(&self, sv: &StateVector) -> Vec<u8> {
         self.doc.transact().encode_diff_v1(sv)
-    }
-
-    /// Whether the document waits for updates it has not seen (a peer sent a later one first).
-    pub fn has_pending(&self) -> bool {
-        let txn = self.doc.transact();
-        txn.has_missing_updates()
     }
 
     /// Makes the text `target` with the smallest edits (characters), so that peers' cursors and

@@ -8,7 +8,7 @@ pub mod log;
 pub mod merge;
 pub mod protocol;
 
-pub use doc::{DocError, LiveDoc};
+pub use doc::{Applied, DocError, LiveDoc};
 pub use log::{Append, Log, LogError, MemLog, SqliteLog, Stored};
 pub use merge::{Conflict, Labels, Merged, merge3};
 pub use protocol::{ConnId, Effects, Presence, ProtocolError, Room, Target};

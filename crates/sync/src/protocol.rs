@@ -73,6 +73,20 @@ impl Effects {
     }
 
     /// Adds `other`'s effects after these.
+    /// A sync update message carrying `update` as it came (not decoded and encoded again).
+    fn send_update(&mut self, to: Target, update: &[u8]) {
+        let mut frame = Vec::with_capacity(update.len() + 12);
+        frame.extend([MSG_SYNC, MSG_SYNC_UPDATE]);
+        let mut len = update.len();
+        while len >= 0x80 {
+            frame.push(u8::try_from(len & 0x7f).unwrap_or(0) | 0x80);
+            len >>= 7;
+        }
+        frame.push(u8::try_from(len).unwrap_or(0));
+        frame.extend_from_slice(update);
+        self.messages.push((to, Bytes::from(frame)));
+    }
+
     pub fn extend(&mut self, other: Effects) {
         self.durable.extend(other.durable);
         self.messages.extend(other.messages);
@@ -212,14 +226,15 @@ impl Room {
                     if !self.peers.get(&conn).is_some_and(|p| p.can_write) {
                         return Err(ProtocolError::ReadOnly);
                     }
-                    let pending_before = self.doc.has_pending();
-                    let effective = self.doc.apply_decoded(decoded)?;
-                    let pending_now = self.doc.has_pending();
-                    if let Some(effective) = effective {
+                    let applied = self.doc.apply_decoded(decoded)?;
+                    if applied.changed {
                         fx.changed = true;
-                        fx.send(Target::AllBut(conn), &sync(SyncMessage::Update(effective)));
+                        match applied.effective {
+                            Some(part) => fx.send(Target::AllBut(conn), &sync(SyncMessage::Update(part))),
+                            None => fx.send_update(Target::AllBut(conn), &update),
+                        }
                         fx.durable.push(update);
-                    } else if pending_now && !pending_before {
+                    } else if applied.pending_after && !applied.pending_before {
                         // Held until what it depends on arrives; kept so a crash keeps it too.
                         fx.durable.push(update);
                     }
@@ -388,5 +403,91 @@ pub mod client {
                 _ => Incoming::Other,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use yrs::{Doc, GetString, Text, Transact};
+
+    use super::*;
+
+    /// Two edits by one client, the second after the first.
+    fn two_edits(client: u64) -> (Vec<u8>, Vec<u8>, String) {
+        let doc = Doc::with_client_id(client);
+        let text = doc.get_or_insert_text("content");
+        let first = {
+            let mut txn = doc.transact_mut();
+            text.insert(&mut txn, 0, "Hello");
+            txn.encode_update_v1()
+        };
+        let second = {
+            let mut txn = doc.transact_mut();
+            text.insert(&mut txn, 5, ", world");
+            txn.encode_update_v1()
+        };
+        let all = text.get_string(&doc.transact());
+        (first, second, all)
+    }
+
+    /// What a peer that started empty holds after the room's messages to it.
+    fn peer_text(messages: &[(Target, Bytes)], peer: ConnId) -> String {
+        let doc = Doc::with_client_id(99);
+        let text = doc.get_or_insert_text("content");
+        for (to, frame) in messages {
+            let mine = match to {
+                Target::One(c) => *c == peer,
+                Target::AllBut(c) => *c != peer,
+                Target::All => true,
+            };
+            for m in client::read(frame).expect("the room's frames decode") {
+                if let (true, client::Incoming::Update(u)) = (mine, m) {
+                    let u = Update::decode_v1(&u).expect("relayed update decodes");
+                    doc.transact_mut().apply_update(u).expect("applies");
+                }
+            }
+        }
+        text.get_string(&doc.transact())
+    }
+
+    #[test]
+    fn an_update_is_relayed_as_the_standard_encoding_of_it() {
+        for size in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let update: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let mut fx = Effects::default();
+            fx.send_update(Target::All, &update);
+            assert_eq!(&fx.messages[0].1[..], &client::update(update)[..], "{size} bytes");
+        }
+    }
+
+    #[test]
+    fn updates_out_of_order_reach_peers_whole() {
+        let (first, second, all) = two_edits(7);
+        let mut room = Room::new(LiveDoc::seeded(""));
+        room.join(1, true);
+        room.join(2, true);
+        let mut relayed = Vec::new();
+        // The later edit first: it waits (kept durable, not relayed)...
+        let fx = room.receive(1, &client::update(second)).expect("accepted");
+        assert_eq!(fx.durable.len(), 1, "a waiting update is kept");
+        assert!(!fx.changed);
+        relayed.extend(fx.messages);
+        assert_eq!(peer_text(&relayed, 2), "");
+        // ...then the earlier one lets both in, and the peer gets both.
+        let fx = room.receive(1, &client::update(first.clone())).expect("accepted");
+        assert!(fx.changed);
+        relayed.extend(fx.messages);
+        assert_eq!(peer_text(&relayed, 2), all);
+        assert_eq!(room.doc().text(), all);
+        // In order, each update is relayed as it came.
+        let mut room = Room::new(LiveDoc::seeded(""));
+        room.join(1, true);
+        room.join(2, true);
+        let fx = room.receive(1, &client::update(first.clone())).expect("accepted");
+        let sent: Vec<&Bytes> = fx.messages.iter().filter(|(t, _)| *t == Target::AllBut(1)).map(|(_, f)| f).collect();
+        assert_eq!(sent, vec![&Bytes::from(client::update(first.clone()))]);
+        // A repeat changes nothing and is not relayed.
+        let fx = room.receive(1, &client::update(first)).expect("accepted");
+        assert!(!fx.changed && fx.durable.is_empty() && fx.messages.is_empty());
     }
 }
