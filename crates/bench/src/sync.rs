@@ -5,6 +5,9 @@
 //! updates (an insert carrying its send time) at a fixed rate; every other client on the page
 //! measures when it arrives.
 //!
+//! Every start of confluence.do begins from the same home and space (copied back from a
+//! pristine copy), as the reference begins every start with empty documents.
+//!
 //! Figures: updates relayed per second (messages that reached another client), p50/p99 delivery
 //! latency, the server's peak memory (VmHWM). Then, for each case, the rate is doubled until
 //! p99 passes 20 ms or deliveries fall behind, and refined in steps of 1.25x: the best rate that
@@ -124,18 +127,37 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start(kind: Kind, binary: &Path, home: &Path, reference: &Path) -> Result<Target> {
+/// Puts the home and the space back as they were before any run, so that every run starts
+/// from the same pages, as the reference (in memory) always does: live edits of earlier runs
+/// would otherwise grow the documents and their histories from one run to the next.
+fn restore(work: &Path) -> Result<()> {
+    for name in ["home", "space"] {
+        let (live, pristine) = (work.join(name), work.join("pristine").join(name));
+        if live.exists() {
+            std::fs::remove_dir_all(&live).with_context(|| format!("removing {}", live.display()))?;
+        }
+        let copied = Command::new("cp").arg("-a").arg(&pristine).arg(&live).status()?;
+        if !copied.success() {
+            bail!("copying {} to {}", pristine.display(), live.display());
+        }
+    }
+    Ok(())
+}
+
+fn start(kind: Kind, binary: &Path, work: &Path, reference: &Path) -> Result<Target> {
     match kind {
         Kind::Ours => {
+            restore(work)?;
+            let home = work.join("home");
             // Without the embedding model (keyword search only): the reference has no search, and
             // the pages each run edits would otherwise be re-embedded at the next start.
             let mut child = Command::new(binary)
                 .arg("--home")
-                .arg(home)
+                .arg(&home)
                 .args(["serve", "--bind", "127.0.0.1:0", "--no-auth"])
                 .env("CONFLUENCE_DO_MODELS", home.join("no-models"))
                 .stdout(Stdio::piped())
-                .stderr(std::fs::File::options().create(true).append(true).open(home.join("server.log"))?)
+                .stderr(std::fs::File::options().create(true).append(true).open(work.join("server.log"))?)
                 .spawn()
                 .with_context(|| format!("starting {}", binary.display()))?;
             let mut out = BufReader::new(child.stdout.take().context("stdout")?);
@@ -430,6 +452,16 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
         }
     }
     let tree = Command::new(&binary).arg("--home").arg(&home).args(["tree", "GEN", "--json"]).output()?;
+    let pristine = work.join("pristine");
+    if !pristine.is_dir() {
+        std::fs::create_dir_all(&pristine)?;
+        for name in ["home", "space"] {
+            let copied = Command::new("cp").arg("-a").arg(work.join(name)).arg(pristine.join(name)).status()?;
+            if !copied.success() {
+                bail!("copying the {name} for later runs");
+            }
+        }
+    }
     let tree: serde_json::Value = serde_json::from_slice(&tree.stdout).context("the tree's JSON")?;
     let mut ids = Vec::new();
     collect_ids(&tree, &mut ids);
@@ -440,7 +472,7 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
 
     if let Some(p) = probe {
         let kind = if p.reference { Kind::Reference } else { Kind::Ours };
-        let target = start(kind, &binary, &home, &reference)?;
+        let target = start(kind, &binary, work, &reference)?;
         eprintln!("server pid {}", target.process.0.id());
         let m = load(&target, &ids[..p.pages.min(ids.len())], p.per_page, p.rate, seconds)?;
         line(kind.label(), &format!("{} × {} × {}/s", p.pages, p.per_page, p.rate), &m);
@@ -458,7 +490,7 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
     };
     for &(name, pages, per_page, rate) in cases {
         for kind in Kind::BOTH {
-            let target = start(kind, &binary, &home, &reference)?;
+            let target = start(kind, &binary, work, &reference)?;
             let m = load(&target, &ids[..pages], per_page, rate, seconds)?;
             line(kind.label(), name, &m);
             let stopping = Instant::now();
@@ -487,7 +519,7 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
         for (i, kind) in Kind::BOTH.into_iter().enumerate() {
             let label = kind.label();
             let mut try_rate = |rate: f64| -> Result<bool> {
-                let target = start(kind, &binary, &home, &reference)?;
+                let target = start(kind, &binary, work, &reference)?;
                 let m = load(&target, &ids[..pages], per_page, rate, seconds.min(5.0))?;
                 let p99 = m.latency.quantile(0.99).as_secs_f64() * 1e3;
                 let held = p99 <= 20.0 && m.relayed >= 0.95 * m.offered && m.errors == 0;

@@ -33,8 +33,13 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 /// Messages queued for one connection before it counts as too slow and is closed (it then
 /// reconnects and catches up in one step).
 const OUTBOX: usize = 4096;
-/// Updates in the log past the snapshot before they are merged into it.
-const COMPACT_AFTER: usize = 500;
+/// When the log's updates past the snapshot are merged into it: once their bytes reach the
+/// snapshot's size (at least `COMPACT_MIN_BYTES`), so that each compaction, which writes the
+/// whole document, is paid for by as many bytes of updates (a big page under heavy editing was
+/// rewritten whole every 500 updates), or past `COMPACT_MAX_UPDATES` updates, which bounds
+/// what a restart replays.
+const COMPACT_MIN_BYTES: usize = 64 * 1024;
+const COMPACT_MAX_UPDATES: usize = 10_000;
 /// How often an open page looks for changes from outside (a stat of the branch, no reads).
 const OUTSIDE_CHECK: Duration = Duration::from_secs(1);
 
@@ -533,12 +538,24 @@ struct Loaded {
     title: String,
     /// People with edits not yet committed, in order of their first edit.
     editors: Vec<Author>,
-    /// Updates in the log since its snapshot.
+    /// Updates in the log since its snapshot, and their bytes.
     logged: usize,
+    logged_bytes: usize,
+    /// The snapshot's size.
+    snapshot_bytes: usize,
     /// When to commit (edits pending).
     settle_at: Option<Instant>,
     /// The space's generation when the file was last compared.
     seen_generation: u64,
+}
+
+impl Loaded {
+    /// The log's snapshot is now the document (`size` bytes), with no updates after it.
+    fn compacted(&mut self, size: usize) {
+        self.logged = 0;
+        self.logged_bytes = 0;
+        self.snapshot_bytes = size;
+    }
 }
 
 impl RoomTask {
@@ -717,6 +734,7 @@ impl RoomTask {
                 }
             }
             loaded.logged += batch.len();
+            loaded.logged_bytes += batch.iter().map(|a| a.update.len()).sum::<usize>();
             self.log.ask(|r| LogReq::Append(batch, r)).await?;
         }
         let mut queue: std::collections::VecDeque<(Target, Bytes)> = fx.messages.into();
@@ -742,10 +760,11 @@ impl RoomTask {
         if fx.changed {
             loaded.settle_at = Some(Instant::now() + self.idle());
         }
-        if loaded.logged > COMPACT_AFTER {
+        if loaded.logged > COMPACT_MAX_UPDATES || loaded.logged_bytes > loaded.snapshot_bytes.max(COMPACT_MIN_BYTES) {
             let state = loaded.room.doc().state();
+            let size = state.len();
             self.log.ask(|r| LogReq::Compact(self.page.to_string(), state, r)).await?;
-            loaded.logged = 0;
+            loaded.compacted(size);
         }
         Ok(())
     }
@@ -768,9 +787,11 @@ impl RoomTask {
             }
         };
         let base = stored.base.clone().unwrap_or_else(|| body.clone());
+        let mut snapshot_bytes = stored.state.as_ref().map_or(0, Vec::len);
         if stored.state.is_none() {
             // The first snapshot, so that every later start builds on the same items.
             let (space, state) = (self.space.clone(), doc.state());
+            snapshot_bytes = state.len();
             if stored.unsettled() {
                 self.log.ask(|r| LogReq::Compact(page.clone(), state, r)).await?;
             } else {
@@ -787,6 +808,8 @@ impl RoomTask {
             title: title.clone(),
             editors: stored.editors.clone(),
             logged: stored.updates.len(),
+            logged_bytes: stored.updates.iter().map(Vec::len).sum(),
+            snapshot_bytes,
             settle_at: stored.unsettled().then(Instant::now),
             seen_generation,
         };
@@ -885,13 +908,14 @@ impl RoomTask {
                         self.emit("page.updated", Some(first), None);
                     }
                     let (space, page, state) = (self.space.clone(), self.page.to_string(), loaded.room.doc().state());
+                    let size = state.len();
                     let base = text.clone();
                     if let Err(e) = self.log.ask(|r| LogReq::Settle { space, page, state, base, reply: r }).await {
                         eprintln!("confluence.do: page {}: the live-edit log: {e}", self.page);
                     }
                     loaded.base = text;
                     loaded.editors.clear();
-                    loaded.logged = 0;
+                    loaded.compacted(size);
                     loaded.settle_at = None;
                     loaded.seen_generation = loaded.handle.generation();
                     if body != loaded.base {
