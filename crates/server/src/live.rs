@@ -40,6 +40,10 @@ const OUTBOX: usize = 4096;
 /// what a restart replays.
 const COMPACT_MIN_BYTES: usize = 64 * 1024;
 const COMPACT_MAX_UPDATES: usize = 10_000;
+
+fn compaction_due(updates: usize, bytes: usize, snapshot_bytes: usize) -> bool {
+    updates > COMPACT_MAX_UPDATES || bytes > snapshot_bytes.max(COMPACT_MIN_BYTES)
+}
 /// How often an open page looks for changes from outside (a stat of the branch, no reads).
 const OUTSIDE_CHECK: Duration = Duration::from_secs(1);
 
@@ -550,6 +554,11 @@ struct Loaded {
 }
 
 impl Loaded {
+    /// Whether the updates since the snapshot should be merged into it now.
+    fn due_for_compaction(&self) -> bool {
+        compaction_due(self.logged, self.logged_bytes, self.snapshot_bytes)
+    }
+
     /// The log's snapshot is now the document (`size` bytes), with no updates after it.
     fn compacted(&mut self, size: usize) {
         self.logged = 0;
@@ -760,7 +769,7 @@ impl RoomTask {
         if fx.changed {
             loaded.settle_at = Some(Instant::now() + self.idle());
         }
-        if loaded.logged > COMPACT_MAX_UPDATES || loaded.logged_bytes > loaded.snapshot_bytes.max(COMPACT_MIN_BYTES) {
+        if loaded.due_for_compaction() {
             let state = loaded.room.doc().state();
             let size = state.len();
             self.log.ask(|r| LogReq::Compact(self.page.to_string(), state, r)).await?;
@@ -1041,5 +1050,33 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compaction_waits_for_as_many_bytes_as_the_snapshot_has() {
+        // (updates, their bytes, snapshot bytes, due)
+        let cases = [
+            // A small page: 64 KiB of updates first.
+            (500, 30_000, 8_000, false),
+            (2_000, 65_537, 8_000, true),
+            // A big page: as many bytes as it has (a 1.6 MB page is not rewritten every 500 updates).
+            (500, 30_000, 1_600_000, false),
+            (9_000, 1_500_000, 1_600_000, false),
+            (9_500, 1_600_001, 1_600_000, true),
+            // Tiny updates: the count bounds what a restart replays.
+            (10_001, 100_000, 1_600_000, true),
+        ];
+        for (updates, bytes, snapshot, due) in cases {
+            assert_eq!(
+                compaction_due(updates, bytes, snapshot),
+                due,
+                "{updates} updates, {bytes} bytes, {snapshot} snapshot"
+            );
+        }
     }
 }
