@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::{Extension, body::Bytes};
 use cdo_core::{Author, PageId, PageUpdate, SpaceError};
-use cdo_sync::{Append, Effects, Labels, LiveDoc, Log, Room, SqliteLog, Stored, Target, merge3};
+use cdo_sync::{Append, Effects, Labels, LiveDoc, Log, Room, SqliteLog, Stored, Target, Write, merge3};
 use futures_util::SinkExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -86,10 +86,8 @@ enum RoomMsg {
 
 /// The log, on a thread of its own: appends that arrive together are written in one transaction.
 enum LogReq {
-    Append(Vec<Append>, oneshot::Sender<Result<(), String>>),
+    Write(Vec<Write>, oneshot::Sender<Result<(), String>>),
     Load(String, oneshot::Sender<Result<Stored, String>>),
-    Compact(String, Vec<u8>, oneshot::Sender<Result<(), String>>),
-    Settle { space: String, page: String, state: Vec<u8>, base: String, reply: oneshot::Sender<Result<(), String>> },
     Unsettled(oneshot::Sender<Result<Vec<(String, String)>, String>>),
 }
 
@@ -97,51 +95,43 @@ enum LogReq {
 struct LogHandle(std::sync::mpsc::Sender<LogReq>);
 
 impl LogHandle {
+    /// The log's thread. Group commit: every write queued when it looks (appends of all the
+    /// rooms, compactions, first snapshots, settles) goes into one transaction; reads queued
+    /// among them are answered once it has committed, so each sees every write asked before it.
     fn start(mut log: Box<dyn Log>) -> std::io::Result<LogHandle> {
         let (tx, rx) = std::sync::mpsc::channel::<LogReq>();
         std::thread::Builder::new().name("live-log".into()).spawn(move || {
-            let mut next = None;
-            loop {
-                let req = match next.take() {
-                    Some(r) => r,
-                    None => match rx.recv() {
-                        Ok(r) => r,
-                        Err(_) => return,
-                    },
-                };
-                match req {
-                    LogReq::Append(batch, reply) => {
-                        let mut batch = batch;
-                        let mut replies = vec![reply];
-                        // Group commit: everything queued behind this append goes in with it.
-                        while let Ok(more) = rx.try_recv() {
-                            match more {
-                                LogReq::Append(b, r) => {
-                                    batch.extend(b);
-                                    replies.push(r);
-                                }
-                                other => {
-                                    next = Some(other);
-                                    break;
-                                }
-                            }
+            let mut reads = Vec::new();
+            let mut writes = Vec::new();
+            let mut replies = Vec::new();
+            while let Ok(first) = rx.recv() {
+                let mut next = Some(first);
+                while let Some(req) = next {
+                    match req {
+                        LogReq::Write(w, reply) => {
+                            writes.extend(w);
+                            replies.push(reply);
                         }
-                        let result = log.append(&batch).map_err(|e| e.to_string());
-                        for r in replies {
-                            let _ = r.send(result.clone());
+                        read => reads.push(read),
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if !replies.is_empty() {
+                    let result = log.write(&writes).map_err(|e| e.to_string());
+                    for r in replies.drain(..) {
+                        let _ = r.send(result.clone());
+                    }
+                    writes.clear();
+                }
+                for read in reads.drain(..) {
+                    match read {
+                        LogReq::Load(page, reply) => {
+                            let _ = reply.send(log.load(&page).map_err(|e| e.to_string()));
                         }
-                    }
-                    LogReq::Load(page, reply) => {
-                        let _ = reply.send(log.load(&page).map_err(|e| e.to_string()));
-                    }
-                    LogReq::Compact(page, state, reply) => {
-                        let _ = reply.send(log.compact(&page, &state).map_err(|e| e.to_string()));
-                    }
-                    LogReq::Settle { space, page, state, base, reply } => {
-                        let _ = reply.send(log.settle(&space, &page, &state, &base).map_err(|e| e.to_string()));
-                    }
-                    LogReq::Unsettled(reply) => {
-                        let _ = reply.send(log.unsettled().map_err(|e| e.to_string()));
+                        LogReq::Unsettled(reply) => {
+                            let _ = reply.send(log.unsettled().map_err(|e| e.to_string()));
+                        }
+                        LogReq::Write(..) => {}
                     }
                 }
             }
@@ -744,7 +734,7 @@ impl RoomTask {
             }
             loaded.logged += batch.len();
             loaded.logged_bytes += batch.iter().map(|a| a.update.len()).sum::<usize>();
-            self.log.ask(|r| LogReq::Append(batch, r)).await?;
+            self.log.ask(|r| LogReq::Write(batch.into_iter().map(Write::Append).collect(), r)).await?;
         }
         let mut queue: std::collections::VecDeque<(Target, Bytes)> = fx.messages.into();
         while let Some((target, frame)) = queue.pop_front() {
@@ -772,7 +762,7 @@ impl RoomTask {
         if loaded.due_for_compaction() {
             let state = loaded.room.doc().state();
             let size = state.len();
-            self.log.ask(|r| LogReq::Compact(self.page.to_string(), state, r)).await?;
+            self.log.ask(|r| LogReq::Write(vec![Write::Compact { page: self.page.to_string(), state }], r)).await?;
             loaded.compacted(size);
         }
         Ok(())
@@ -802,10 +792,12 @@ impl RoomTask {
             let (space, state) = (self.space.clone(), doc.state());
             snapshot_bytes = state.len();
             if stored.unsettled() {
-                self.log.ask(|r| LogReq::Compact(page.clone(), state, r)).await?;
+                self.log.ask(|r| LogReq::Write(vec![Write::Compact { page: page.clone(), state }], r)).await?;
             } else {
                 self.log
-                    .ask(|r| LogReq::Settle { space, page: page.clone(), state, base: base.clone(), reply: r })
+                    .ask(|r| {
+                        LogReq::Write(vec![Write::Settle { space, page: page.clone(), state, base: base.clone() }], r)
+                    })
                     .await?;
             }
         }
@@ -919,7 +911,9 @@ impl RoomTask {
                     let (space, page, state) = (self.space.clone(), self.page.to_string(), loaded.room.doc().state());
                     let size = state.len();
                     let base = text.clone();
-                    if let Err(e) = self.log.ask(|r| LogReq::Settle { space, page, state, base, reply: r }).await {
+                    if let Err(e) =
+                        self.log.ask(|r| LogReq::Write(vec![Write::Settle { space, page, state, base }], r)).await
+                    {
                         eprintln!("confluence.do: page {}: the live-edit log: {e}", self.page);
                     }
                     loaded.base = text;

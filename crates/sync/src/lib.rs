@@ -9,6 +9,6 @@ pub mod merge;
 pub mod protocol;
 
 pub use doc::{Applied, DocError, LiveDoc};
-pub use log::{Append, Log, LogError, MemLog, SqliteLog, Stored};
+pub use log::{Append, Log, LogError, MemLog, SqliteLog, Stored, Write};
 pub use merge::{Conflict, Labels, Merged, merge3};
 pub use protocol::{ConnId, Effects, Presence, ProtocolError, Room, Target};

@@ -48,20 +48,50 @@ impl Stored {
     }
 }
 
-/// The log's operations; [`SqliteLog`] is the real one, [`MemLog`] the in-memory one for tests.
-pub trait Log: Send {
-    /// Appends the batch in one durable transaction.
-    fn append(&mut self, batch: &[Append]) -> Result<(), LogError>;
-    fn load(&self, page: &str) -> Result<Stored, LogError>;
+/// A change to the log; several are written in one transaction by [`Log::write`].
+#[derive(Clone, Debug)]
+pub enum Write {
+    Append(Append),
     /// Replaces the page's updates with `state` (edits stay unsettled).
-    fn compact(&mut self, page: &str, state: &[u8]) -> Result<(), LogError>;
+    Compact {
+        page: String,
+        state: Vec<u8>,
+    },
     /// The page's document was committed as `base`: `state` becomes the snapshot, the updates
     /// and editors are dropped.
-    fn settle(&mut self, space: &str, page: &str, state: &[u8], base: &str) -> Result<(), LogError>;
+    Settle {
+        space: String,
+        page: String,
+        state: Vec<u8>,
+        base: String,
+    },
+}
+
+/// The log's operations; [`SqliteLog`] is the real one, [`MemLog`] the in-memory one for tests.
+pub trait Log: Send {
+    /// Makes the writes, in order, in one durable transaction: all of them or none.
+    fn write(&mut self, writes: &[Write]) -> Result<(), LogError>;
+    fn load(&self, page: &str) -> Result<Stored, LogError>;
     /// Pages with edits not committed: (space, page).
     fn unsettled(&self) -> Result<Vec<(String, String)>, LogError>;
     /// Forgets a page (deleted).
     fn forget(&mut self, page: &str) -> Result<(), LogError>;
+
+    /// Appends the batch in one durable transaction.
+    fn append(&mut self, batch: &[Append]) -> Result<(), LogError> {
+        self.write(&batch.iter().cloned().map(Write::Append).collect::<Vec<_>>())
+    }
+    fn compact(&mut self, page: &str, state: &[u8]) -> Result<(), LogError> {
+        self.write(&[Write::Compact { page: page.to_owned(), state: state.to_vec() }])
+    }
+    fn settle(&mut self, space: &str, page: &str, state: &[u8], base: &str) -> Result<(), LogError> {
+        self.write(&[Write::Settle {
+            space: space.to_owned(),
+            page: page.to_owned(),
+            state: state.to_vec(),
+            base: base.to_owned(),
+        }])
+    }
 }
 
 /// The log in SQLite (WAL, `synchronous = FULL`: a commit is on disk when it returns).
@@ -75,12 +105,19 @@ pub trait Log: Send {
 pub struct SqliteLog {
     conn: Connection,
     path: String,
+    index: Index,
+}
+
+/// What the log keeps in memory about the tables.
+#[derive(Default)]
+struct Index {
     /// Each page's update rows, in append order.
     rows: HashMap<String, Vec<i64>>,
     /// Pages with a `docs` row.
     known: HashSet<String>,
-    /// `PRAGMA data_version` when `rows` and `known` were last made true.
-    version: i64,
+    /// `PRAGMA data_version` when `rows` and `known` were last made true (`None`: never, or
+    /// not since a transaction failed).
+    version: Option<i64>,
 }
 
 const SCHEMA: &str = "
@@ -131,7 +168,7 @@ impl SqliteLog {
         conn.pragma_update(None, "cache_size", -16384).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        let mut log = SqliteLog { conn, path: name, rows: HashMap::new(), known: HashSet::new(), version: -1 };
+        let mut log = SqliteLog { conn, path: name, index: Index::default() };
         log.refresh()?;
         Ok(log)
     }
@@ -144,7 +181,7 @@ impl SqliteLog {
     fn refresh(&mut self) -> Result<(), LogError> {
         let err = |source| LogError::Sqlite { path: self.path.clone(), source };
         let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(err)?;
-        if version == self.version {
+        if Some(version) == self.index.version {
             return Ok(());
         }
         let mut rows: HashMap<String, Vec<i64>> = HashMap::new();
@@ -155,141 +192,142 @@ impl SqliteLog {
         }
         let mut stmt = self.conn.prepare("SELECT page FROM docs").map_err(err)?;
         let known = stmt.query_map([], |r| r.get(0)).map_err(err)?.collect::<Result<_, _>>().map_err(err)?;
-        self.rows = rows;
-        self.known = known;
-        self.version = version;
-        Ok(())
-    }
-
-    /// Deletes the page's update rows (inside `tx`).
-    fn delete_rows(tx: &rusqlite::Transaction<'_>, rows: Option<&Vec<i64>>) -> rusqlite::Result<()> {
-        let mut del = tx.prepare_cached("DELETE FROM updates WHERE seq = ?1")?;
-        for seq in rows.into_iter().flatten() {
-            del.execute([seq])?;
-        }
+        self.index = Index { rows, known, version: Some(version) };
         Ok(())
     }
 }
 
-impl Log for SqliteLog {
-    fn append(&mut self, batch: &[Append]) -> Result<(), LogError> {
-        self.refresh()?;
-        let path = self.path.clone();
-        let err = |source| LogError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
-        let mut added = Vec::with_capacity(batch.len());
-        let mut new_docs = Vec::new();
-        {
-            let mut doc = tx.prepare_cached("INSERT OR IGNORE INTO docs (page, space) VALUES (?1, ?2)").map_err(err)?;
-            let mut ins = tx
-                .prepare_cached("INSERT INTO updates (page, data, author_name, author_email) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(err)?;
-            for a in batch {
-                if !self.known.contains(&a.page) && !new_docs.contains(&a.page) {
-                    doc.execute(params![a.page, a.space]).map_err(err)?;
-                    new_docs.push(a.page.clone());
-                }
-                ins.execute(params![
-                    a.page,
-                    a.update,
-                    a.author.as_ref().map(|x| &x.name),
-                    a.author.as_ref().map(|x| &x.email)
-                ])
-                .map_err(err)?;
-                added.push(tx.last_insert_rowid());
-            }
+/// The page's stored state through `conn` (the connection, or a transaction on it).
+fn load_from(
+    conn: &Connection,
+    index: &Index,
+    err: &dyn Fn(rusqlite::Error) -> LogError,
+    page: &str,
+) -> Result<Stored, LogError> {
+    // A stale map (another connection committed since it was made) is read around, by the
+    // page column, rather than trusted.
+    let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(err)?;
+    let doc: Option<(Option<Vec<u8>>, Option<String>, String)> = conn
+        .query_row("SELECT state, base, editors FROM docs WHERE page = ?1", [page], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .map_err(err)?;
+    let Some((state, base, editors)) = doc else { return Ok(Stored::default()) };
+    let mut stored = Stored { state, base, updates: Vec::new(), editors: editors_of(&editors) };
+    let mut take = |name: Option<String>, email: Option<String>, data: Vec<u8>| {
+        if let (Some(name), Some(email)) = (name, email) {
+            add_editor(&mut stored.editors, Author { name, email });
         }
-        tx.commit().map_err(err)?;
-        for (a, seq) in batch.iter().zip(added) {
-            match self.rows.get_mut(&a.page) {
-                Some(rows) => rows.push(seq),
-                None => {
-                    self.rows.insert(a.page.clone(), vec![seq]);
-                }
-            }
-        }
-        self.known.extend(new_docs);
-        Ok(())
-    }
-
-    fn load(&self, page: &str) -> Result<Stored, LogError> {
-        let err = self.err();
-        // A read needs the map true too; `load` takes `&self`, so a stale map is read around
-        // (by the page column) rather than rebuilt.
-        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(&err)?;
-        let doc: Option<(Option<Vec<u8>>, Option<String>, String)> = self
-            .conn
-            .query_row("SELECT state, base, editors FROM docs WHERE page = ?1", [page], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()
-            .map_err(&err)?;
-        let Some((state, base, editors)) = doc else { return Ok(Stored::default()) };
-        let mut stored = Stored { state, base, updates: Vec::new(), editors: editors_of(&editors) };
-        let mut take = |name: Option<String>, email: Option<String>, data: Vec<u8>| {
-            if let (Some(name), Some(email)) = (name, email) {
-                add_editor(&mut stored.editors, Author { name, email });
-            }
-            stored.updates.push(data);
-        };
-        type Row = (Vec<u8>, Option<String>, Option<String>);
-        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> { Ok((r.get(0)?, r.get(1)?, r.get(2)?)) };
-        if version == self.version {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT data, author_name, author_email FROM updates WHERE seq = ?1")
-                .map_err(&err)?;
-            for seq in self.rows.get(page).into_iter().flatten() {
-                if let Some((data, name, email)) = stmt.query_row([seq], row).optional().map_err(&err)? {
-                    take(name, email, data);
-                }
-            }
-        } else {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT data, author_name, author_email FROM updates WHERE page = ?1 ORDER BY seq")
-                .map_err(&err)?;
-            for found in stmt.query_map([page], row).map_err(&err)? {
-                let (data, name, email) = found.map_err(&err)?;
+        stored.updates.push(data);
+    };
+    type Row = (Vec<u8>, Option<String>, Option<String>);
+    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> { Ok((r.get(0)?, r.get(1)?, r.get(2)?)) };
+    if Some(version) == index.version {
+        let mut stmt =
+            conn.prepare_cached("SELECT data, author_name, author_email FROM updates WHERE seq = ?1").map_err(err)?;
+        for seq in index.rows.get(page).into_iter().flatten() {
+            if let Some((data, name, email)) = stmt.query_row([seq], row).optional().map_err(err)? {
                 take(name, email, data);
             }
         }
-        Ok(stored)
+    } else {
+        let mut stmt = conn
+            .prepare_cached("SELECT data, author_name, author_email FROM updates WHERE page = ?1 ORDER BY seq")
+            .map_err(err)?;
+        for found in stmt.query_map([page], row).map_err(err)? {
+            let (data, name, email) = found.map_err(err)?;
+            take(name, email, data);
+        }
+    }
+    Ok(stored)
+}
+
+/// Deletes rows of the updates table.
+fn delete_rows(conn: &Connection, rows: Option<Vec<i64>>) -> rusqlite::Result<()> {
+    let mut del = conn.prepare_cached("DELETE FROM updates WHERE seq = ?1")?;
+    for seq in rows.into_iter().flatten() {
+        del.execute([seq])?;
+    }
+    Ok(())
+}
+
+/// The writes through `conn` (inside a transaction), keeping `index` in step.
+fn write_in(
+    conn: &Connection,
+    index: &mut Index,
+    err: &dyn Fn(rusqlite::Error) -> LogError,
+    writes: &[Write],
+) -> Result<(), LogError> {
+    // Prepared once for the whole batch (appends are most of what is written).
+    let mut insert = conn
+        .prepare_cached("INSERT INTO updates (page, data, author_name, author_email) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(err)?;
+    for w in writes {
+        match w {
+            Write::Append(a) => {
+                if !index.known.contains(&a.page) {
+                    conn.prepare_cached("INSERT OR IGNORE INTO docs (page, space) VALUES (?1, ?2)")
+                        .and_then(|mut s| s.execute(params![a.page, a.space]))
+                        .map_err(err)?;
+                    index.known.insert(a.page.clone());
+                }
+                insert
+                    .execute(params![
+                        a.page,
+                        a.update,
+                        a.author.as_ref().map(|x| &x.name),
+                        a.author.as_ref().map(|x| &x.email)
+                    ])
+                    .map_err(err)?;
+                let seq = conn.last_insert_rowid();
+                match index.rows.get_mut(&a.page) {
+                    Some(rows) => rows.push(seq),
+                    None => {
+                        index.rows.insert(a.page.clone(), vec![seq]);
+                    }
+                }
+            }
+            Write::Compact { page, state } => {
+                let editors = load_from(conn, index, err, page)?.editors;
+                conn.execute(
+                    "UPDATE docs SET state = ?2, editors = ?3 WHERE page = ?1",
+                    params![page, state, editors_json(&editors)],
+                )
+                .map_err(err)?;
+                delete_rows(conn, index.rows.remove(page)).map_err(err)?;
+            }
+            Write::Settle { space, page, state, base } => {
+                conn.execute(
+                    "INSERT INTO docs (page, space, state, base, editors) VALUES (?1, ?2, ?3, ?4, '[]')
+                     ON CONFLICT(page) DO UPDATE SET space = ?2, state = ?3, base = ?4, editors = '[]'",
+                    params![page, space, state, base],
+                )
+                .map_err(err)?;
+                delete_rows(conn, index.rows.remove(page)).map_err(err)?;
+                index.known.insert(page.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Log for SqliteLog {
+    fn write(&mut self, writes: &[Write]) -> Result<(), LogError> {
+        self.refresh()?;
+        let path = self.path.clone();
+        let err = move |source| LogError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(&err)?;
+        let result = write_in(&tx, &mut self.index, &err, writes).and_then(|()| tx.commit().map_err(&err));
+        if result.is_err() {
+            // The map changed with the writes; rebuilt from the tables at the next use.
+            self.index.version = None;
+        }
+        result
     }
 
-    fn compact(&mut self, page: &str, state: &[u8]) -> Result<(), LogError> {
-        self.refresh()?;
-        let editors = self.load(page)?.editors;
-        let path = self.path.clone();
-        let err = |source| LogError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
-            "UPDATE docs SET state = ?2, editors = ?3 WHERE page = ?1",
-            params![page, state, editors_json(&editors)],
-        )
-        .map_err(err)?;
-        Self::delete_rows(&tx, self.rows.get(page)).map_err(err)?;
-        tx.commit().map_err(err)?;
-        self.rows.remove(page);
-        Ok(())
-    }
-
-    fn settle(&mut self, space: &str, page: &str, state: &[u8], base: &str) -> Result<(), LogError> {
-        self.refresh()?;
-        let path = self.path.clone();
-        let err = |source| LogError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
-        tx.execute(
-            "INSERT INTO docs (page, space, state, base, editors) VALUES (?1, ?2, ?3, ?4, '[]')
-             ON CONFLICT(page) DO UPDATE SET space = ?2, state = ?3, base = ?4, editors = '[]'",
-            params![page, space, state, base],
-        )
-        .map_err(err)?;
-        Self::delete_rows(&tx, self.rows.get(page)).map_err(err)?;
-        tx.commit().map_err(err)?;
-        self.rows.remove(page);
-        self.known.insert(page.to_owned());
-        Ok(())
+    fn load(&self, page: &str) -> Result<Stored, LogError> {
+        load_from(&self.conn, &self.index, &self.err(), page)
     }
 
     fn unsettled(&self) -> Result<Vec<(String, String)>, LogError> {
@@ -310,11 +348,11 @@ impl Log for SqliteLog {
         let path = self.path.clone();
         let err = |source| LogError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        Self::delete_rows(&tx, self.rows.get(page)).map_err(err)?;
+        delete_rows(&tx, self.index.rows.get(page).cloned()).map_err(err)?;
         tx.execute("DELETE FROM docs WHERE page = ?1", [page]).map_err(err)?;
         tx.commit().map_err(err)?;
-        self.rows.remove(page);
-        self.known.remove(page);
+        self.index.rows.remove(page);
+        self.index.known.remove(page);
         Ok(())
     }
 }
@@ -326,12 +364,27 @@ pub struct MemLog {
 }
 
 impl Log for MemLog {
-    fn append(&mut self, batch: &[Append]) -> Result<(), LogError> {
-        for a in batch {
-            let (_, stored) = self.pages.entry(a.page.clone()).or_insert_with(|| (a.space.clone(), Stored::default()));
-            stored.updates.push(a.update.clone());
-            if let Some(author) = &a.author {
-                add_editor(&mut stored.editors, author.clone());
+    fn write(&mut self, writes: &[Write]) -> Result<(), LogError> {
+        for w in writes {
+            match w {
+                Write::Append(a) => {
+                    let (_, stored) =
+                        self.pages.entry(a.page.clone()).or_insert_with(|| (a.space.clone(), Stored::default()));
+                    stored.updates.push(a.update.clone());
+                    if let Some(author) = &a.author {
+                        add_editor(&mut stored.editors, author.clone());
+                    }
+                }
+                Write::Compact { page, state } => {
+                    if let Some((_, s)) = self.pages.get_mut(page) {
+                        s.state = Some(state.clone());
+                        s.updates.clear();
+                    }
+                }
+                Write::Settle { space, page, state, base } => {
+                    let stored = Stored { state: Some(state.clone()), base: Some(base.clone()), ..Stored::default() };
+                    self.pages.insert(page.clone(), (space.clone(), stored));
+                }
             }
         }
         Ok(())
@@ -339,20 +392,6 @@ impl Log for MemLog {
 
     fn load(&self, page: &str) -> Result<Stored, LogError> {
         Ok(self.pages.get(page).map(|(_, s)| s.clone()).unwrap_or_default())
-    }
-
-    fn compact(&mut self, page: &str, state: &[u8]) -> Result<(), LogError> {
-        if let Some((_, s)) = self.pages.get_mut(page) {
-            s.state = Some(state.to_vec());
-            s.updates.clear();
-        }
-        Ok(())
-    }
-
-    fn settle(&mut self, space: &str, page: &str, state: &[u8], base: &str) -> Result<(), LogError> {
-        let stored = Stored { state: Some(state.to_vec()), base: Some(base.to_owned()), ..Stored::default() };
-        self.pages.insert(page.to_owned(), (space.to_owned(), stored));
-        Ok(())
     }
 
     fn unsettled(&self) -> Result<Vec<(String, String)>, LogError> {
@@ -392,6 +431,13 @@ mod tests {
         assert!(log.unsettled().expect("list").is_empty());
         log.forget("p1").expect("forget");
         assert_eq!(log.load("p1").expect("load"), Stored::default());
+        // Several kinds of write in one transaction, in order.
+        let b = |u: u8| Write::Append(Append { space: "ENG".into(), page: "p2".into(), update: vec![u], author: None });
+        let settle = Write::Settle { space: "ENG".into(), page: "p2".into(), state: vec![5], base: "b\n".into() };
+        let compact = Write::Compact { page: "p2".into(), state: vec![6] };
+        log.write(&[b(1), settle, b(2), b(3), compact, b(4)]).expect("write");
+        let s = log.load("p2").expect("load");
+        assert_eq!((s.state, s.base.as_deref(), s.updates), (Some(vec![6]), Some("b\n"), vec![vec![4]]));
     }
 
     #[test]
