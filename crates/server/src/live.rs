@@ -44,6 +44,9 @@ const COMPACT_MAX_UPDATES: usize = 10_000;
 fn compaction_due(updates: usize, bytes: usize, snapshot_bytes: usize) -> bool {
     updates > COMPACT_MAX_UPDATES || bytes > snapshot_bytes.max(COMPACT_MIN_BYTES)
 }
+/// Page files read at once by rooms (each on a blocking thread, one at a time per space anyway):
+/// 1,000 pages opening together took 512 threads.
+const PAGE_READS: usize = 4;
 /// How often an open page looks for changes from outside (a stat of the branch, no reads).
 const OUTSIDE_CHECK: Duration = Duration::from_secs(1);
 
@@ -154,6 +157,8 @@ pub struct Live {
     rooms: Mutex<HashMap<String, mpsc::Sender<RoomMsg>>>,
     next_conn: AtomicU64,
     idle: Mutex<Duration>,
+    /// Bounds the page reads of rooms at once ([`PAGE_READS`]).
+    reads: tokio::sync::Semaphore,
 }
 
 impl Live {
@@ -172,6 +177,7 @@ impl Live {
             rooms: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             idle: Mutex::new(Duration::from_secs(3)),
+            reads: tokio::sync::Semaphore::new(PAGE_READS),
         }
     }
 
@@ -391,8 +397,9 @@ pub async fn socket(
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        // Small buffers that grow when needed: a server holds thousands of these.
-        .read_buffer_size(8 * 1024)
+        // Small buffers that grow when needed: a server holds thousands of these, and
+        // tungstenite zeroes the free part of the read buffer before every read.
+        .read_buffer_size(2 * 1024)
         .write_buffer_size(8 * 1024)
         .on_upgrade(move |ws| connection(state, space, id, can_write, author, ws)))
 }
@@ -592,7 +599,7 @@ impl RoomTask {
                     continue;
                 }
                 _ = check.tick() => {
-                    let generation = loaded.handle.generation();
+                    let generation = loaded.handle.recent_generation(OUTSIDE_CHECK / 4);
                     if generation != loaded.seen_generation {
                         loaded.seen_generation = generation;
                         self.check_outside(&mut loaded).await;
@@ -831,6 +838,7 @@ impl RoomTask {
     /// The page's body and title, as the space has them now.
     async fn read_page(&self, handle: &Arc<SpaceHandle>) -> Result<(String, String), String> {
         let (handle, id) = (handle.clone(), self.page.clone());
+        let _permit = self.state.live.reads.acquire().await.map_err(|e| e.to_string())?;
         tokio::task::spawn_blocking(move || {
             let mut space = handle.lock().map_err(|e| e.message)?;
             let page = space.page(&id).map_err(|e| e.to_string())?;
