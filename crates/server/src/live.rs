@@ -90,6 +90,10 @@ enum RoomMsg {
 /// The log, on a thread of its own: appends that arrive together are written in one transaction.
 enum LogReq {
     Write(Vec<Write>, oneshot::Sender<Result<(), String>>),
+    Read(LogRead),
+}
+
+enum LogRead {
     Load(String, oneshot::Sender<Result<Stored, String>>),
     Unsettled(oneshot::Sender<Result<Vec<(String, String)>, String>>),
 }
@@ -115,7 +119,7 @@ impl LogHandle {
                             writes.extend(w);
                             replies.push(reply);
                         }
-                        read => reads.push(read),
+                        LogReq::Read(read) => reads.push(read),
                     }
                     next = rx.try_recv().ok();
                 }
@@ -128,13 +132,12 @@ impl LogHandle {
                 }
                 for read in reads.drain(..) {
                     match read {
-                        LogReq::Load(page, reply) => {
+                        LogRead::Load(page, reply) => {
                             let _ = reply.send(log.load(&page).map_err(|e| e.to_string()));
                         }
-                        LogReq::Unsettled(reply) => {
+                        LogRead::Unsettled(reply) => {
                             let _ = reply.send(log.unsettled().map_err(|e| e.to_string()));
                         }
-                        LogReq::Write(..) => {}
                     }
                 }
             }
@@ -273,7 +276,7 @@ impl Live {
     /// Commits pages whose live edits were not committed when the server last stopped (a crash).
     pub async fn recover(state: &Arc<AppState>) {
         let Ok(log) = state.live.log.clone() else { return };
-        let pages = match log.ask(LogReq::Unsettled).await {
+        let pages = match log.ask(|r| LogReq::Read(LogRead::Unsettled(r))).await {
             Ok(p) => p,
             Err(e) => return eprintln!("confluence.do: live edits could not be recovered: {e}"),
         };
@@ -780,7 +783,7 @@ impl RoomTask {
         let handle = self.state.space(&self.space).map_err(|e| e.message)?;
         let (body, title) = self.read_page(&handle).await?;
         let page = self.page.to_string();
-        let stored = self.log.ask(|r| LogReq::Load(page.clone(), r)).await?;
+        let stored = self.log.ask(|r| LogReq::Read(LogRead::Load(page.clone(), r))).await?;
         let updates = stored.updates.iter().map(Vec::as_slice);
         let doc = match &stored.state {
             Some(state) => LiveDoc::restore(state, updates).map_err(|e| e.to_string())?,
