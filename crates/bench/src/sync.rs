@@ -132,18 +132,24 @@ fn free_port() -> Result<u16> {
 /// would otherwise grow the documents and their histories from one run to the next.
 fn restore(work: &Path) -> Result<()> {
     for name in ["home", "space"] {
-        let (live, pristine) = (work.join(name), work.join("pristine").join(name));
+        let live = work.join(name);
         if live.exists() {
             std::fs::remove_dir_all(&live).with_context(|| format!("removing {}", live.display()))?;
         }
-        let copied = Command::new("cp").arg("-a").arg(&pristine).arg(&live).status()?;
-        if !copied.success() {
-            bail!("copying {} to {}", pristine.display(), live.display());
-        }
+        copy_tree(&work.join("pristine").join(name), &live)?;
     }
     // The copies on disk before the server starts, so that writing them back does not slow
     // the log's fsyncs during the measurement.
     Command::new("sync").status()?;
+    Ok(())
+}
+
+/// `cp -a from to`.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let copied = Command::new("cp").arg("-a").arg(from).arg(to).status()?;
+    if !copied.success() {
+        bail!("copying {} to {}", from.display(), to.display());
+    }
     Ok(())
 }
 
@@ -459,10 +465,7 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
     if !pristine.is_dir() {
         std::fs::create_dir_all(&pristine)?;
         for name in ["home", "space"] {
-            let copied = Command::new("cp").arg("-a").arg(work.join(name)).arg(pristine.join(name)).status()?;
-            if !copied.success() {
-                bail!("copying the {name} for later runs");
-            }
+            copy_tree(&work.join(name), &pristine.join(name))?;
         }
     }
     let tree: serde_json::Value = serde_json::from_slice(&tree.stdout).context("the tree's JSON")?;

@@ -75,15 +75,11 @@ impl Effects {
     /// Adds `other`'s effects after these.
     /// A sync update message carrying `update` as it came (not decoded and encoded again).
     fn send_update(&mut self, to: Target, update: &[u8]) {
+        use yrs::encoding::write::Write as _;
         let mut frame = Vec::with_capacity(update.len() + 12);
-        frame.extend([MSG_SYNC, MSG_SYNC_UPDATE]);
-        let mut len = update.len();
-        while len >= 0x80 {
-            frame.push(u8::try_from(len & 0x7f).unwrap_or(0) | 0x80);
-            len >>= 7;
-        }
-        frame.push(u8::try_from(len).unwrap_or(0));
-        frame.extend_from_slice(update);
+        frame.write_var(MSG_SYNC);
+        frame.write_var(MSG_SYNC_UPDATE);
+        frame.write_buf(update);
         self.messages.push((to, Bytes::from(frame)));
     }
 
