@@ -109,9 +109,12 @@ enum After {
     Deliver(Delivery),
 }
 
+/// A room's connections, as its deliveries carry them.
+type Targets = Arc<[(u64, mpsc::Sender<Outgoing>)]>;
+
 /// A room's messages, and its connections when it sent them.
 struct Delivery {
-    conns: Arc<[(u64, mpsc::Sender<Outgoing>)]>,
+    conns: Targets,
     messages: Vec<(Target, Bytes)>,
     room: mpsc::UnboundedSender<RoomMsg>,
 }
@@ -594,7 +597,7 @@ struct RoomTask {
     notify: mpsc::UnboundedSender<RoomMsg>,
     conns: HashMap<u64, Connection>,
     /// `conns` as deliveries carry them; made again after a change.
-    targets: Option<Arc<[(u64, mpsc::Sender<Outgoing>)]>>,
+    targets: Option<Targets>,
 }
 
 /// The page's live state once loaded.
@@ -647,7 +650,7 @@ impl RoomTask {
         self.conns.remove(&id)
     }
 
-    fn targets(&mut self) -> Arc<[(u64, mpsc::Sender<Outgoing>)]> {
+    fn targets(&mut self) -> Targets {
         self.targets.get_or_insert_with(|| self.conns.iter().map(|(id, c)| (*id, c.out.clone())).collect()).clone()
     }
 
