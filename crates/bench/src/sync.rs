@@ -11,7 +11,8 @@
 //! Figures: updates relayed per second (messages that reached another client), p50/p99 delivery
 //! latency, the server's peak memory (VmHWM). Then, for each case, the rate is doubled until
 //! p99 passes 20 ms or deliveries fall behind, and refined in steps of 1.25x: the best rate that
-//! held is the throughput.
+//! held is the throughput. A rate holds when 2 of 3 runs at it hold, so that one stall in one
+//! short run (a GC pause of Node, a slow flush of the disk) decides nothing for either server.
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
@@ -513,10 +514,13 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
     println!();
     println!("Saturation: the rate per client doubles until p99 passes 20 ms, less than 95% is delivered");
     println!("or a connection fails (or halves until a rate holds); then it rises from the last rate that");
-    println!("held in steps of 1.25x.");
+    println!("held in steps of 1.25x. A rate holds when {HOLD_OF} of {TRIALS} runs at it (each on a freshly started");
+    println!("server) hold: one stall in one run (a GC pause, a slow disk flush) does not decide it either way.");
     println!();
-    println!("| server | case | updates/s per client | offered relays/s | relayed/s | p50 ms | p99 ms | held |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| server | case | updates/s per client | offered relays/s | relayed/s | p50 ms | p99 ms | run held | rate held |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     let cases: [(&str, usize, usize, f64); 2] =
         [("1 page × 100 clients", 1, 100, 10.0), ("1,000 pages × 2 clients", 1000, 2, 1.0)];
     let mut summary = Vec::new();
@@ -525,21 +529,40 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
         for (i, kind) in Kind::BOTH.into_iter().enumerate() {
             let label = kind.label();
             let mut try_rate = |rate: f64| -> Result<bool> {
-                let target = start(kind, &binary, work, &reference)?;
-                let m = load(&target, &ids[..pages], per_page, rate, seconds.min(5.0))?;
-                let p99 = m.latency.quantile(0.99).as_secs_f64() * 1e3;
-                let held = p99 <= 20.0 && m.relayed >= 0.95 * m.offered && m.errors == 0;
-                println!(
-                    "| {label} | {name} | {rate:.2} | {:.0} | {:.0} | {:.1} | {p99:.1} | {} |",
-                    m.offered,
-                    m.relayed,
-                    m.latency.quantile(0.5).as_secs_f64() * 1e3,
-                    if held { "yes" } else { "no" }
-                );
-                if held {
-                    best[i] = best[i].max(m.relayed);
+                // Runs until HOLD_OF runs held or could no longer make it.
+                let (mut held_runs, mut relayed) = (0, Vec::new());
+                for run in 0..TRIALS {
+                    let target = start(kind, &binary, work, &reference)?;
+                    let m = load(&target, &ids[..pages], per_page, rate, seconds.min(5.0))?;
+                    let p99 = m.latency.quantile(0.99).as_secs_f64() * 1e3;
+                    let held = p99 <= 20.0 && m.relayed >= 0.95 * m.offered && m.errors == 0;
+                    if held {
+                        held_runs += 1;
+                        relayed.push(m.relayed);
+                    }
+                    let decided = held_runs >= HOLD_OF || run + 1 - held_runs > TRIALS - HOLD_OF;
+                    println!(
+                        "| {label} | {name} | {rate:.2} | {:.0} | {:.0} | {:.1} | {p99:.1} | {} | {} |",
+                        m.offered,
+                        m.relayed,
+                        m.latency.quantile(0.5).as_secs_f64() * 1e3,
+                        if held { "yes" } else { "no" },
+                        match (decided, held_runs >= HOLD_OF) {
+                            (false, _) => "",
+                            (true, true) => "**yes**",
+                            (true, false) => "**no**",
+                        }
+                    );
+                    if decided {
+                        break;
+                    }
                 }
-                Ok(held)
+                if held_runs >= HOLD_OF {
+                    // What the rate delivered in the runs that held, the least of them.
+                    best[i] = best[i].max(relayed.iter().copied().fold(f64::INFINITY, f64::min));
+                    return Ok(true);
+                }
+                Ok(false)
             };
             let mut rate = first;
             let mut held_at = None;
@@ -578,6 +601,10 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
     }
     Ok(())
 }
+
+/// Runs per rate in the saturation search, and how many of them must hold for the rate to hold.
+const TRIALS: usize = 3;
+const HOLD_OF: usize = 2;
 
 fn collect_ids(nodes: &serde_json::Value, out: &mut Vec<String>) {
     for n in nodes.as_array().into_iter().flatten() {
