@@ -110,12 +110,9 @@ enum After {
     Deliver(Delivery),
 }
 
-/// A room's connections, as its deliveries carry them.
-type Targets = Arc<[(u64, mpsc::Sender<Outgoing>)]>;
-
 /// A room's messages, and its connections when it sent them.
 struct Delivery {
-    conns: Targets,
+    conns: Arc<[(u64, mpsc::Sender<Outgoing>)]>,
     messages: Vec<(Target, Bytes)>,
     room: mpsc::UnboundedSender<RoomMsg>,
 }
@@ -598,7 +595,7 @@ struct RoomTask {
     notify: mpsc::UnboundedSender<RoomMsg>,
     conns: HashMap<u64, Connection>,
     /// `conns` as deliveries carry them; made again after a change.
-    targets: Option<Targets>,
+    targets: Option<Arc<[(u64, mpsc::Sender<Outgoing>)]>>,
 }
 
 /// The page's live state once loaded.
@@ -651,7 +648,7 @@ impl RoomTask {
         self.conns.remove(&id)
     }
 
-    fn targets(&mut self) -> Targets {
+    fn targets(&mut self) -> Arc<[(u64, mpsc::Sender<Outgoing>)]> {
         self.targets.get_or_insert_with(|| self.conns.iter().map(|(id, c)| (*id, c.out.clone())).collect()).clone()
     }
 
