@@ -86,55 +86,12 @@ enum RoomMsg {
     Stop(oneshot::Sender<()>),
     /// Commit now (someone pressed Done) and say when it is done.
     Settle(oneshot::Sender<()>),
-    /// From the log's thread: a message could not be queued for `conn` (it is closed, or too
-    /// slow); it is dropped.
-    Gone {
-        conn: u64,
-    },
-    /// From the log's thread: the room's edits could not be written.
-    Failed(String),
 }
 
 /// The log, on a thread of its own: appends that arrive together are written in one transaction.
 enum LogReq {
-    /// Writes, and what to do once they (and every write asked before them) are durable.
-    Write(Vec<Write>, After),
+    Write(Vec<Write>, oneshot::Sender<Result<(), String>>),
     Read(LogRead),
-}
-
-enum After {
-    Reply(oneshot::Sender<Result<(), String>>),
-    /// Send a room's messages (relays, replies): nothing reaches anyone before the updates it
-    /// depends on are on disk. The log's thread sends them itself, so a room goes on with the
-    /// next frames while its writes commit, and no task wakes only to pass messages on.
-    Deliver(Delivery),
-}
-
-/// A room's messages, and its connections when it sent them.
-struct Delivery {
-    conns: Arc<[(u64, mpsc::Sender<Outgoing>)]>,
-    messages: Vec<(Target, Bytes)>,
-    room: mpsc::UnboundedSender<RoomMsg>,
-}
-
-impl Delivery {
-    fn send(self) {
-        let mut gone: Vec<u64> = Vec::new();
-        for (target, frame) in self.messages {
-            for (id, out) in self.conns.iter() {
-                let to = match target {
-                    Target::One(x) => x == *id,
-                    Target::AllBut(x) => x != *id,
-                    Target::All => true,
-                };
-                if to && !gone.contains(id) && out.try_send(Outgoing::Frame(frame.clone())).is_err() {
-                    // Closed, or too slow: the room drops it (it reconnects and catches up).
-                    gone.push(*id);
-                    let _ = self.room.send(RoomMsg::Gone { conn: *id });
-                }
-            }
-        }
-    }
 }
 
 enum LogRead {
@@ -154,32 +111,25 @@ impl LogHandle {
         std::thread::Builder::new().name("live-log".into()).spawn(move || {
             let mut reads = Vec::new();
             let mut writes = Vec::new();
-            let mut afters = Vec::new();
+            let mut replies = Vec::new();
             while let Ok(first) = rx.recv() {
                 let mut next = Some(first);
                 while let Some(req) = next {
                     match req {
-                        LogReq::Write(w, after) => {
+                        LogReq::Write(w, reply) => {
                             writes.extend(w);
-                            afters.push(after);
+                            replies.push(reply);
                         }
                         LogReq::Read(read) => reads.push(read),
                     }
                     next = rx.try_recv().ok();
                 }
-                let result = if writes.is_empty() { Ok(()) } else { log.write(&writes).map_err(|e| e.to_string()) };
-                writes.clear();
-                // In the order asked: a room's messages go out in the order it made them.
-                for after in afters.drain(..) {
-                    match (after, &result) {
-                        (After::Reply(r), _) => {
-                            let _ = r.send(result.clone());
-                        }
-                        (After::Deliver(d), Ok(())) => d.send(),
-                        (After::Deliver(d), Err(e)) => {
-                            let _ = d.room.send(RoomMsg::Failed(e.clone()));
-                        }
+                if !replies.is_empty() {
+                    let result = log.write(&writes).map_err(|e| e.to_string());
+                    for r in replies.drain(..) {
+                        let _ = r.send(result.clone());
                     }
+                    writes.clear();
                 }
                 for read in reads.drain(..) {
                     match read {
@@ -198,17 +148,8 @@ impl LogHandle {
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> LogReq) -> Result<T, String> {
         let (tx, rx) = oneshot::channel();
-        self.tell(make(tx))?;
+        self.0.send(make(tx)).map_err(|_| "the live-edit log has stopped".to_owned())?;
         rx.await.map_err(|_| "the live-edit log has stopped".to_owned())?
-    }
-
-    /// Writes and waits until they are durable.
-    async fn write(&self, writes: Vec<Write>) -> Result<(), String> {
-        self.ask(|r| LogReq::Write(writes, After::Reply(r))).await
-    }
-
-    fn tell(&self, req: LogReq) -> Result<(), String> {
-        self.0.send(req).map_err(|_| "the live-edit log has stopped".to_owned())
     }
 }
 
@@ -590,12 +531,7 @@ struct RoomTask {
     space: String,
     page: PageId,
     rx: mpsc::Receiver<RoomMsg>,
-    /// What the log's thread tells the room (connections it could not reach, failed writes).
-    notices: mpsc::UnboundedReceiver<RoomMsg>,
-    notify: mpsc::UnboundedSender<RoomMsg>,
     conns: HashMap<u64, Connection>,
-    /// `conns` as deliveries carry them; made again after a change.
-    targets: Option<Arc<[(u64, mpsc::Sender<Outgoing>)]>>,
 }
 
 /// The page's live state once loaded.
@@ -634,22 +570,7 @@ impl Loaded {
 
 impl RoomTask {
     fn new(state: Arc<AppState>, log: LogHandle, space: String, page: PageId, rx: mpsc::Receiver<RoomMsg>) -> RoomTask {
-        let (notify, notices) = mpsc::unbounded_channel();
-        RoomTask { state, log, space, page, rx, notices, notify, conns: HashMap::new(), targets: None }
-    }
-
-    fn add_conn(&mut self, id: u64, conn: Connection) {
-        self.conns.insert(id, conn);
-        self.targets = None;
-    }
-
-    fn remove_conn(&mut self, id: u64) -> Option<Connection> {
-        self.targets = None;
-        self.conns.remove(&id)
-    }
-
-    fn targets(&mut self) -> Arc<[(u64, mpsc::Sender<Outgoing>)]> {
-        self.targets.get_or_insert_with(|| self.conns.iter().map(|(id, c)| (*id, c.out.clone())).collect()).clone()
+        RoomTask { state, log, space, page, rx, conns: HashMap::new() }
     }
 
     fn idle(&self) -> Duration {
@@ -677,7 +598,6 @@ impl RoomTask {
             let settle_at = loaded.settle_at;
             let first = tokio::select! {
                 msg = self.rx.recv() => msg,
-                Some(notice) = self.notices.recv() => Some(notice),
                 _ = sleep_until(settle_at) => {
                     self.settle(&mut loaded).await;
                     continue;
@@ -704,18 +624,17 @@ impl RoomTask {
             let mut stop = None;
             let mut settled = Vec::new();
             let mut poked = false;
-            let mut failed = None;
             let mut authors: Vec<Option<Author>> = Vec::new();
             for msg in batch {
                 match msg {
                     RoomMsg::Join { conn, can_write, author, out } => {
                         self.emit("presence.joined", Some(&author), None);
-                        self.add_conn(conn, Connection { out, author, upstream: false });
+                        self.conns.insert(conn, Connection { out, author, upstream: false });
                         fx.extend(loaded.room.join(conn, can_write));
                     }
                     RoomMsg::JoinUpstream { conn, out } => {
                         let author = Author { name: "team server".into(), email: "live@team-server".into() };
-                        self.add_conn(conn, Connection { out, author, upstream: true });
+                        self.conns.insert(conn, Connection { out, author, upstream: true });
                         fx.extend(loaded.room.join_relay(conn));
                     }
                     RoomMsg::Frame { conn, data } => {
@@ -736,7 +655,7 @@ impl RoomTask {
                             }
                             Err(e) => {
                                 eprintln!("confluence.do: live connection {conn} on page {} closed: {e}", self.page);
-                                if let Some(c) = self.remove_conn(conn) {
+                                if let Some(c) = self.conns.remove(&conn) {
                                     let _ = c.out.try_send(Outgoing::Close(1008, e.to_string()));
                                 }
                                 fx.extend(loaded.room.leave(conn));
@@ -744,19 +663,11 @@ impl RoomTask {
                         }
                     }
                     RoomMsg::Leave { conn } => {
-                        if let Some(c) = self.remove_conn(conn) {
+                        if let Some(c) = self.conns.remove(&conn) {
                             self.emit("presence.left", Some(&c.author), None);
                         }
                         fx.extend(loaded.room.leave(conn));
                     }
-                    RoomMsg::Gone { conn } => {
-                        // Dropping its sender closes the connection; the others hear that its
-                        // people left.
-                        if self.remove_conn(conn).is_some() {
-                            fx.extend(loaded.room.leave(conn));
-                        }
-                    }
-                    RoomMsg::Failed(e) => failed = Some(e),
                     RoomMsg::Poke => poked = true,
                     RoomMsg::Stop(done) => stop = Some(done),
                     RoomMsg::Settle(done) => settled.push(done),
@@ -774,7 +685,7 @@ impl RoomTask {
                     }
                 }
             }
-            if let Some(e) = failed.or_else(|| self.commit_effects(&mut loaded, fx, authors).err()) {
+            if let Err(e) = self.commit_effects(&mut loaded, fx, authors).await {
                 eprintln!("confluence.do: live edits of page {} could not be saved: {e}", self.page);
                 self.fail(&format!("the server could not save live edits ({e}); reconnect to retry")).await;
                 return;
@@ -790,8 +701,6 @@ impl RoomTask {
             }
             if let Some(done) = stop {
                 self.settle(&mut loaded).await;
-                // Whatever is on its way to the connections goes before the close.
-                let _ = self.log.write(Vec::new()).await;
                 self.close_all(1001, "the server is stopping");
                 let _ = done.send(());
                 self.remove_self();
@@ -809,45 +718,65 @@ impl RoomTask {
         self.settle(&mut loaded).await;
     }
 
-    /// Asks the log to make the updates durable and then send the messages (see
-    /// [`After::Deliver`]); `authors[i]` made `durable[i]` (the rest were made by the server).
-    /// Does not wait: a failed write comes back as [`RoomMsg::Failed`].
-    fn commit_effects(&mut self, loaded: &mut Loaded, fx: Effects, authors: Vec<Option<Author>>) -> Result<(), String> {
-        let mut writes = Vec::new();
+    /// Makes the updates durable, then sends the messages; `authors[i]` made `durable[i]`
+    /// (the rest were made by the server).
+    async fn commit_effects(
+        &mut self,
+        loaded: &mut Loaded,
+        fx: Effects,
+        authors: Vec<Option<Author>>,
+    ) -> Result<(), String> {
         if !fx.durable.is_empty() {
             let mut authors = authors.into_iter();
-            for update in fx.durable {
-                let author = authors.next().flatten();
-                if let Some(a) = &author
-                    && !loaded.editors.iter().any(|e| e.email == a.email)
-                {
-                    loaded.editors.push(a.clone());
-                }
-                loaded.logged += 1;
-                loaded.logged_bytes += update.len();
-                writes.push(Write::Append(Append {
+            let batch: Vec<Append> = fx
+                .durable
+                .into_iter()
+                .map(|update| Append {
                     space: self.space.clone(),
                     page: self.page.to_string(),
                     update,
-                    author,
-                }));
+                    author: authors.next().flatten(),
+                })
+                .collect();
+            for a in batch.iter().filter_map(|a| a.author.as_ref()) {
+                if !loaded.editors.iter().any(|e| e.email == a.email) {
+                    loaded.editors.push(a.clone());
+                }
             }
-            if loaded.due_for_compaction() {
-                // In the same transaction, after the appends it takes in.
-                let state = loaded.room.doc().state();
-                let size = state.len();
-                writes.push(Write::Compact { page: self.page.to_string(), state });
-                loaded.compacted(size);
+            loaded.logged += batch.len();
+            loaded.logged_bytes += batch.iter().map(|a| a.update.len()).sum::<usize>();
+            self.log.ask(|r| LogReq::Write(batch.into_iter().map(Write::Append).collect(), r)).await?;
+        }
+        let mut queue: std::collections::VecDeque<(Target, Bytes)> = fx.messages.into();
+        while let Some((target, frame)) = queue.pop_front() {
+            let mut gone = Vec::new();
+            for (id, c) in &self.conns {
+                let to = match target {
+                    Target::One(x) => x == *id,
+                    Target::AllBut(x) => x != *id,
+                    Target::All => true,
+                };
+                if to && c.out.try_send(Outgoing::Frame(frame.clone())).is_err() {
+                    gone.push(*id);
+                }
+            }
+            for id in gone {
+                // Closed, or too slow: dropping its sender closes the connection (it reconnects
+                // and catches up); the others hear that its people left.
+                self.conns.remove(&id);
+                queue.extend(loaded.room.leave(id).messages);
             }
         }
         if fx.changed {
             loaded.settle_at = Some(Instant::now() + self.idle());
         }
-        if writes.is_empty() && fx.messages.is_empty() {
-            return Ok(());
+        if loaded.due_for_compaction() {
+            let state = loaded.room.doc().state();
+            let size = state.len();
+            self.log.ask(|r| LogReq::Write(vec![Write::Compact { page: self.page.to_string(), state }], r)).await?;
+            loaded.compacted(size);
         }
-        let delivery = Delivery { conns: self.targets(), messages: fx.messages, room: self.notify.clone() };
-        self.log.tell(LogReq::Write(writes, After::Deliver(delivery)))
+        Ok(())
     }
 
     /// Reads the page and the log, and makes the live document.
@@ -874,9 +803,13 @@ impl RoomTask {
             let (space, state) = (self.space.clone(), doc.state());
             snapshot_bytes = state.len();
             if stored.unsettled() {
-                self.log.write(vec![Write::Compact { page: page.clone(), state }]).await?;
+                self.log.ask(|r| LogReq::Write(vec![Write::Compact { page: page.clone(), state }], r)).await?;
             } else {
-                self.log.write(vec![Write::Settle { space, page: page.clone(), state, base: base.clone() }]).await?;
+                self.log
+                    .ask(|r| {
+                        LogReq::Write(vec![Write::Settle { space, page: page.clone(), state, base: base.clone() }], r)
+                    })
+                    .await?;
             }
         }
         let seen_generation = handle.generation();
@@ -899,7 +832,7 @@ impl RoomTask {
             }
         }
         fx.changed = false;
-        self.commit_effects(&mut loaded, fx, Vec::new())?;
+        self.commit_effects(&mut loaded, fx, Vec::new()).await?;
         if body != loaded.base {
             self.merge_outside(&mut loaded, body).await?;
         }
@@ -927,7 +860,7 @@ impl RoomTask {
                     if let Some(u) = loaded.room.doc().set_meta("title", &title) {
                         let mut fx = loaded.room.local(u);
                         fx.changed = false;
-                        let _ = self.commit_effects(loaded, fx, Vec::new());
+                        let _ = self.commit_effects(loaded, fx, Vec::new()).await;
                     }
                 }
                 if body != loaded.base
@@ -957,7 +890,7 @@ impl RoomTask {
         let mut fx = loaded.room.local(update);
         // Edits that only bring the document to the file need no commit.
         fx.changed = merged.text != loaded.base;
-        self.commit_effects(loaded, fx, Vec::new())
+        self.commit_effects(loaded, fx, Vec::new()).await
     }
 
     /// Commits the document's text if it differs from the file; retries after merging a change
@@ -990,7 +923,9 @@ impl RoomTask {
                     let (space, page, state) = (self.space.clone(), self.page.to_string(), loaded.room.doc().state());
                     let size = state.len();
                     let base = text.clone();
-                    if let Err(e) = self.log.write(vec![Write::Settle { space, page, state, base }]).await {
+                    if let Err(e) =
+                        self.log.ask(|r| LogReq::Write(vec![Write::Settle { space, page, state, base }], r)).await
+                    {
                         eprintln!("confluence.do: page {}: the live-edit log: {e}", self.page);
                     }
                     loaded.base = text;
@@ -1059,7 +994,6 @@ impl RoomTask {
     }
 
     fn close_all(&mut self, code: u16, reason: &str) {
-        self.targets = None;
         for (_, c) in self.conns.drain() {
             let _ = c.out.try_send(Outgoing::Close(code, reason.to_owned()));
         }
@@ -1074,7 +1008,6 @@ impl RoomTask {
         rooms.remove(&self.page.to_string());
         self.rx.close();
         self.conns.clear();
-        self.targets = None;
         true
     }
 
