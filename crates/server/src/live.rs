@@ -2,10 +2,9 @@
 //! server URL `ws://host:port/sync` and the page id as its room). One task per open page (a
 //! *room*) owns the page's [`Room`]; connections hand it frames and get frames back.
 //!
-//! Durability: the room gathers what arrived, applies it, and hands the accepted updates with
-//! the messages they make to the log (one thread for all rooms, one SQLite transaction per
-//! batch, `synchronous = FULL`), which sends the messages once the transaction is on disk, so
-//! nothing anyone received is lost to a crash. When edits settle
+//! Durability: the room gathers what arrived, applies it, appends the accepted updates to the
+//! log (one thread for all rooms, one SQLite transaction per batch, `synchronous = FULL`), and
+//! only then sends anything, so nothing anyone received is lost to a crash. When edits settle
 //! (idle, the last person leaves, shutdown) the Markdown is written and committed, authored by
 //! the editors (`Co-authored-by:` for all but the first). Changes from outside (the API, the CLI,
 //! git, an editor on disk) are merged into the live document as small text edits.
