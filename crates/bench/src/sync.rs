@@ -529,25 +529,25 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
         for (i, kind) in Kind::BOTH.into_iter().enumerate() {
             let label = kind.label();
             let mut try_rate = |rate: f64| -> Result<bool> {
-                // Runs until HOLD_OF runs held or could no longer make it.
-                let (mut held_runs, mut relayed) = (0, Vec::new());
+                // Runs until HOLD_OF runs held or could no longer make it; what the runs that
+                // held delivered.
+                let mut relayed = Vec::new();
                 for run in 0..TRIALS {
                     let target = start(kind, &binary, work, &reference)?;
                     let m = load(&target, &ids[..pages], per_page, rate, seconds.min(5.0))?;
                     let p99 = m.latency.quantile(0.99).as_secs_f64() * 1e3;
                     let held = p99 <= 20.0 && m.relayed >= 0.95 * m.offered && m.errors == 0;
                     if held {
-                        held_runs += 1;
                         relayed.push(m.relayed);
                     }
-                    let decided = held_runs >= HOLD_OF || run + 1 - held_runs > TRIALS - HOLD_OF;
+                    let decided = relayed.len() >= HOLD_OF || run + 1 - relayed.len() > TRIALS - HOLD_OF;
                     println!(
                         "| {label} | {name} | {rate:.2} | {:.0} | {:.0} | {:.1} | {p99:.1} | {} | {} |",
                         m.offered,
                         m.relayed,
                         m.latency.quantile(0.5).as_secs_f64() * 1e3,
                         if held { "yes" } else { "no" },
-                        match (decided, held_runs >= HOLD_OF) {
+                        match (decided, relayed.len() >= HOLD_OF) {
                             (false, _) => "",
                             (true, true) => "**yes**",
                             (true, false) => "**no**",
@@ -557,8 +557,8 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
                         break;
                     }
                 }
-                if held_runs >= HOLD_OF {
-                    // What the rate delivered in the runs that held, the least of them.
+                if relayed.len() >= HOLD_OF {
+                    // The least that a run that held delivered.
                     best[i] = best[i].max(relayed.iter().copied().fold(f64::INFINITY, f64::min));
                     return Ok(true);
                 }
