@@ -540,20 +540,27 @@ pub fn run(work: &Path, seconds: f64, max_rate: f64, saturation_only: bool, prob
                     if held {
                         relayed.push(m.relayed);
                     }
-                    let decided = relayed.len() >= HOLD_OF || run + 1 - relayed.len() > TRIALS - HOLD_OF;
+                    // Held by enough runs, or failed by too many to make it still.
+                    let verdict = if relayed.len() >= HOLD_OF {
+                        Some(true)
+                    } else if run + 1 - relayed.len() > TRIALS - HOLD_OF {
+                        Some(false)
+                    } else {
+                        None
+                    };
                     println!(
                         "| {label} | {name} | {rate:.2} | {:.0} | {:.0} | {:.1} | {p99:.1} | {} | {} |",
                         m.offered,
                         m.relayed,
                         m.latency.quantile(0.5).as_secs_f64() * 1e3,
                         if held { "yes" } else { "no" },
-                        match (decided, relayed.len() >= HOLD_OF) {
-                            (false, _) => "",
-                            (true, true) => "**yes**",
-                            (true, false) => "**no**",
+                        match verdict {
+                            None => "",
+                            Some(true) => "**yes**",
+                            Some(false) => "**no**",
                         }
                     );
-                    if decided {
+                    if verdict.is_some() {
                         break;
                     }
                 }
