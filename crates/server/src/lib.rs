@@ -53,6 +53,14 @@ pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 /// Longest a request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The Content-Security-Policy of every response (and of the desktop app's own webview, in
+/// `tauri.conf.json`): scripts only from the app's own origin and never inline, connections only
+/// to it (`'self'` covers its WebSocket), no plugins, no framing. Styles may be inline: the
+/// editor and the diagrams set them from script, and the sanitiser removes them from pages.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: blob: https:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-src 'none'; frame-ancestors 'none'";
+
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "cdo_session";
 /// The name of the cookie that carries the desktop app's launch secret.
@@ -109,7 +117,21 @@ pub fn router(state: Arc<AppState>, options: &Options) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(options.launch_secret.clone().map(Arc::<str>::from), launch_gate))
+        // Outermost, so that every answer has them, the launch gate's and timeouts' too.
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Headers every response carries: the CSP (it only matters for documents, but an attachment or
+/// an error page is a document when opened on its own), no MIME sniffing (an uploaded file is
+/// never run as a script or a page it does not claim to be), and no referrer to other sites.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// With a launch secret, lets through only requests that carry it. Visiting a page with
