@@ -58,6 +58,8 @@ pub enum ErrorKind {
     Invalid,
     /// Another writer holds the space; try again.
     Busy,
+    /// The space cannot be written here (its folder's permissions, a read-only disk).
+    ReadOnly,
     /// Something failed on this side (IO, git, the cache).
     Internal,
 }
@@ -75,6 +77,7 @@ impl SpaceError {
             SpaceError::Stale { .. } | SpaceError::TitleTaken { .. } | SpaceError::NotDeleted(_) => ErrorKind::Conflict,
             SpaceError::Edit { .. } | SpaceError::Invalid(_) | SpaceError::Template(_) => ErrorKind::Invalid,
             SpaceError::Store(StoreError::Busy { .. }) | SpaceError::Busy(_) => ErrorKind::Busy,
+            SpaceError::Store(StoreError::ReadOnly(_)) => ErrorKind::ReadOnly,
             _ => ErrorKind::Internal,
         }
     }

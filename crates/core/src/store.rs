@@ -41,6 +41,10 @@ pub enum StoreError {
     )]
     Busy { path: PathBuf, holder: String },
     #[error(
+        "{0} cannot be written here (permission denied or a read-only disk): the space is open read-only; its pages can be read and searched, not changed"
+    )]
+    ReadOnly(PathBuf),
+    #[error(
         "the branch kept moving while saving (someone is committing at the same time); the files are written but not committed; try again"
     )]
     Contended,

@@ -20,7 +20,15 @@ pub struct WriteLock {
 impl WriteLock {
     /// Opens (creating) the lock file at `path`; a store keeps it open for all its writes.
     pub fn open(path: &Path) -> Result<Arc<File>, StoreError> {
-        let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+        let io = |source: std::io::Error| match source.kind() {
+            // The first write of a space that cannot be written: say so, not "permission denied".
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                let repo = path.ancestors().find(|p| p.file_name().is_some_and(|n| n == ".git"));
+                let root = repo.and_then(Path::parent).unwrap_or(path);
+                StoreError::ReadOnly(root.to_path_buf())
+            }
+            _ => StoreError::Io { path: path.to_path_buf(), source },
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
