@@ -9,6 +9,7 @@ import { api, ApiError, type Page } from "./api";
 import { LiveSession, liveWanted } from "./live";
 import { createEditor, insertBlock, link, prefixLines, setText, SLASH_ITEMS, wrap } from "./markdown-editor";
 import { href } from "./router";
+import { trackUnsaved } from "./unsaved";
 
 /** How long the editor waits for the live server before editing alone (saving through the API). */
 const LIVE_WAIT_MS = 4000;
@@ -184,8 +185,14 @@ export function Editor(props: {
       if (changed() || live.current?.pending) e.preventDefault();
     };
     addEventListener("beforeunload", beforeUnload);
+    const untrack = trackUnsaved(() =>
+      changed() || live.current?.pending || stateRef.current.kind === "conflict"
+        ? `"${titleRef.current.trim() || props.page.title}": ${stateRef.current.kind === "conflict" ? "a save that waits for a merge" : "edits not saved yet"}`
+        : null,
+    );
     return () => {
       cancelled = true;
+      untrack();
       removeEventListener("beforeunload", beforeUnload);
       window.clearTimeout(timer.current);
       // Leaving the editor saves what is pending (live edits are on the server already, or

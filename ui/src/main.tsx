@@ -10,6 +10,7 @@ import { QuickSwitcher, SearchPage } from "./search";
 import { Tree, type Drop } from "./tree";
 import { PageView } from "./view";
 import "./styles.css";
+import "./unsaved";
 
 const stored = (k: string, d: string) => localStorage.getItem(`cdo.${k}`) ?? d;
 
@@ -279,7 +280,7 @@ function App() {
       );
       break;
     case "search":
-      main = <SearchPage q={route.q} spaces={spaces} mode={mode} setMode={setMode} />;
+      main = <SearchPage q={route.q} missing={route.missing} spaces={spaces} mode={mode} setMode={setMode} />;
       break;
     case "settings":
       main = <Settings me={me} spaces={spaces} theme={theme} setTheme={setTheme} onSpaces={loadSpaces} />;

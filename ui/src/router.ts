@@ -9,7 +9,7 @@ export type Route =
   | { name: "edit"; id: string }
   | { name: "history"; id: string }
   | { name: "new"; space: string; parent?: string }
-  | { name: "search"; q: string }
+  | { name: "search"; q: string; missing?: string }
   | { name: "settings" };
 
 export function parse(hash: string): Route {
@@ -27,7 +27,7 @@ export function parse(hash: string): Route {
     case "new":
       return { name: "new", space: parts[1] ?? "", parent: params.get("parent") ?? undefined };
     case "search":
-      return { name: "search", q: params.get("q") ?? "" };
+      return { name: "search", q: params.get("q") ?? "", missing: params.get("missing") ?? undefined };
     case "settings":
       return { name: "settings" };
     default:
@@ -51,7 +51,7 @@ export function href(route: Route): string {
     case "new":
       return `#/new/${e(route.space)}${route.parent ? `?parent=${e(route.parent)}` : ""}`;
     case "search":
-      return `#/search?q=${e(route.q)}`;
+      return `#/search?q=${e(route.q)}${route.missing ? `&missing=${e(route.missing)}` : ""}`;
     case "settings":
       return "#/settings";
   }

@@ -155,7 +155,14 @@ export function QuickSwitcher(props: { onClose: () => void; mode: string }) {
   );
 }
 
-export function SearchPage(props: { q: string; spaces: SpaceEntry[]; mode: string; setMode: (m: string) => void }) {
+export function SearchPage(props: {
+  q: string;
+  /** A page asked for by a link that no page answers (`confluence-do://page/...`). */
+  missing?: string;
+  spaces: SpaceEntry[];
+  mode: string;
+  setMode: (m: string) => void;
+}) {
   const [query, setQuery] = useState(props.q);
   const [space, setSpace] = useState("");
   const [label, setLabel] = useState("");
@@ -175,6 +182,12 @@ export function SearchPage(props: { q: string; spaces: SpaceEntry[]; mode: strin
   return (
     <div class="search-page">
       <h1>Search</h1>
+      {props.missing && (
+        <div class="notice warning no-such-page" role="status">
+          <strong>No such page:</strong> {props.missing}. It may have been renamed, moved or deleted; pages like it are
+          below.
+        </div>
+      )}
       <form
         class="search-form"
         role="search"

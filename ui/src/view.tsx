@@ -150,6 +150,7 @@ export function PageView(props: { page: Page; anchor?: string; dark: boolean }) 
             <a class="button" href={href({ name: "new", space: page.space, parent: page.id })}>
               New child
             </a>
+            <PageMenu page={page} />
           </div>
         </header>
         <div class="page-meta">
@@ -257,5 +258,71 @@ export function PageView(props: { page: Page; anchor?: string; dark: boolean }) 
         )}
       </aside>
     </div>
+  );
+}
+
+/** The address that opens a page in the desktop app, from anywhere (a chat, a terminal, another page). */
+export function appLink(id: string): string {
+  return `confluence-do://page/${encodeURIComponent(id)}`;
+}
+
+async function copyText(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // No async clipboard (an insecure origin, an older webview): a selection and the copy command.
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    if (!ok) throw new Error("the clipboard is not available here");
+  }
+}
+
+/** The page's "⋯" menu: links to the page. */
+function PageMenu(props: { page: Page }) {
+  const [said, setSaid] = useState("");
+  const menu = useRef<HTMLDetailsElement>(null);
+  const copy = (text: string, what: string) => {
+    copyText(text).then(
+      () => setSaid(`${what} copied`),
+      (e) => setSaid(`Could not copy: ${(e as Error).message}. The link is ${text}`),
+    );
+    if (menu.current) menu.current.open = false;
+  };
+  useEffect(() => {
+    if (!said) return;
+    const t = window.setTimeout(() => setSaid(""), 4000);
+    return () => window.clearTimeout(t);
+  }, [said]);
+  const web = `${location.origin}/${href({ name: "page", id: props.page.id })}`;
+  return (
+    <>
+      <details class="page-menu" ref={menu}>
+        <summary class="button" aria-label="More actions" title="More actions">
+          ⋯
+        </summary>
+        <div class="page-menu-items" role="menu">
+          <button type="button" role="menuitem" class="copy-link" onClick={() => copy(appLink(props.page.id), "Link")}>
+            Copy link
+            <small>{appLink(props.page.id)}: opens the page in the desktop app</small>
+          </button>
+          <button type="button" role="menuitem" onClick={() => copy(web, "Web address")}>
+            Copy web address
+            <small>for a browser on this server</small>
+          </button>
+        </div>
+      </details>
+      {said && (
+        <span class="copied" role="status">
+          {said}
+        </span>
+      )}
+    </>
   );
 }
