@@ -1,19 +1,30 @@
 //! The confluence.do desktop app: the team server's code in process on a loopback port with a
 //! per-launch secret, and the same web UI in a window. One code path for the UI: the window is
 //! a browser on that server. Works with no network at all.
+//!
+//! One instance per user: a second launch hands its command line (a space folder, a
+//! `confluence-do://` link) to the running app and exits. The window may only show the app's own
+//! origin; other links open in the system's browser. Updates are signed ([`update`]).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod launch;
+mod menu;
+mod open;
+mod update;
 mod window_state;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cdo_app::{Home, Wiki};
 use cdo_server::auth::Auth;
 use cdo_server::state::AppState;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
-use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri::webview::{NewWindowResponse, PageLoadEvent};
+use tauri::{AppHandle, Manager, Url, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri_plugin_deep_link::DeepLinkExt as _;
 use tauri_plugin_dialog::DialogExt as _;
+
+use crate::open::Inbox;
 
 const WINDOW: &str = "main";
 
@@ -28,13 +39,17 @@ struct Local {
     demo_home: Option<tempfile::TempDir>,
 }
 
-/// The built UI: `$CONFLUENCE_DO_UI`, the bundle's resources, or the repository's `ui/dist`.
+/// The folder (inside the bundle's resources) that holds the built UI; `tauri.conf.json`'s
+/// `bundle.resources` puts `ui/dist` there.
+const UI_RESOURCE: &str = "ui";
+
+/// The built UI: `$CONFLUENCE_DO_UI`, else the bundle's resources. A debug build also looks in
+/// the repository's `ui/dist`; an installed app never depends on the tree it was built from.
 fn ui_dir(resources: Option<PathBuf>) -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("CONFLUENCE_DO_UI").map(PathBuf::from),
-        resources.map(|r| r.join("ui")),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/dist")),
-    ];
+    let source_tree =
+        if cfg!(debug_assertions) { Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/dist")) } else { None };
+    let candidates =
+        [std::env::var_os("CONFLUENCE_DO_UI").map(PathBuf::from), resources.map(|r| r.join(UI_RESOURCE)), source_tree];
     candidates.into_iter().flatten().find(|d| d.join("index.html").is_file())
 }
 
@@ -55,7 +70,8 @@ fn start(resources: Option<PathBuf>, demo: bool) -> Result<Local, String> {
     let auth = Auth::open(home.dir()).map_err(|e| e.to_string())?;
     let me = cdo_app::identity::resolve_or_placeholder(None, &home);
     let ui = ui_dir(resources).ok_or(
-        "the web UI is not built: run `cd ui && npm ci && npm run build` (or scripts/setup-tests), then start the app again",
+        "the web UI is missing from this installation (the bundle's resources have no ui/index.html): reinstall \
+         confluence.do, or set CONFLUENCE_DO_UI to a built UI (cd ui && npm ci && npm run build)",
     )?;
     let secret = launch_secret()?;
     let state = Arc::new(AppState::new(Wiki::new(home.clone()), auth, me, true));
@@ -74,130 +90,116 @@ fn start(resources: Option<PathBuf>, demo: bool) -> Result<Local, String> {
     Ok(Local { home, server: std::sync::Mutex::new(Some(server)), url, demo_home })
 }
 
-fn menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
-    let item = |id: &str, text: &str, accel: &str| MenuItem::with_id(app, id, text, true, Some(accel));
-    let file = Submenu::with_items(
-        app,
-        "File",
-        true,
-        &[
-            &item("new-page", "New Page", "CmdOrCtrl+N")?,
-            &item("open-space", "Open Space Folder…", "CmdOrCtrl+O")?,
-            &item("demo", "Open the Demo Space", "CmdOrCtrl+Shift+D")?,
-            &PredefinedMenuItem::separator(app)?,
-            &item("settings", "Settings", "CmdOrCtrl+,")?,
-            &PredefinedMenuItem::separator(app)?,
-            &PredefinedMenuItem::quit(app, None)?,
-        ],
-    )?;
-    let edit = Submenu::with_items(
-        app,
-        "Edit",
-        true,
-        &[
-            &PredefinedMenuItem::undo(app, None)?,
-            &PredefinedMenuItem::redo(app, None)?,
-            &PredefinedMenuItem::separator(app)?,
-            &PredefinedMenuItem::cut(app, None)?,
-            &PredefinedMenuItem::copy(app, None)?,
-            &PredefinedMenuItem::paste(app, None)?,
-            &PredefinedMenuItem::select_all(app, None)?,
-        ],
-    )?;
-    let view = Submenu::with_items(
-        app,
-        "View",
-        true,
-        &[
-            &item("search", "Search…", "CmdOrCtrl+K")?,
-            &item("tree", "Toggle Page Tree", "CmdOrCtrl+\\")?,
-            &item("reload", "Reload", "CmdOrCtrl+R")?,
-            &PredefinedMenuItem::separator(app)?,
-            &PredefinedMenuItem::fullscreen(app, None)?,
-        ],
-    )?;
-    let help = Submenu::with_items(app, "Help", true, &[&item("about", "About confluence.do", "F1")?])?;
-    Menu::with_items(app, &[&file, &edit, &view, &help])
-}
-
-/// Runs a line of script in the window (the UI is a web page; the menu drives it like a user).
+/// Runs a line of script in the window (the UI is a web page; the shell drives it like a user).
 fn run_js(app: &AppHandle, script: &str) {
     if let Some(window) = app.get_webview_window(WINDOW) {
         let _ = window.eval(script);
     }
 }
 
-/// Sends the UI one of its commands (`cdo:command`: search, toggle-tree, new-page, settings).
-fn command(app: &AppHandle, name: &str) {
-    run_js(app, &format!("window.dispatchEvent(new CustomEvent('cdo:command', {{detail: {name:?}}}))"));
+/// A message in a dialog of its own.
+fn message(app: &AppHandle, text: &str, error: bool) {
+    let kind = if error {
+        tauri_plugin_dialog::MessageDialogKind::Error
+    } else {
+        tauri_plugin_dialog::MessageDialogKind::Info
+    };
+    app.dialog().message(text).title("confluence.do").kind(kind).show(|_| {});
 }
 
-fn on_menu(app: &AppHandle, id: &str) {
-    match id {
-        "new-page" => command(app, "new-page"),
-        "settings" => command(app, "settings"),
-        "search" => command(app, "search"),
-        "tree" => command(app, "toggle-tree"),
-        "reload" => run_js(app, "location.reload()"),
-        "about" => {
-            let version = app.package_info().version.to_string();
-            app.dialog()
-                .message(format!(
-                    "confluence.do {version}\n\nA team wiki you own: Markdown pages in git, search that \
-                     understands questions. Your wiki home: {}",
-                    app.state::<Local>().home.dir().display()
-                ))
-                .title("About confluence.do")
-                .show(|_| {});
-        }
-        "demo" => {
-            let wiki = Wiki::new(app.state::<Local>().home.clone());
-            match cdo_app::demo::install(&wiki) {
-                Ok(entry) => run_js(app, &format!("location.hash = '#/space/{}'; location.reload()", entry.key)),
-                Err(e) => error(app, &format!("The demo space could not be added: {e}")),
+/// Whether a URL is on the app's own server (scheme, host and port).
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Where a link the window wants to follow goes: the app's own pages stay, `confluence-do://`
+/// links open their page here, web and mail links open in the system's apps, the rest nowhere.
+fn follow(app: &AppHandle, own: &Url, url: &Url) -> bool {
+    if same_origin(url, own) {
+        return true;
+    }
+    match url.scheme() {
+        "http" | "https" | "mailto" => {
+            if let Err(e) = tauri_plugin_opener::open_url(url.as_str(), None::<&str>) {
+                message(app, &format!("{url} could not be opened in your browser: {e}"), true);
             }
         }
-        "open-space" => {
-            let handle = app.clone();
-            app.dialog().file().set_title("Open a space: a folder of Markdown pages or a git repository").pick_folder(
-                move |folder| {
-                    let Some(path) = folder.and_then(|f| f.into_path().ok()) else { return };
-                    let home = handle.state::<Local>().home.clone();
-                    let me = cdo_app::identity::resolve_or_placeholder(None, &home);
-                    match Wiki::new(home).add_space(&path, None, None, &me) {
-                        Ok(entry) => {
-                            run_js(&handle, &format!("location.hash = '#/space/{}'; location.reload()", entry.key))
-                        }
-                        Err(e) => error(&handle, &format!("{} could not be opened as a space: {e}", path.display())),
-                    }
-                },
-            );
+        s if s.eq_ignore_ascii_case(launch::SCHEME) => {
+            let requests = launch::parse_args(&[String::new(), url.to_string()], Path::new("/"));
+            app.state::<Inbox>().deliver(app, requests);
         }
         _ => {}
     }
-}
-
-fn error(app: &AppHandle, text: &str) {
-    app.dialog().message(text).title("confluence.do").kind(tauri_plugin_dialog::MessageDialogKind::Error).show(|_| {});
+    false
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
     // `--demo`: run on a fresh copy of the demo space (the README's first command).
-    let demo = std::env::args().skip(1).any(|a| a == "--demo");
+    let demo = args.iter().skip(1).any(|a| a == "--demo");
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut requests = launch::parse_args(&args, &cwd);
     let result = tauri::Builder::default()
+        // First: a second launch hands over its command line here and exits before anything starts.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+            open::focus(app);
+            app.state::<Inbox>().deliver(app, launch::parse_args(&argv, Path::new(&cwd)));
+        }))
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_dialog::init())
-        .menu(menu)
-        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(Inbox::default())
+        .menu(menu::build)
+        .on_menu_event(|app, event| menu::on_menu(app, event.id().as_ref()))
         .setup(move |app| {
             let local = start(app.path().resource_dir().ok(), demo)?;
-            let url = local.url.parse().map_err(|e| format!("the server's address: {e}"))?;
+            let url: Url = local.url.parse().map_err(|e| format!("the server's address: {e}"))?;
             let saved = window_state::load(local.home.dir());
             let state_file = local.home.dir().to_path_buf();
             app.manage(local);
+
+            // Links the system hands over while the app runs (macOS delivers them as events),
+            // and the one it was started with when the system says so rather than argv.
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                let links = event.urls().iter().map(|u| u.to_string()).collect::<Vec<_>>();
+                open::focus(&handle);
+                let requests = launch::parse_args(&[vec![String::new()], links].concat(), Path::new("/"));
+                handle.state::<Inbox>().deliver(&handle, requests);
+            });
+            if let Ok(Some(urls)) = app.deep_link().get_current() {
+                for url in urls {
+                    let request = launch::parse_args(&[String::new(), url.to_string()], Path::new("/"));
+                    for r in request {
+                        if !requests.contains(&r) {
+                            requests.push(r);
+                        }
+                    }
+                }
+            }
+            app.state::<Inbox>().deliver(app.handle(), std::mem::take(&mut requests));
+
+            let own = url.clone();
+            let nav = app.handle().clone();
+            let popup = app.handle().clone();
+            let popup_own = url.clone();
             let mut builder = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::External(url))
                 .title("confluence.do")
                 .inner_size(saved.width, saved.height)
-                .min_inner_size(640.0, 420.0);
+                .min_inner_size(640.0, 420.0)
+                .on_navigation(move |to| follow(&nav, &own, to))
+                .on_new_window(move |to, _| {
+                    follow(&popup, &popup_own, &to);
+                    NewWindowResponse::Deny
+                })
+                .on_page_load(|window, payload| {
+                    if payload.event() == PageLoadEvent::Finished {
+                        let app = window.app_handle();
+                        if app.state::<Inbox>().ready(app) {
+                            update::run(app, false);
+                        }
+                    }
+                });
             if let (Some(x), Some(y)) = (saved.x, saved.y) {
                 builder = builder.position(x, y);
             }
@@ -231,6 +233,63 @@ fn main() {
         Err(e) => {
             eprintln!("confluence.do could not start: {e}");
             std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundle carries the built UI where the app looks for it: `bundle.resources` maps the
+    /// UI's build output to [`UI_RESOURCE`], and `beforeBuildCommand` builds it first. An
+    /// installed app found through this path and nothing else.
+    #[test]
+    fn the_bundle_carries_the_ui_where_the_app_looks() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).expect("tauri.conf.json parses");
+        let resources = config["bundle"]["resources"].as_object().expect("bundle.resources is a map");
+        let (source, target) = resources
+            .iter()
+            .find(|(_, t)| t.as_str().map(|t| t.trim_end_matches('/')) == Some(UI_RESOURCE))
+            .expect("bundle.resources puts the UI under `ui/`");
+        let vite = std::fs::read_to_string(root.join("ui/vite.config.ts")).expect("vite config");
+        assert!(!vite.contains("outDir"), "the UI builds into ui/dist, which bundle.resources copies");
+        assert_eq!(source.trim_end_matches('/'), "ui/dist", "{source} -> {target}");
+        let before = config["build"]["beforeBuildCommand"].as_str().expect("beforeBuildCommand");
+        assert!(before.contains("--prefix ui") && before.contains("run build"), "{before}");
+        assert_eq!(config["bundle"]["active"], serde_json::Value::Bool(true));
+
+        // Copied as the bundler copies a directory resource, the app finds it with no help.
+        let resources_dir = tempfile::tempdir().expect("tempdir");
+        let ui = resources_dir.path().join(UI_RESOURCE);
+        std::fs::create_dir_all(ui.join("assets")).expect("ui dir");
+        std::fs::write(ui.join("index.html"), "<!doctype html>").expect("index");
+        assert!(std::env::var_os("CONFLUENCE_DO_UI").is_none(), "run without CONFLUENCE_DO_UI");
+        assert_eq!(ui_dir(Some(resources_dir.path().to_path_buf())), Some(ui));
+    }
+
+    /// The webview's own policy is the server's: one policy for every page the app shows.
+    #[test]
+    fn the_webview_has_the_servers_csp() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).expect("tauri.conf.json parses");
+        assert_eq!(config["app"]["security"]["csp"].as_str(), Some(cdo_server::CONTENT_SECURITY_POLICY));
+    }
+
+    #[test]
+    fn the_window_stays_on_its_own_origin() {
+        let own: Url = "http://127.0.0.1:4312/?launch=x".parse().expect("url");
+        for (to, same) in [
+            ("http://127.0.0.1:4312/#/page/42", true),
+            ("http://127.0.0.1:4312/api/v1/spaces", true),
+            ("http://127.0.0.1:4313/", false),
+            ("https://127.0.0.1:4312/", false),
+            ("http://localhost:4312/", false),
+            ("https://example.com/", false),
+        ] {
+            assert_eq!(same_origin(&to.parse().expect("url"), &own), same, "{to}");
         }
     }
 }
