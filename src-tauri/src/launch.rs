@@ -65,6 +65,12 @@ pub fn parse_args(args: &[String], cwd: &Path) -> Vec<Request> {
                     Ok(link) => Request::Page(link),
                     Err(why) => Request::Invalid(why),
                 }
+            } else if let Some(local) = arg.strip_prefix("file://") {
+                // What a file manager hands the desktop entry's `%u` for a folder.
+                match local.strip_prefix("localhost").unwrap_or(local) {
+                    path if path.starts_with('/') => Request::Folder(PathBuf::from(decode(path))),
+                    _ => Request::Invalid(format!("{arg} is not a folder on this computer")),
+                }
             } else {
                 let path = Path::new(arg);
                 Request::Folder(if path.is_absolute() { path.to_path_buf() } else { cwd.join(path) })
@@ -191,6 +197,11 @@ mod tests {
             vec![Request::Page(PageLink { target: Target::Id("42".into()), anchor: None })]
         );
         assert!(matches!(parse_args(&args(&["confluence-do://nope"]), cwd).as_slice(), [Request::Invalid(_)]));
+        assert_eq!(
+            parse_args(&args(&["file:///srv/team%20docs", "file://localhost/srv/wiki"]), cwd),
+            vec![Request::Folder("/srv/team docs".into()), Request::Folder("/srv/wiki".into())]
+        );
+        assert!(matches!(parse_args(&args(&["file://fileserver/share"]), cwd).as_slice(), [Request::Invalid(_)]));
         assert_eq!(
             PageLink { target: Target::Title { key: "ENG".into(), title: "Deployment Guide".into() }, anchor: None }
                 .reference(),

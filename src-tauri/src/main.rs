@@ -270,6 +270,25 @@ mod tests {
         assert_eq!(ui_dir(Some(resources_dir.path().to_path_buf())), Some(ui));
     }
 
+    /// The Linux packages register `confluence-do://` and their desktop entry passes the link on
+    /// (`%u`: Tauri's stock entry has no field code, so a clicked link would start the app
+    /// without it).
+    #[test]
+    fn the_linux_packages_hand_links_to_the_app() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).expect("tauri.conf.json parses");
+        let schemes = &config["plugins"]["deep-link"]["desktop"]["schemes"];
+        assert_eq!(schemes, &serde_json::json!([launch::SCHEME]));
+        for package in ["deb", "rpm"] {
+            let template = config["bundle"]["linux"][package]["desktopTemplate"].as_str().expect(package);
+            let entry = std::fs::read_to_string(root.join(template)).expect("the desktop entry template");
+            let exec = entry.lines().find(|l| l.starts_with("Exec=")).expect("an Exec line");
+            assert_eq!(exec, "Exec={{exec}} %u", "{package}");
+            assert!(entry.contains("MimeType={{mime_type}}"), "{package}: the entry claims the scheme");
+        }
+    }
+
     /// The webview's own policy is the server's: one policy for every page the app shows.
     #[test]
     fn the_webview_has_the_servers_csp() {
