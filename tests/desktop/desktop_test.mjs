@@ -49,6 +49,9 @@ async function wd(method, path, body) {
   return json.value;
 }
 
+/** The page id in an app address (`#/page/ID?...`). */
+const location = (hash) => hash.split("/")[2]?.split("?")[0];
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function until(what, fn, ms = 30000) {
   const end = Date.now() + ms;
@@ -125,6 +128,49 @@ try {
   writeFileSync(shot, png);
   const colours = distinctColours(png);
   if (colours < 16) throw new Error(`the screenshot is nearly blank (${colours} colours)`);
+  steps.push(current);
+
+  current = "the window has no IPC: it asks nothing of the native side";
+  const ipc = await js(`
+    const internals = window.__TAURI_INTERNALS__;
+    if (!internals || typeof internals.invoke !== "function") return "no IPC";
+    return internals.invoke("plugin:updater|check", {}).then(() => "allowed", (e) => "refused: " + e);`);
+  if (ipc === "allowed") throw new Error("the page could call the updater plugin: the window has capabilities it does not use");
+  steps.push(`${current} (${ipc})`);
+
+  current = "a second launch with a confluence-do:// link shows that page here, and exits";
+  const onboarding = location(await js("return location.hash"));
+  await js(`[...document.querySelectorAll('.tree-row')].find(r => r.textContent.includes('Engineering Home')).click()`);
+  await until("the home page again", async () => (await text("h1.page-title")) === "Engineering Home");
+  const launch = (...args) => {
+    const started = Date.now();
+    const r = spawnSync(app, args, { encoding: "utf8", timeout: 30000 });
+    if (r.error || r.status !== 0) {
+      throw new Error(`the second launch (${args.join(" ")}) did not hand over and exit: ${r.error ?? `status ${r.status}`} ${r.stderr}`);
+    }
+    return Date.now() - started;
+  };
+  const handoffMs = launch(`confluence-do://page/${onboarding}`);
+  await until("the linked page", async () => (await text("h1.page-title")) === "Onboarding");
+  launch("confluence-do://page/ENG/Engineering%20Home");
+  await until("the page linked by its title", async () => (await text("h1.page-title")) === "Engineering Home");
+  launch("confluence-do://page/424242424242");
+  await until("no such page, and a search for it", async () => String(await text(".no-such-page")).includes("No such page"));
+  launch();
+  const windows = await wd("GET", `${s}/window/handles`);
+  if (windows.length !== 1) throw new Error(`a second launch made ${windows.length} windows, not one`);
+  steps.push(`${current} (${handoffMs} ms)`);
+
+  current = "the page menu copies the page's confluence-do:// link";
+  launch(`confluence-do://page/${onboarding}`);
+  await until("the linked page", async () => (await text("h1.page-title")) === "Onboarding");
+  await click(".page-menu summary");
+  const offered = await until("Copy link", () => text(".page-menu .copy-link"));
+  if (!offered.startsWith("Copy link") || !offered.includes(`confluence-do://page/${onboarding}`)) {
+    throw new Error(`the menu offers "${offered}", not the page's link`);
+  }
+  await click(".page-menu .copy-link");
+  await until("the link copied", async () => (await text(".copied")) === "Link copied");
   steps.push(current);
 
   console.log(JSON.stringify({ ok: true, steps }));

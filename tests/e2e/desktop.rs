@@ -1,5 +1,6 @@
-//! The desktop app end to end under Xvfb (`tests/desktop/desktop_test.mjs`: tauri-driver and
-//! WebKitWebDriver start the real app on an empty wiki home). Afterwards git shows the edit as
+//! The desktop app end to end under Xvfb and a D-Bus session of its own
+//! (`tests/desktop/desktop_test.mjs`: tauri-driver and WebKitWebDriver start the real app on an
+//! empty wiki home; second launches hand their links to it). Afterwards git shows the edit as
 //! a commit by the person the app runs as, and the space is a valid repository.
 
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ fn the_desktop_app_offers_the_demo_shows_the_tree_and_saves_an_edit() {
         "{} is missing: build it first (cargo build -p confluence-do-desktop; the README's test command does)",
         app.display()
     );
-    for tool in ["xvfb-run", "WebKitWebDriver", "tauri-driver"] {
+    for tool in ["dbus-run-session", "xvfb-run", "WebKitWebDriver", "tauri-driver"] {
         let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().expect("sh");
         assert!(found.status.success(), "{tool} is not installed; run scripts/setup-tests");
     }
@@ -35,8 +36,9 @@ fn the_desktop_app_offers_the_demo_shows_the_tree_and_saves_an_edit() {
         Ok(dir) => root.join(dir).join("desktop.png"),
         Err(_) => env.home.join("desktop.png"),
     };
-    let out = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1280x800x24", "node", "desktop_test.mjs"])
+    // A session bus of its own: a second launch finds the running app over D-Bus.
+    let out = Command::new("dbus-run-session")
+        .args(["--", "xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "node", "desktop_test.mjs"])
         .arg(&app)
         .arg(&shot)
         .current_dir(root.join("tests/desktop"))

@@ -35,6 +35,16 @@ const page = await context.newPage();
 const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
 page.on("dialog", (d) => d.accept());
+// What the Content-Security-Policy blocked (Chromium reports each on the console). The app itself
+// must never trip it. The steps that feed it hostile content are where blocking is the point
+// (mermaid's renderer, for one, trips it on a diagram label that holds an onerror handler).
+const cspBlocked = [];
+const hostile = new Set(["page content cannot run script"]);
+page.on("console", (m) => {
+  if (m.type() === "error" && /Content Security Policy/.test(m.text()) && !hostile.has(current)) {
+    cspBlocked.push(`${current}: ${m.text().slice(0, 120)}`);
+  }
+});
 
 const steps = [];
 const timings = {};
@@ -77,6 +87,23 @@ function expect(cond, what) {
 const row = (title) => page.locator(".tree-row", { has: page.locator(".tree-title", { hasText: new RegExp(`^${title}$`) }) });
 
 try {
+  await step("every answer carries the CSP, nosniff and no-referrer", async () => {
+    const html = await fetch(base + "/");
+    const csp = html.headers.get("content-security-policy") ?? "";
+    const directive = (name) => csp.split(";").map((d) => d.trim().split(/\s+/)).find((d) => d[0] === name)?.slice(1) ?? null;
+    expect(String(directive("script-src")) === "'self'", `scripts only from the app's origin, none inline: ${csp}`);
+    expect(String(directive("object-src")) === "'none'", `object-src 'none': ${csp}`);
+    expect(String(directive("frame-ancestors")) === "'none'", `frame-ancestors 'none': ${csp}`);
+    expect(String(directive("connect-src")) === "'self'", `connect-src only the app's origin and its WebSocket: ${csp}`);
+    const script = (await html.text()).match(/<script[^>]+src="([^"]+)"/)?.[1];
+    expect(script, "the page loads its script from a file");
+    for (const path of ["/", script, "/api/v1/spaces", "/api/v1/pages/0", "/rest/api/space"]) {
+      const r = await fetch(base + path);
+      const got = [r.headers.get("content-security-policy"), r.headers.get("x-content-type-options"), r.headers.get("referrer-policy")];
+      expect(got[0] === csp && got[1] === "nosniff" && got[2] === "no-referrer", `${path} (${r.status}) carries the headers: ${got}`);
+    }
+  });
+
   await step("the demo space opens on its home page with the tree", async () => {
     const t = Date.now();
     await page.goto(base + "/");
@@ -317,6 +344,33 @@ try {
     const flag = await page.evaluate(() => window.__xss);
     expect(flag === undefined, `no script ran (window.__xss = ${flag})`);
     expect((await page.locator(".markdown-body script, .markdown-body iframe").count()) === 0, "no script or iframe in the page");
+    const handlers = await page.evaluate(() =>
+      [...document.querySelectorAll(".markdown-body *")].flatMap((e) =>
+        [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `<${e.tagName.toLowerCase()} ${a.name}="${a.value}">`),
+      ),
+    );
+    expect(handlers.length === 0, `no event handler attributes in the page: ${handlers.join(" ")}`);
+  });
+
+  await step("a script injected into the page is blocked by the CSP", async () => {
+    const before = cspBlocked.length;
+    await page.evaluate(() => {
+      const inline = document.createElement("script");
+      inline.textContent = "window.__injected = 'inline script'";
+      document.body.append(inline);
+      const handler = document.createElement("img");
+      handler.setAttribute("onerror", "window.__injected = 'event handler'");
+      handler.src = "/no-such-image.png";
+      document.body.append(handler);
+      const url = document.createElement("a");
+      url.href = "javascript:window.__injected = 'javascript: URL'";
+      document.body.append(url);
+      url.click();
+    });
+    await until(async () => cspBlocked.length >= before + 3, "the CSP to report all three blocked scripts");
+    const ran = await page.evaluate(() => window.__injected);
+    expect(ran === undefined, `no injected script ran (${ran} did)`);
+    cspBlocked.splice(before);
   });
 
   await step("meeting notes drafted from a transcript are checked, then published", async () => {
@@ -382,6 +436,7 @@ try {
   });
 
   expect(errors.length === 0, `no errors in the page: ${errors.join("; ")}`);
+  expect(cspBlocked.length === 0, `the app works inside its CSP (editor, diagrams, live editing): ${cspBlocked.join("; ")}`);
   console.log(JSON.stringify({ ok: true, steps, timings, created }));
 } catch (e) {
   await page.screenshot({ path: join(shots, "failure.png") }).catch(() => {});
