@@ -53,6 +53,9 @@ fn runtime_path(dir: &Path) -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
+/// What [`MiniLm`]'s vectors are stored under (known without loading the model).
+pub const MODEL_ID: &str = "all-MiniLM-L6-v2-int8";
+
 /// all-MiniLM-L6-v2 through fastembed: 384 dimensions, mean pooling, 256 tokens at most.
 pub struct MiniLm {
     model: fastembed::TextEmbedding,
@@ -101,7 +104,7 @@ impl MiniLm {
 
 impl Embedder for MiniLm {
     fn model_id(&self) -> &str {
-        "all-MiniLM-L6-v2-int8"
+        MODEL_ID
     }
 
     fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, SearchError> {

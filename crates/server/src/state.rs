@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use cdo_app::watch::{SpaceEvent, SpaceWatcher};
@@ -31,7 +32,7 @@ pub struct SpaceHandle {
     git_dir: PathBuf,
     head_stamp: Mutex<Vec<FileStamp>>,
     /// When `head_stamp` was last read.
-    checked: Mutex<Option<std::time::Instant>>,
+    checked: Mutex<Option<Instant>>,
     /// HEAD's stat data when it was last read, and the loose ref file it named.
     ref_file: Mutex<Option<(FileStamp, Option<PathBuf>)>>,
     /// Page files the watcher saw change, to re-read before the next use.
@@ -66,7 +67,7 @@ impl SpaceHandle {
 
     /// The current generation, after checking whether another program moved the branch.
     pub fn generation(&self) -> u64 {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let now = self.read_stamp();
         {
             let mut seen = lock(&self.head_stamp);
@@ -122,6 +123,9 @@ pub struct EmbedStatus {
 /// Passages embedded per step; the search index is locked only to read them and to store the
 /// vectors, never while the model runs.
 const EMBED_STEP: usize = 16;
+/// How long an embedding model unused stays loaded (the background embedder's, and the one
+/// searches use): an idle desktop app or server then holds no model.
+const MODEL_IDLE: Duration = Duration::from_secs(60);
 
 /// Where a content id lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,8 +167,10 @@ pub struct AppState {
     contradictions: Mutex<HashMap<String, (u64, Arc<Contradictions>)>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
-    /// The embedding model, loaded on the first search that wants meaning (`None` inside: missing).
-    model: Mutex<Option<Option<MiniLm>>>,
+    /// The embedding model, loaded on the first search that wants meaning (`None` inside:
+    /// missing), and when it was last used: the embedder thread lets it go after
+    /// [`MODEL_IDLE`] (a loaded model holds ~250 MB; loading it again takes a fraction of a second).
+    model: Mutex<(Option<Option<MiniLm>>, Instant)>,
     search_dirty: Mutex<HashSet<String>>,
     cache: RwLock<HashMap<String, Cached>>,
     /// Wakes the background embedder (something changed); and what it is doing.
@@ -208,7 +214,7 @@ impl AppState {
             contradictions: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
             search: Mutex::new(None),
-            model: Mutex::new(None),
+            model: Mutex::new((None, Instant::now())),
             search_dirty: Mutex::new(HashSet::new()),
             cache: RwLock::new(HashMap::new()),
             watchers: Mutex::new(Vec::new()),
@@ -430,7 +436,9 @@ impl AppState {
             if !meaning {
                 return f(index, None);
             }
-            let mut model = lock(&state.model);
+            let mut held = lock(&state.model);
+            let (model, used) = &mut *held;
+            *used = Instant::now();
             let model = model.get_or_insert_with(|| MiniLm::load(&cdo_search::embed::models_dir()).ok());
             f(index, model.as_mut().map(|m| m as &mut dyn Embedder))
         })
@@ -458,6 +466,7 @@ impl AppState {
         self.wake_embedder();
         let spawned = std::thread::Builder::new().name("embedder".into()).spawn(move || {
             let mut model: Option<MiniLm> = None;
+            let mut used = Instant::now();
             loop {
                 let Some(state) = weak.upgrade() else { return };
                 if state.embed_stop.load(Ordering::SeqCst) {
@@ -466,10 +475,7 @@ impl AppState {
                 let (flag, cv) = &state.embed_wake;
                 let mut woken = lock(flag);
                 if !*woken {
-                    woken = cv
-                        .wait_timeout(woken, std::time::Duration::from_secs(30))
-                        .map(|(g, _)| g)
-                        .unwrap_or_else(|e| e.into_inner().0);
+                    woken = cv.wait_timeout(woken, MODEL_IDLE / 3).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
                 }
                 let go = std::mem::replace(&mut *woken, false);
                 drop(woken);
@@ -477,21 +483,21 @@ impl AppState {
                     if Arc::strong_count(&state) <= 1 {
                         return;
                     }
+                    // Idle: the models go, this thread's and the one searches use.
+                    if used.elapsed() >= MODEL_IDLE {
+                        model = None;
+                    }
+                    if let Ok(mut held) = state.model.try_lock()
+                        && held.1.elapsed() >= MODEL_IDLE
+                    {
+                        held.0 = None;
+                    }
                     continue;
                 }
-                if model.is_none() {
-                    match MiniLm::load(&dir) {
-                        Ok(m) => model = Some(m),
-                        Err(e) => {
-                            lock(&state.embedding).error = Some(e.to_string());
-                            return;
-                        }
-                    }
-                }
-                let Some(m) = model.as_mut() else { return };
-                if let Err(e) = state.embed_all(m) {
+                if let Err(e) = state.embed_all(&mut model, &dir) {
                     lock(&state.embedding).error = Some(e.message);
                 }
+                used = Instant::now();
                 lock(&state.embedding).running = false;
             }
         });
@@ -552,8 +558,9 @@ impl AppState {
     }
 
     /// One pass over the passages without vectors.
-    fn embed_all(&self, model: &mut MiniLm) -> ApiResult<()> {
-        let id = model.model_id().to_owned();
+    /// Embeds every passage without a vector, loading the model (from `dir`) only when there is one.
+    fn embed_all(&self, model: &mut Option<MiniLm>, dir: &std::path::Path) -> ApiResult<()> {
+        let id = cdo_search::embed::MODEL_ID;
         let mut after = 0i64;
         lock(&self.embedding).running = true;
         {
@@ -561,17 +568,24 @@ impl AppState {
             let mut guard = lock(&self.search);
             self.catch_up_locked(&mut guard)?;
             let Some(index) = guard.as_mut() else { return Ok(()) };
-            let (pending, total) = index.coverage(&id)?;
+            let (pending, total) = index.coverage(id)?;
             let mut status = lock(&self.embedding);
             status.pending = pending;
             status.total = total;
+            if pending == 0 {
+                return Ok(());
+            }
         }
+        let model = match model {
+            Some(model) => model,
+            None => model.insert(MiniLm::load(dir)?),
+        };
         loop {
             let batch = {
                 let mut guard = lock(&self.search);
                 self.catch_up_locked(&mut guard)?;
                 let Some(index) = guard.as_mut() else { return Ok(()) };
-                index.pending_passages(&id, after, EMBED_STEP)?
+                index.pending_passages(id, after, EMBED_STEP)?
             };
             let Some(last) = batch.last() else { return Ok(()) };
             if self.embed_stop.load(Ordering::SeqCst) {
@@ -583,7 +597,7 @@ impl AppState {
             let pairs: Vec<(String, String)> = batch.into_iter().map(|(_, h, t)| (h, t)).collect();
             let mut guard = lock(&self.search);
             if let Some(index) = guard.as_mut() {
-                index.store_vectors(&id, &pairs, vectors)?;
+                index.store_vectors(id, &pairs, vectors)?;
             }
             let mut status = lock(&self.embedding);
             status.embedded += pairs.len();
