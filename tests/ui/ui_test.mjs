@@ -225,11 +225,8 @@ try {
     await page.locator("h1.page-title", { hasText: "ADR 7" }).waitFor();
     const img = page.locator('.markdown-body img[alt="flow diagram.png"]');
     await img.waitFor();
-    await page.waitForFunction(
-      (el) => el.complete && el.naturalWidth === 2,
-      await img.elementHandle(),
-      { timeout: 10000 },
-    );
+    const handle = await img.elementHandle();
+    await until(() => handle.evaluate((el) => el.complete && el.naturalWidth === 2), "the image loaded");
   });
 
   await step("two people edit one page live: presence, each other's cursor and text", async () => {
@@ -429,7 +426,8 @@ try {
   await step("dark theme and settings", async () => {
     await page.goto(`${base}/#/settings`);
     await page.getByRole("radio", { name: "dark" }).click();
-    await page.waitForFunction(() => document.documentElement.dataset.theme === "dark", null, { timeout: 5000 });
+    // Polled with evaluate: waitForFunction's polling evaluates a string, which the CSP forbids.
+    await until(() => page.evaluate(() => document.documentElement.dataset.theme === "dark"), "the dark theme");
     await page.goto(`${base}/#/page/1000000000011`);
     await page.locator(".markdown-body figure.diagram svg").first().waitFor({ timeout: 20000 });
     await page.screenshot({ path: join(shots, "dark.png") });
