@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use cdo_core::links::percent_decode as decode;
+
 /// The scheme of links that open pages in the app (registered by the packages).
 pub const SCHEME: &str = "confluence-do";
 
@@ -118,27 +120,6 @@ pub fn parse_link(text: &str) -> Result<PageLink, String> {
         }
     };
     Ok(PageLink { target, anchor })
-}
-
-/// Percent-decoding; a malformed escape is kept as written.
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

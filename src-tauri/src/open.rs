@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use cdo_app::{Home, Wiki, WikiError};
+use cdo_server::state::encode_component;
 use tauri::{AppHandle, Manager};
 
 use crate::launch::{PageLink, Request};
@@ -98,25 +99,16 @@ fn js(text: &str) -> String {
 fn show_page(app: &AppHandle, home: &Home, link: &PageLink) {
     let hash = match Wiki::new(home.clone()).resolve(&link.reference()) {
         Ok((_, id)) => match &link.anchor {
-            Some(anchor) => format!("#/page/{id}?at={}", encode(anchor)),
+            Some(anchor) => format!("#/page/{id}?at={}", encode_component(anchor)),
             None => format!("#/page/{id}"),
         },
-        Err(_) => format!("#/search?q={}&missing={}", encode(link.search_words()), encode(&link.reference())),
+        Err(_) => format!(
+            "#/search?q={}&missing={}",
+            encode_component(link.search_words()),
+            encode_component(&link.reference())
+        ),
     };
     crate::run_js(app, &format!("location.hash = {}", js(&hash)));
-}
-
-/// Percent-encodes a URL component.
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// A space folder opened from the command line.
