@@ -5,12 +5,11 @@
 //
 //   node desktop_test.mjs APP_BINARY SCREENSHOT.png
 //
-// The WebDriver client is Node's fetch, which keeps its connection alive (tauri-driver fails
-// at random with clients that close every connection).
-import { spawn, spawnSync } from "node:child_process";
+// The WebDriver client is driver.mjs's.
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { inflateSync } from "node:zlib";
+import { sleep, startDriver } from "./driver.mjs";
 
 const [app, shot] = process.argv.slice(2);
 if (!app || !shot) {
@@ -18,41 +17,9 @@ if (!app || !shot) {
   process.exit(2);
 }
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-const port = await freePort();
-const nativePort = await freePort();
-const driver = spawn(process.env.TAURI_DRIVER ?? "tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
-  stdio: ["ignore", "ignore", "pipe"],
-});
-let driverErr = "";
-driver.stderr.on("data", (d) => (driverErr += d));
-const base = `http://127.0.0.1:${port}`;
-
-async function wd(method, path, body) {
-  const r = await fetch(base + path, {
-    method,
-    headers: { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    // A driver that stops answering fails the step instead of hanging the suite.
-    signal: AbortSignal.timeout(60000),
-  });
-  const json = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json.value ?? json)}`);
-  return json.value;
-}
-
 /** The page id in an app address (`#/page/ID?...`). */
 const location = (hash) => hash.split("/")[2]?.split("?")[0];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function until(what, fn, ms = 30000) {
   const end = Date.now() + ms;
   for (;;) {
@@ -69,10 +36,13 @@ async function until(what, fn, ms = 30000) {
 
 const steps = [];
 let session;
+let driver;
+let wd;
 let current = "start";
 try {
   current = "tauri-driver listens";
-  await until(current, async () => (await fetch(`${base}/status`)).ok, 20000);
+  driver = await startDriver({ timeoutMs: 60000 });
+  wd = driver.wd;
 
   current = "the app starts";
   session = (await wd("POST", "/session", { capabilities: { alwaysMatch: { "tauri:options": { application: app } } } }))
@@ -175,11 +145,11 @@ try {
 
   console.log(JSON.stringify({ ok: true, steps }));
 } catch (e) {
-  console.log(JSON.stringify({ ok: false, step: current, error: String(e?.message ?? e), steps, driver: driverErr.slice(-2000) }));
+  console.log(JSON.stringify({ ok: false, step: current, error: String(e?.message ?? e), steps, driver: driver?.stderr().slice(-2000) }));
   process.exitCode = 1;
 } finally {
   if (session) await wd("DELETE", `/session/${session}`).catch((e) => console.error(`closing the session: ${e.message}`));
-  driver.kill();
+  driver?.stop();
   await reapApp();
 }
 

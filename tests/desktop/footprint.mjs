@@ -8,39 +8,15 @@
 // (h1.page-title); the last run then idles and sums VmRSS and PSS over the app's process tree,
 // 5 s after the page showed and at the end of the idle time.
 // Prints one JSON line.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
-import { createServer } from "node:net";
+import { sleep, startDriver } from "./driver.mjs";
 
 const [app, runs, idle, ...args] = process.argv.slice(2);
 if (!app || !runs || !idle) {
   console.error("usage: node footprint.mjs APP RUNS IDLE_SECONDS [APP ARGS...]");
   process.exit(2);
 }
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const port = await freePort();
-const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(await freePort())], { stdio: "ignore" });
-const base = `http://127.0.0.1:${port}`;
-async function wd(method, path, body) {
-  const r = await fetch(base + path, {
-    method,
-    headers: { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(120000),
-  });
-  const json = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json.value ?? json)}`);
-  return json.value;
-}
-
 /** Every process under `root` (WebKit's web and network processes are the app's children). */
 function tree(root) {
   const parents = new Map();
@@ -62,11 +38,10 @@ function memory(pid) {
   return { name, rssMb: kb(status, "VmRSS") / 1024, pssMb: kb(rollup, "Pss") / 1024 };
 }
 
+let driver;
 try {
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(`${base}/status`).then((r) => r.ok, () => false)) break;
-    await sleep(100);
-  }
+  driver = await startDriver({ timeoutMs: 120000 });
+  const { wd } = driver;
   const launches = [];
   let processes = [];
   let early = [];
@@ -105,5 +80,5 @@ try {
   console.log(JSON.stringify({ ok: false, error: String(e?.message ?? e) }));
   process.exitCode = 1;
 } finally {
-  driver.kill();
+  driver?.stop();
 }
