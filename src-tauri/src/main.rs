@@ -134,6 +134,7 @@ fn follow(app: &AppHandle, own: &Url, url: &Url) -> bool {
 }
 
 fn main() {
+    cdo_core::store::tls::start_git();
     let args: Vec<String> = std::env::args().collect();
     // `--demo`: run on a fresh copy of the demo space (the README's first command).
     let demo = args.iter().skip(1).any(|a| a == "--demo");

@@ -138,12 +138,22 @@ fn open_repo(source: &Source, cache: &Path) -> Result<(git2::Repository, bool), 
         git2::Repository::open(&dir).map_err(|e| source_err(dir.display(), e))?
     } else {
         std::fs::create_dir_all(&dir).map_err(|e| SyncError::Source(format!("{}: {e}", dir.display())))?;
-        git2::build::RepoBuilder::new().bare(true).clone(&source.repo, &dir).map_err(|e| source_err(&source.repo, e))?
+        let mut fetch = git2::FetchOptions::new();
+        fetch.remote_callbacks(cdo_core::store::remote_callbacks());
+        git2::build::RepoBuilder::new()
+            .bare(true)
+            .fetch_options(fetch)
+            .clone(&source.repo, &dir)
+            .map_err(|e| source_err(&source.repo, e))?
     };
     {
         let mut remote = repo.find_remote("origin").map_err(|e| source_err(&source.repo, e))?;
         remote
-            .fetch(&["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], None, None)
+            .fetch(
+                &["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+                Some(git2::FetchOptions::new().remote_callbacks(cdo_core::store::remote_callbacks())),
+                None,
+            )
             .map_err(|e| source_err(format!("fetching {}", source.repo), e))?;
     }
     Ok((repo, false))

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    cdo_core::store::tls::start_git();
     let cli = args::Cli::parse();
     // A server keeps serving when nobody reads its output any more.
     if !matches!(cli.command, args::Command::Serve { .. }) {

@@ -11,6 +11,7 @@
 pub mod lock;
 pub mod objects;
 pub mod refs;
+pub mod tls;
 pub mod tree_edit;
 
 use std::fs;
@@ -590,8 +591,9 @@ impl Store {
         };
         let tree = head.tree().map_err(git("read tree"))?;
         let mut index = self.repo.index().map_err(git("read the git index"))?;
-        // libgit2 keeps the index in memory; someone may have run git since: read it again.
-        index.read(true).map_err(git("read the git index"))?;
+        // libgit2 keeps the index in memory; someone may have run git since: read it again if
+        // the file changed (not when it was just loaded).
+        index.read(false).map_err(git("read the git index"))?;
         let workdir = self.repo.workdir().map(Path::to_path_buf).unwrap_or_default();
         let mut seen = std::collections::HashSet::new();
         for path in text.lines().filter(|l| !l.is_empty()) {
@@ -842,6 +844,7 @@ pub(crate) fn exchange(a: &Path, b: &Path) -> bool {
 /// Callbacks for talking to a git remote: credentials from the ssh agent or git's credential
 /// helper, three tries, then a clear error.
 pub fn remote_callbacks<'a>() -> git2::RemoteCallbacks<'a> {
+    tls::ready_for_remotes();
     let mut attempts = 0;
     let mut callbacks = git2::RemoteCallbacks::new();
     callbacks.credentials(move |url, username, allowed| {
