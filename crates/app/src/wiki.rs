@@ -269,16 +269,24 @@ impl Wiki {
         }
         let id = PageId::parse(reference)
             .ok_or_else(|| WikiError::Invalid(format!("`{reference}` is neither a page id (digits) nor KEY:Title")))?;
-        let mut deleted_in = None;
+        // First what each space's cache shows at the cost of one page, then each whole tree.
+        let mut open = Vec::new();
         for entry in self.spaces()? {
             let Ok(mut space) = self.open_space(&entry.key) else {
                 continue;
             };
-            if space.catalog()?.get(&id).is_some() {
+            if space.shows_cheaply(&id)? {
+                return Ok((space, id));
+            }
+            open.push((entry.key, space));
+        }
+        let mut deleted_in = None;
+        for (key, mut space) in open {
+            if space.contains(&id)? {
                 return Ok((space, id));
             }
             if deleted_in.is_none() && space.trash()?.iter().any(|t| t.id == id) {
-                deleted_in = Some(entry.key);
+                deleted_in = Some(key);
             }
         }
         match deleted_in {

@@ -1,12 +1,14 @@
 //! `cdo-bench`: measures confluence.do and prints figures for docs/BENCHMARKS.md.
 //!
 //! `cdo-bench core` measures the core (open + tree, save, history, render) on generated spaces
-//! and on a real documentation set, beside `git add` + `git commit` of the same change.
+//! and on a real documentation set, beside `git add` + `git commit` of the same change;
+//! `cdo-bench page` the CLI's one-page commands the same way.
 
 mod ask;
 mod corpus;
 mod fresh;
 mod migrate;
+mod page;
 mod search;
 mod server;
 mod stats;
@@ -51,6 +53,22 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         versions: usize,
         /// Where to build the spaces (default: a temporary folder)
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+    /// One page costs one page: CLI `page get`, `page update` (beside `git add` + `git commit`)
+    /// and `page create`; changes made outside; opening the whole tree (needs a release
+    /// `confluence-do` beside this benchmark)
+    Page {
+        /// Sizes of generated spaces
+        #[arg(long, value_delimiter = ',', default_value = "100000")]
+        pages: Vec<usize>,
+        /// A real documentation set to add as a space (e.g. ../shared/testdata/msvc-docs/pages)
+        #[arg(long)]
+        docs: Option<PathBuf>,
+        /// Runs of each command
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -179,6 +197,7 @@ enum Cmd {
 }
 
 fn main() -> Result<()> {
+    cdo_core::store::tls::start_git();
     match Cli::parse().command {
         Cmd::Ui { pages, workdir } => {
             let (_tmp, work) = start("web UI benchmark", workdir)?;
@@ -219,6 +238,10 @@ fn main() -> Result<()> {
             each_space(&work, docs.as_deref(), &pages, |title, dir, _| {
                 search::speed(title, dir, &work, queries, greps, real)
             })
+        }
+        Cmd::Page { pages, docs, runs, workdir } => {
+            let (_tmp, work) = start("one-page commands", workdir)?;
+            each_space(&work, docs.as_deref(), &pages, |title, dir, _| page::bench(title, dir, &work, runs))
         }
         Cmd::Core { pages, docs, saves, git_saves, versions, workdir } => {
             let (_tmp, work) = start("core benchmark", workdir)?;

@@ -437,7 +437,8 @@ pub enum PageCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Show a page (by id or KEY:Title)
+    /// Show a page (by id or KEY:Title); `page get` is the same
+    #[command(visible_alias = "get")]
     Show {
         page: String,
         #[arg(long, value_enum, default_value_t = Format::Md)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Bumped whenever the schema or what it derives changes; a mismatch rebuilds the cache.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// What went wrong with the cache database.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,15 @@ pub struct FileRow {
     pub labels: Vec<String>,
     pub diagnostics: bool,
     pub links_fresh: bool,
+}
+
+impl FileRow {
+    /// The id of this file's page when no other file claims the same one: the id it states,
+    /// else the one derived from its path (what the catalog gives it, see `Catalog::upsert`).
+    pub fn node(&self) -> crate::model::PageId {
+        use crate::model::PageId;
+        self.id.as_deref().and_then(PageId::parse).unwrap_or_else(|| PageId::derived(&self.path))
+    }
 }
 
 /// One commit in the history index.
@@ -122,8 +131,11 @@ impl Cache {
                  CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  CREATE TABLE files(path TEXT PRIMARY KEY, mtime INTEGER NOT NULL, size INTEGER NOT NULL,
                    id TEXT, title TEXT NOT NULL, position INTEGER, labels TEXT NOT NULL,
-                   diagnostics INTEGER NOT NULL, links_fresh INTEGER NOT NULL) WITHOUT ROWID;
+                   diagnostics INTEGER NOT NULL, links_fresh INTEGER NOT NULL, node TEXT NOT NULL,
+                   title_key TEXT NOT NULL) WITHOUT ROWID;
                  CREATE INDEX files_id ON files(id);
+                 CREATE INDEX files_node ON files(node);
+                 CREATE INDEX files_title ON files(title_key);
                  CREATE INDEX files_stale ON files(path) WHERE links_fresh = 0;
                  CREATE TABLE links(src TEXT NOT NULL, target TEXT NOT NULL, line INTEGER NOT NULL, url TEXT NOT NULL);
                  CREATE INDEX links_target ON links(target);
@@ -207,9 +219,7 @@ impl Tx<'_> {
     }
 
     pub fn files(&self) -> Result<Vec<FileRow>, rusqlite::Error> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT path, mtime, size, id, title, position, labels, diagnostics, links_fresh FROM files",
-        )?;
+        let mut stmt = self.tx.prepare_cached(FILE_COLUMNS)?;
         let rows = stmt.query_map([], file_row)?;
         rows.collect()
     }
@@ -222,24 +232,16 @@ impl Tx<'_> {
     }
 
     pub fn file(&self, path: &str) -> Result<Option<FileRow>, rusqlite::Error> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT path, mtime, size, id, title, position, labels, diagnostics, links_fresh FROM files WHERE path = ?1",
-        )?;
+        let mut stmt = self.tx.prepare_cached(&format!("{FILE_COLUMNS} WHERE path = ?1"))?;
         stmt.query_row([path], file_row).optional()
-    }
-
-    pub fn paths_of_id(&self, id: &str) -> Result<Vec<String>, rusqlite::Error> {
-        let mut stmt = self.tx.prepare_cached("SELECT path FROM files WHERE id = ?1")?;
-        let rows = stmt.query_map([id], |r| r.get(0))?;
-        rows.collect()
     }
 
     pub fn put_file(&self, row: &FileRow) -> Result<(), rusqlite::Error> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO files(path, mtime, size, id, title, position, labels, diagnostics, links_fresh)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            "INSERT INTO files(path, mtime, size, id, title, position, labels, diagnostics, links_fresh, node, title_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT(path) DO UPDATE SET mtime = ?2, size = ?3, id = ?4, title = ?5, position = ?6,
-               labels = ?7, diagnostics = ?8, links_fresh = ?9",
+               labels = ?7, diagnostics = ?8, links_fresh = ?9, node = ?10, title_key = ?11",
         )?;
         stmt.execute(params![
             row.path,
@@ -250,9 +252,36 @@ impl Tx<'_> {
             row.position,
             row.labels.join("\n"),
             row.diagnostics,
-            row.links_fresh
+            row.links_fresh,
+            row.node().as_str(),
+            row.title.to_lowercase(),
         ])
         .map(drop)
+    }
+
+    /// The rows whose page would have this id were it the only one claiming it: the file that
+    /// says so, or whose path derives it. More than one means the tree must settle who has it.
+    pub fn files_of_node(&self, id: &str) -> Result<Vec<FileRow>, rusqlite::Error> {
+        self.rows_where("node = ?1", id)
+    }
+
+    /// The rows of pages with this title, ignoring case (as `Catalog::find_title` does).
+    pub fn files_titled(&self, title: &str) -> Result<Vec<FileRow>, rusqlite::Error> {
+        self.rows_where("title_key = ?1", &title.trim().to_lowercase())
+    }
+
+    /// The rows of page files at or below a path: `a` finds `a/b.md` and `a/c/d.md`.
+    pub fn files_under(&self, path: &str) -> Result<Vec<FileRow>, rusqlite::Error> {
+        let (lo, hi) = (format!("{path}/"), format!("{path}0")); // '0' sorts right after '/'
+        let mut stmt = self.tx.prepare_cached(&format!("{FILE_COLUMNS} WHERE path >= ?1 AND path < ?2"))?;
+        let rows = stmt.query_map([lo, hi], file_row)?;
+        rows.collect()
+    }
+
+    fn rows_where(&self, condition: &str, value: &str) -> Result<Vec<FileRow>, rusqlite::Error> {
+        let mut stmt = self.tx.prepare_cached(&format!("{FILE_COLUMNS} WHERE {condition} ORDER BY path"))?;
+        let rows = stmt.query_map([value], file_row)?;
+        rows.collect()
     }
 
     pub fn remove_file(&self, path: &str) -> Result<(), rusqlite::Error> {
@@ -369,6 +398,9 @@ impl Tx<'_> {
         rows.collect()
     }
 }
+
+/// The select of a [`FileRow`], for [`file_row`].
+const FILE_COLUMNS: &str = "SELECT path, mtime, size, id, title, position, labels, diagnostics, links_fresh FROM files";
 
 fn file_row(r: &rusqlite::Row<'_>) -> Result<FileRow, rusqlite::Error> {
     let labels: String = r.get(6)?;

@@ -58,7 +58,41 @@ pub fn last_component(stem: &str) -> &str {
     stem.rsplit_once('/').map_or(stem, |(_, n)| n)
 }
 
-fn folder_id(stem: &str) -> PageId {
+impl Node {
+    /// The page of a file row, under the id the tree settled on for it.
+    pub(crate) fn page(row: &FileRow, id: PageId, diagnostics: bool) -> Node {
+        let explicit = row.id.as_deref().and_then(PageId::parse);
+        Node {
+            title: row.title.clone(),
+            kind: NodeKind::Page,
+            stem: stem_of(&row.path).to_owned(),
+            file: Some(row.path.clone()),
+            labels: row.labels.clone(),
+            position: row.position,
+            id_assigned: explicit.as_ref() == Some(&id),
+            diagnostics,
+            id,
+        }
+    }
+
+    /// The summary the API hands out for this node, whose parent is `parent`.
+    pub fn summary(&self, parent: Option<PageId>) -> PageSummary {
+        PageSummary {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            kind: self.kind,
+            path: self.file.clone().unwrap_or_else(|| self.stem.clone()),
+            parent,
+            labels: self.labels.clone(),
+            position: self.position,
+            id_assigned: self.id_assigned,
+            has_diagnostics: self.diagnostics,
+        }
+    }
+}
+
+/// The id of a folder without a page of its own.
+pub(crate) fn folder_id(stem: &str) -> PageId {
     PageId::derived(&format!("{stem}/"))
 }
 
@@ -101,17 +135,7 @@ impl Catalog {
         if let Some(old) = existing {
             self.detach(&old.id);
         }
-        let node = Node {
-            id: id.clone(),
-            title: row.title.clone(),
-            kind: NodeKind::Page,
-            stem: stem.clone(),
-            file: Some(row.path.clone()),
-            labels: row.labels.clone(),
-            position: row.position,
-            id_assigned: explicit.as_ref() == Some(&id),
-            diagnostics,
-        };
+        let node = Node::page(row, id, diagnostics);
         self.attach(node);
         self.ensure_ancestors(&stem);
     }
@@ -297,17 +321,7 @@ impl Catalog {
 
     /// The summary the API hands out for a node.
     pub fn summary(&self, node: &Node) -> PageSummary {
-        PageSummary {
-            id: node.id.clone(),
-            title: node.title.clone(),
-            kind: node.kind,
-            path: node.file.clone().unwrap_or_else(|| node.stem.clone()),
-            parent: self.parent(&node.id).map(|p| p.id.clone()),
-            labels: node.labels.clone(),
-            position: node.position,
-            id_assigned: node.id_assigned,
-            has_diagnostics: node.diagnostics,
-        }
+        node.summary(self.parent(&node.id).map(|p| p.id.clone()))
     }
 }
 

@@ -118,6 +118,18 @@ fn diff_trees(
     Ok(())
 }
 
+/// The page files (space paths) that differ between two commits' trees, O(changes).
+pub(crate) fn pages_changed_between(store: &Store, old: Oid, new: Oid) -> Result<Vec<String>, SpaceError> {
+    let repo = store.repo();
+    let commit = |oid| repo.find_commit(oid).map_err(git("read commit"));
+    let (old, new) = (commit(old)?, commit(new)?);
+    let mut out = HashMap::new();
+    diff_trees(repo, store.space_tree(&old)?.as_ref(), store.space_tree(&new)?.as_ref(), "", &mut out)?;
+    let mut paths: Vec<String> = out.into_keys().collect();
+    paths.sort();
+    Ok(paths)
+}
+
 /// Brings the history index up to HEAD. Several processes may catch up at once (each save asks
 /// for its version number): the rows are written only if no one else wrote since this one read
 /// where the index was, else it looks again.

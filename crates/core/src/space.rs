@@ -7,6 +7,7 @@
 
 mod attachments;
 mod comments;
+mod point;
 mod scan;
 mod write;
 
@@ -44,8 +45,9 @@ pub struct Space {
     cache: Cache,
     info: SpaceInfo,
     catalog: Option<Catalog>,
-    /// The commit the catalog last saw, to notice commits made by other processes.
-    seen_head: Option<Oid>,
+    /// The commit the cached rows (and the catalog) last caught up with, to notice commits made
+    /// by others; `None` until read from the cache, `Some(None)` before the first commit.
+    seen_head: Option<Option<Oid>>,
 }
 
 impl Drop for Space {
@@ -164,10 +166,6 @@ impl Space {
         self.catalog.as_ref().ok_or_else(|| SpaceError::Invalid("the page tree could not be loaded".into()))
     }
 
-    fn node(&mut self, id: &PageId) -> Result<Node, SpaceError> {
-        self.catalog()?.get(id).cloned().ok_or_else(|| SpaceError::PageNotFound(id.to_string()))
-    }
-
     /// How many pages and folders the space has.
     pub fn len(&mut self) -> Result<usize, SpaceError> {
         Ok(self.catalog()?.len())
@@ -185,8 +183,7 @@ impl Space {
 
     /// A page's summary.
     pub fn summary(&mut self, id: &PageId) -> Result<PageSummary, SpaceError> {
-        let node = self.node(id)?;
-        Ok(self.catalog()?.summary(&node))
+        Ok(self.node_and_summary(id)?.1)
     }
 
     /// The children of a page (or the top level) in sibling order.
@@ -207,14 +204,18 @@ impl Space {
 
     /// Pages with this title (ignoring case).
     pub fn find_title(&mut self, title: &str) -> Result<Vec<PageSummary>, SpaceError> {
+        if self.catalog.is_none()
+            && let Some(one) = self.point_title(title)?
+        {
+            return Ok(vec![one]);
+        }
         let catalog = self.catalog()?;
         Ok(catalog.find_title(title).into_iter().map(|n| catalog.summary(n)).collect())
     }
 
     /// A page as it is on disk now.
     pub fn page(&mut self, id: &PageId) -> Result<Page, SpaceError> {
-        let node = self.node(id)?;
-        let summary = self.catalog()?.summary(&node);
+        let (node, summary) = self.node_and_summary(id)?;
         let version = self.version_count(id)?;
         let Some(file) = &node.file else {
             return Ok(Page { summary, body: String::new(), version, diagnostics: Vec::new(), fields: Vec::new() });

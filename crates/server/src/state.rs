@@ -381,7 +381,7 @@ impl AppState {
         for entry in &entries {
             let handle = self.space(&entry.key)?;
             let mut space = handle.lock()?;
-            if space.catalog()?.get(&page_id).is_some() {
+            if space.contains(&page_id)? {
                 let at = Located::Page { space: entry.key.clone(), id: page_id };
                 self.remember(id.to_owned(), at.clone());
                 return Ok(at);

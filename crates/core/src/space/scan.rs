@@ -1,10 +1,13 @@
-//! Keeping the catalog in step with the files: a full scan (stat every page, re-read only those
-//! whose size or mtime changed since the cache saw them) and targeted refreshes of a few paths
-//! after a save or a change seen by the watcher.
+//! Keeping the cache and the catalog in step with the files: a full scan (stat every page,
+//! re-read only those whose size or mtime changed since the cache saw them), targeted refreshes
+//! of a few paths after a save or a change seen by the watcher, and catching up with commits
+//! made by others by comparing their trees.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use git2::Oid;
 
 use super::Space;
 use crate::cache::FileRow;
@@ -54,7 +57,17 @@ impl Space {
             })?;
         }
         self.catalog = Some(Catalog::build(&rows));
-        self.seen_head = head;
+        self.saw_head(head)
+    }
+
+    /// Records that the cached rows reflect every commit up to `head`, for this process and for
+    /// the next ones (see [`Space::sync_with_head`]).
+    pub(super) fn saw_head(&mut self, head: Option<Oid>) -> Result<(), SpaceError> {
+        if self.seen_head != Some(head) {
+            let text = head.map(|h| h.to_string()).unwrap_or_default();
+            self.cache.transaction(|tx| tx.set_meta(FILES_HEAD, &text))?;
+            self.seen_head = Some(head);
+        }
         Ok(())
     }
 
@@ -70,27 +83,15 @@ impl Space {
         paths: &[String],
         written: &[(String, Vec<u8>)],
     ) -> Result<(), SpaceError> {
-        if self.catalog.is_none() {
-            return self.refresh();
-        }
         let root = self.store.root().to_path_buf();
         let mut upserts = Vec::new();
         let mut removed = Vec::new();
         for path in paths {
             let path = path.trim_matches('/');
             let full = root.join(path);
-            let prefix = format!("{path}/");
             // Pages that were below this path, when it is (or was) a folder: O(subtree).
             let under: Vec<String> =
-                match self.catalog.as_ref().and_then(|c| c.by_stem(path).map(|n| (c, n.id.clone()))) {
-                    Some((catalog, id)) => catalog
-                        .subtree(&id)
-                        .into_iter()
-                        .filter_map(|n| n.file.clone())
-                        .filter(|f| f.starts_with(&prefix))
-                        .collect(),
-                    None => Vec::new(),
-                };
+                self.cache.query(|tx| tx.files_under(path))?.into_iter().map(|row| row.path).collect();
             let mut present = Vec::new();
             match std::fs::symlink_metadata(&full) {
                 Ok(meta) if meta.is_dir() => {
@@ -154,17 +155,42 @@ impl Space {
         Ok(())
     }
 
-    /// Re-reads the space if another process committed since the catalog was built.
+    /// Catches up with commits made since the cache last saw HEAD (by git, another process,
+    /// a pull): the page files that differ between the two trees are re-read, O(changes). When
+    /// that commit is not known (a new cache) or no longer exists (history rewritten), the whole
+    /// space is scanned. Edits on disk that are not committed are seen by the full scan, the
+    /// watcher, and the stat of each row a point lookup uses.
     pub fn sync_with_head(&mut self) -> Result<(), SpaceError> {
-        if self.catalog.is_none() || self.store.head_id()? != self.seen_head {
-            self.refresh()?;
+        let head = self.store.head_id()?;
+        if self.seen_head.is_none() {
+            let known = self.cache.query(|tx| tx.meta(FILES_HEAD))?;
+            self.seen_head = known.map(|text| Oid::from_str(&text).ok());
         }
-        Ok(())
+        let Some(seen) = self.seen_head else {
+            return self.refresh();
+        };
+        if seen == head {
+            return Ok(());
+        }
+        let changed = match (seen, head) {
+            (Some(old), Some(new)) => crate::history::pages_changed_between(&self.store, old, new).ok(),
+            _ => None,
+        };
+        match changed {
+            Some(paths) => {
+                self.refresh_paths(&paths)?;
+                self.saw_head(head)
+            }
+            None => self.refresh(),
+        }
     }
 }
 
+/// The cache's meta key for the commit its file rows have caught up with.
+const FILES_HEAD: &str = "files_head";
+
 /// What the cache keeps of a row: racy mtimes are stored as unknown so the next scan re-reads.
-fn cache_row(row: &FileRow, now: i64) -> FileRow {
+pub(super) fn cache_row(row: &FileRow, now: i64) -> FileRow {
     let mut row = row.clone();
     if now - row.mtime < RACY_NANOS {
         row.mtime = -1;
@@ -172,11 +198,11 @@ fn cache_row(row: &FileRow, now: i64) -> FileRow {
     row
 }
 
-fn now_nanos() -> i64 {
+pub(super) fn now_nanos() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
-fn stat(meta: &std::fs::Metadata) -> (i64, i64) {
+pub(super) fn stat(meta: &std::fs::Metadata) -> (i64, i64) {
     let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
     (mtime, meta.len() as i64)
 }

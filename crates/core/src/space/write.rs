@@ -92,7 +92,7 @@ enum Content {
     Whole(Box<PageFile>),
 }
 
-fn join(dir: &str, name: &str) -> String {
+pub(super) fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
 }
 
@@ -150,7 +150,7 @@ impl Space {
         touched.extend(change.writes.iter().map(|(p, _)| p.clone()));
         self.refresh_paths_knowing(&touched, &change.writes)?;
         if let Some(commit) = commit {
-            self.seen_head = Some(commit);
+            self.saw_head(Some(commit))?;
         }
         Ok(commit)
     }
@@ -198,10 +198,9 @@ impl Space {
         };
         let stem = self.free_stem(&parent_stem, &slug::slugify(&title), None)?;
         let path = format!("{stem}.md");
-        let catalog = self.catalog()?;
         let id = loop {
             let id = PageId::random();
-            if catalog.get(&id).is_none() {
+            if self.id_free(&id)? {
                 break id;
             }
         };
@@ -495,6 +494,9 @@ impl Space {
     }
 
     fn ensure_title_free(&mut self, title: &str, except: Option<&PageId>) -> Result<(), SpaceError> {
+        if self.point_title_free(title)? == Some(true) {
+            return Ok(());
+        }
         let taken = self
             .catalog()?
             .find_title(title)
@@ -505,30 +507,6 @@ impl Space {
             Some(id) => Err(SpaceError::TitleTaken { title: title.to_owned(), id }),
             None => Ok(()),
         }
-    }
-
-    /// A free path stem for `name` in the folder `dir` (checked against the tree and the disk,
-    /// ignoring case, since Windows and macOS do).
-    fn free_stem(&mut self, dir: &str, name: &str, own: Option<&str>) -> Result<String, SpaceError> {
-        let root = self.store.root().to_path_buf();
-        let catalog = self.catalog()?;
-        let siblings: BTreeSet<String> = catalog
-            .children_of_stem(dir)
-            .into_iter()
-            .filter(|n| Some(n.stem.as_str()) != own)
-            .map(|n| last_component(&n.stem).to_lowercase())
-            .collect();
-        let name = slug::unique(name, |candidate| {
-            let stem = join(dir, candidate);
-            if Some(stem.as_str()) == own {
-                return false;
-            }
-            siblings.contains(&candidate.to_lowercase())
-                || root.join(format!("{stem}.md")).exists()
-                || root.join(&stem).exists()
-                || root.join(format!("{stem}.attachments")).exists()
-        });
-        Ok(join(dir, &name))
     }
 
     /// The file at `new_path` in the draft, read from `old_path` the first time.

@@ -130,7 +130,7 @@ pub fn space(space: &mut Space, base: &Base, with_homepage: bool) -> ApiResult<V
     });
     if with_homepage {
         let home = match info.homepage.clone() {
-            Some(id) if space.catalog()?.get(&id).is_some() => Some(id),
+            Some(id) if space.contains(&id)? => Some(id),
             _ => space.children(None)?.into_iter().find(|p| p.kind == cdo_core::NodeKind::Page).map(|p| p.id),
         };
         if let Some(id) = home {
