@@ -371,15 +371,7 @@ fn bench_space(
     let mut git = Samples::default();
     for i in 0..git_saves {
         let id = &pages[rng.usize(..pages.len())];
-        let path = space.summary(id)?.path;
-        let full = dir.join(&path);
-        let mut text = std::fs::read_to_string(&full)?;
-        text.push_str(&format!("\nGit edit {i}.\n"));
-        std::fs::write(&full, text)?;
-        let t = Instant::now();
-        run_git(dir, &["add", "--", &path])?;
-        run_git(dir, &["commit", "-q", "-m", &format!("Update {path}")])?;
-        git.push(t.elapsed());
+        git.push(git_edit(dir, &space.summary(id)?.path, i)?);
     }
     row(
         &format!("`git add` + `git commit` of one page, {git_saves} runs"),
@@ -494,6 +486,19 @@ pub(crate) fn run_git(dir: &Path, args: &[&str]) -> Result<()> {
         bail!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(())
+}
+
+/// Appends a line to a page file and commits it with `git add` + `git commit`, as someone
+/// working with git would: answers how long the two commands took.
+pub(crate) fn git_edit(dir: &Path, path: &str, i: usize) -> Result<Duration> {
+    let full = dir.join(path);
+    let mut text = std::fs::read_to_string(&full)?;
+    text.push_str(&format!("\nGit edit {i}.\n"));
+    std::fs::write(&full, text)?;
+    let t = Instant::now();
+    run_git(dir, &["add", "--", path])?;
+    run_git(dir, &["commit", "-q", "-m", &format!("Update {path}")])?;
+    Ok(t.elapsed())
 }
 
 /// Commits a folder as one packed repository, as a clone would arrive: `git fast-import`

@@ -12,7 +12,7 @@ use cdo_app::{Home, Wiki};
 use cdo_core::model::PageId;
 
 use crate::stats::{self, Samples};
-use crate::{row, run_git};
+use crate::{git_edit, row, run_git};
 
 /// The release `confluence-do` beside this benchmark.
 fn binary() -> Result<PathBuf> {
@@ -106,14 +106,7 @@ pub fn bench(title: &str, dir: &Path, work: &Path, runs: usize) -> Result<()> {
     let mut git = Samples::default();
     for i in 0..runs {
         let (_, path) = pick();
-        let full = dir.join(&path);
-        let mut text = std::fs::read_to_string(&full)?;
-        text.push_str(&format!("\nGit edit {i}.\n"));
-        std::fs::write(&full, text)?;
-        let t = Instant::now();
-        run_git(dir, &["add", "--", &path])?;
-        run_git(dir, &["commit", "-q", "-m", &format!("Update {path}")])?;
-        git.push(t.elapsed());
+        git.push(git_edit(dir, &path, i)?);
     }
     row(
         &format!("`page update` (one commit), {runs} random pages"),
@@ -153,10 +146,7 @@ pub fn bench(title: &str, dir: &Path, work: &Path, runs: usize) -> Result<()> {
     // Commits arriving as `git pull` brings them: a fast-forward that changes one page and adds one.
     let (changed_id, changed_path) = pick();
     let added_id = "4242424242424242";
-    let added_path =
-        format!("{}/pulled-page.md", Path::new(&changed_path).parent().and_then(Path::to_str).unwrap_or(""))
-            .trim_start_matches('/')
-            .to_owned();
+    let added_path = Path::new(&changed_path).with_file_name("pulled-page.md");
     run_git(dir, &["checkout", "-q", "-b", "upstream"])?;
     let changed = dir.join(&changed_path);
     let mut text = std::fs::read_to_string(&changed)?;
