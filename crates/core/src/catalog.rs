@@ -32,9 +32,13 @@ pub struct Catalog {
     children: HashMap<String, Vec<PageId>>,
 }
 
+/// The extensions a page file may have, in path order: when two files share a stem (`a.md`
+/// and `a.markdown`), the tree gives it to the first.
+pub const PAGE_EXTENSIONS: [&str; 5] = [".MD", ".Md", ".mD", ".markdown", ".md"];
+
 /// The stem of a page file: its path without the Markdown extension.
 pub fn stem_of(path: &str) -> &str {
-    for ext in [".md", ".markdown", ".MD", ".Md", ".mD"] {
+    for ext in PAGE_EXTENSIONS {
         if let Some(stem) = path.strip_suffix(ext) {
             return stem;
         }

@@ -10,12 +10,9 @@ use std::collections::BTreeSet;
 use super::Space;
 use super::scan::{cache_row, now_nanos, read_row, stat};
 use crate::cache::FileRow;
-use crate::catalog::{Node, folder_id, last_component, parent_stem, stem_of};
+use crate::catalog::{Node, PAGE_EXTENSIONS, folder_id, last_component, parent_stem, stem_of};
 use crate::error::SpaceError;
 use crate::model::{PageId, PageSummary};
-
-/// The extensions a page file may have, in the order the tree gives a stem to the first.
-const PAGE_EXTENSIONS: [&str; 5] = [".MD", ".Md", ".mD", ".markdown", ".md"];
 
 impl Space {
     /// A page's node: from the tree when it is loaded, else by a point lookup, else from the
@@ -31,10 +28,7 @@ impl Space {
 
     /// Whether the space has a page or folder with this id.
     pub fn contains(&mut self, id: &PageId) -> Result<bool, SpaceError> {
-        if self.catalog.is_none() && self.point_node(id)?.is_some() {
-            return Ok(true);
-        }
-        Ok(self.catalog()?.get(id).is_some())
+        Ok(self.shows_cheaply(id)? || self.catalog()?.get(id).is_some())
     }
 
     /// Whether the cached rows alone show a page with this id here, at the cost of one page
@@ -55,8 +49,10 @@ impl Space {
             let summary = node.summary(parent);
             return Ok((node, summary));
         }
-        let node = self.node(id)?;
-        let summary = self.catalog()?.summary(&node);
+        // The rows could not tell (and were asked once): the tree.
+        let catalog = self.catalog()?;
+        let node = catalog.get(id).cloned().ok_or_else(|| SpaceError::PageNotFound(id.to_string()))?;
+        let summary = catalog.summary(&node);
         Ok((node, summary))
     }
 
@@ -76,8 +72,9 @@ impl Space {
         Ok(self.point_parent(&node.stem)?.map(|parent| node.summary(parent)))
     }
 
-    /// Whether no page but `except` may be titled `title`, as far as the rows can tell without
-    /// the tree: `Some(true)` when none is, `None` when the tree must decide.
+    /// Whether no page is titled `title`, as far as the rows can tell without the tree:
+    /// `Some(true)` when none is, `None` when the tree must decide (also when the page being
+    /// retitled holds it: the tree knows which page that is).
     pub(super) fn point_title_free(&mut self, title: &str) -> Result<Option<bool>, SpaceError> {
         if self.catalog.is_some() {
             return Ok(None);
@@ -185,10 +182,7 @@ impl Space {
                 .flatten()
                 .filter_map(|e| {
                     let name = e.file_name().to_str()?.to_lowercase();
-                    let stem = [".md", ".markdown", ".attachments"]
-                        .iter()
-                        .find_map(|ext| name.strip_suffix(ext))
-                        .map_or(name.clone(), str::to_owned);
+                    let stem = name.strip_suffix(".attachments").unwrap_or_else(|| stem_of(&name)).to_owned();
                     (Some(&stem) != own_name.as_ref()).then_some(stem)
                 })
                 .collect(),
