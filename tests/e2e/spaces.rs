@@ -88,3 +88,98 @@ fn output_closed_early_ends_a_command_quietly() {
         assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{args:?}:\n{stderr}");
     }
 }
+
+/// An HTTPS server on loopback whose certificate is signed by a CA made here; answers 404 to
+/// everything (enough to tell a finished TLS handshake from a refused one).
+struct Https {
+    child: std::process::Child,
+    port: u16,
+    ca: std::path::PathBuf,
+}
+
+impl Drop for Https {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn https_server(dir: &std::path::Path) -> Https {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[&["req", "-x509"], &ec[..], &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test CA"]]
+            .concat(),
+    );
+    openssl(&[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("write");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    let script = r#"
+import http.server, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, "server.pem", "server.key"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line)
+        .expect("the server prints its port");
+    let port = line.trim().parse().unwrap_or_else(|_| panic!("a port, not {line:?}"));
+    Https { child, port, ca: dir.join("ca.pem") }
+}
+
+#[test]
+fn https_remotes_are_checked_against_the_certificates_ssl_cert_file_names() {
+    // libgit2 starts without the certificate bundle (it costs every command 28 ms) and is given
+    // it when a remote is first contacted: the handshake must then trust exactly that bundle.
+    let env = Env::new();
+    let server = https_server(env.dir.path());
+    let url = format!("https://127.0.0.1:{}/team/space.git", server.port);
+    let out =
+        env.cmd(&["space", "clone", &url, "--key", "TLS"]).env("SSL_CERT_FILE", &server.ca).output().expect("runs");
+    let trusted = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(trusted.contains("404"), "the handshake succeeds and the server's answer is reported: {trusted}");
+    assert!(!trusted.to_lowercase().contains("certificate"), "{trusted}");
+    // Without the test CA the same server is refused for its certificate.
+    let out = env.cmd(&["space", "clone", &url, "--key", "TLS"]).env_remove("SSL_CERT_FILE").output().expect("runs");
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        refused.to_lowercase().contains("certificate"),
+        "an untrusted certificate is named as the reason: {refused}"
+    );
+    assert!(env.ok(&["space", "list"]).lines().all(|l| !l.contains("TLS")), "a failed clone registers nothing");
+}

@@ -180,7 +180,7 @@ impl Wiki {
         };
         let name = name.map(str::to_owned).or_else(|| own.as_ref().map(|i| i.name.clone()));
         let path = std::fs::canonicalize(&path).map_err(WikiError::io(&path))?;
-        self.home.update_registry(|registry| {
+        let (entry, mut space) = self.home.update_registry(|registry| {
             if let Some(other) = registry.spaces.iter().find(|s| s.key == key.as_str() || s.path == path) {
                 return Err(WikiError::Invalid(format!(
                     "{} is already registered as {} at {}; choose another key with --key",
@@ -191,10 +191,13 @@ impl Wiki {
             }
             let reg = Registered { key: key.to_string(), path: path.clone(), name: name.clone(), code: None };
             // Opening checks that the folder is usable before it is registered.
-            Space::open(&path, &self.home.cache_file(&reg.key, &path), fallback_info(&reg))?;
+            let space = Space::open(&path, &self.home.cache_file(&reg.key, &path), fallback_info(&reg))?;
             registry.spaces.push(reg.clone());
-            Ok(entry_of(&reg))
-        })
+            Ok((entry_of(&reg), space))
+        })?;
+        // Once, now, rather than in the first command on one of its pages.
+        space.prepare()?;
+        Ok(entry)
     }
 
     /// Clones a space from a git URL (https, ssh, a path or `file://`) into the home and

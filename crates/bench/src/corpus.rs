@@ -114,6 +114,11 @@ fn page_path(i: usize) -> String {
 /// Writes a space of `n` pages (plus section pages for areas and topics) into `dir`.
 pub fn generate(dir: &Path, n: usize) -> Result<()> {
     let mut rng = fastrand::Rng::with_seed(n as u64);
+    // A space left by an earlier run in the same work folder: start again from nothing.
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("space.yaml"), "key: BENCH\nname: Bench\n")?;
     for a in 0..12 {

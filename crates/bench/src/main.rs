@@ -196,6 +196,10 @@ enum Cmd {
     },
 }
 
+/// The allocator the CLI and the desktop app use, so in-process figures match theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     cdo_core::store::tls::start_git();
     match Cli::parse().command {

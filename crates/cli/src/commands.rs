@@ -210,6 +210,9 @@ fn space(ctx: &Ctx, cmd: SpaceCmd) -> Result<()> {
             }
         }
         SpaceCmd::Add { path, key, name, json } => {
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!("Reading the pages of {} and their history (once)...", path.display());
+            }
             let entry = ctx.wiki.add_space(&path, key.as_deref(), name.as_deref(), &ctx.author()?)?;
             show(&entry, json, "Added");
         }

@@ -15,6 +15,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// A loaded 100k-page tree is a few million small strings; mimalloc allocates and frees them in
+/// about half the time of the system's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     cdo_core::store::tls::start_git();
     let cli = args::Cli::parse();

@@ -27,10 +27,15 @@ pub struct Node {
 /// All nodes of a space.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
-    nodes: HashMap<PageId, Node>,
-    by_stem: HashMap<String, PageId>,
-    children: HashMap<String, Vec<PageId>>,
+    nodes: Map<PageId, Node>,
+    by_stem: Map<String, PageId>,
+    children: Map<String, Vec<PageId>>,
 }
+
+/// The catalog's maps: keyed by ids and paths, a 100k-page tree hashes a few hundred thousand
+/// strings when it loads, where foldhash is several times faster than std's SipHash (and still
+/// seeded per process).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The extensions a page file may have, in path order: when two files share a stem (`a.md`
 /// and `a.markdown`), the tree gives it to the first.
@@ -48,8 +53,10 @@ pub fn stem_of(path: &str) -> &str {
 
 /// Whether a file name is a Markdown page.
 pub fn is_markdown(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with(".md") || lower.ends_with(".markdown")
+    let ends_with = |ext: &str| {
+        name.len() >= ext.len() && name.as_bytes()[name.len() - ext.len()..].eq_ignore_ascii_case(ext.as_bytes())
+    };
+    ends_with(".md") || ends_with(".markdown")
 }
 
 /// The stem of the folder a stem is in: `a/b` for `a/b/c`, `""` at the top.
@@ -64,16 +71,17 @@ pub fn last_component(stem: &str) -> &str {
 
 impl Node {
     /// The page of a file row, under the id the tree settled on for it.
-    pub(crate) fn page(row: &FileRow, id: PageId, diagnostics: bool) -> Node {
-        let explicit = row.id.as_deref().and_then(PageId::parse);
+    pub(crate) fn page(row: FileRow, id: PageId, diagnostics: bool) -> Node {
+        // What the file states, as `PageId::parse` reads it.
+        let id_assigned = row.id.as_deref().map(str::trim) == Some(id.as_str());
         Node {
-            title: row.title.clone(),
+            title: row.title,
             kind: NodeKind::Page,
             stem: stem_of(&row.path).to_owned(),
-            file: Some(row.path.clone()),
-            labels: row.labels.clone(),
+            file: Some(row.path),
+            labels: row.labels,
             position: row.position,
-            id_assigned: explicit.as_ref() == Some(&id),
+            id_assigned,
             diagnostics,
             id,
         }
@@ -102,46 +110,53 @@ pub(crate) fn folder_id(stem: &str) -> PageId {
 
 impl Catalog {
     /// Builds the tree from file rows (in any order; the result does not depend on it).
-    pub fn build<'a>(rows: impl IntoIterator<Item = &'a FileRow>) -> Catalog {
-        let mut rows: Vec<&FileRow> = rows.into_iter().collect();
-        rows.sort_by(|a, b| a.path.cmp(&b.path));
+    pub fn build(rows: impl IntoIterator<Item = FileRow>) -> Catalog {
+        let mut rows: Vec<FileRow> = rows.into_iter().collect();
+        if !rows.is_sorted_by(|a, b| a.path <= b.path) {
+            rows.sort_by(|a, b| a.path.cmp(&b.path));
+        }
         let mut catalog = Catalog::default();
+        catalog.nodes.reserve(rows.len());
+        catalog.by_stem.reserve(rows.len());
         for row in rows {
-            catalog.upsert(row);
+            catalog.insert(row);
         }
         catalog
     }
 
     /// Adds or updates the page of a file row.
     pub fn upsert(&mut self, row: &FileRow) {
-        let stem = stem_of(&row.path).to_owned();
-        let existing = self.by_stem.get(&stem).and_then(|id| self.nodes.get(id)).cloned();
-        if let Some(node) = &existing
-            && node.kind == NodeKind::Page
-            && node.file.as_deref() != Some(row.path.as_str())
-        {
-            return; // `a.md` and `a.markdown` both exist: the first one owns the stem.
-        }
+        self.insert(row.clone());
+    }
+
+    fn insert(&mut self, row: FileRow) {
+        let stem = stem_of(&row.path);
+        let existing = match self.by_stem.get(stem).and_then(|id| self.nodes.get(id)) {
+            Some(node) if node.kind == NodeKind::Page && node.file.as_deref() != Some(row.path.as_str()) => {
+                return; // `a.md` and `a.markdown` both exist: the first one owns the stem.
+            }
+            Some(node) => Some((node.id.clone(), node.kind)),
+            None => None,
+        };
         let explicit = row.id.as_deref().and_then(PageId::parse);
-        let keep = existing.as_ref().map(|n| n.id.clone());
         let mut diagnostics = row.diagnostics;
-        let id = match &explicit {
-            Some(id) if self.free_for(id, keep.as_ref()) => id.clone(),
+        let id = match explicit {
+            Some(id) if self.free_for(&id, existing.as_ref().map(|(id, _)| id)) => id,
             Some(_) => {
                 diagnostics = true; // a copied file carries another page's id
                 self.unique_derived(&row.path)
             }
-            None => match existing.as_ref() {
-                Some(n) if n.kind == NodeKind::Page => n.id.clone(),
+            None => match &existing {
+                Some((id, NodeKind::Page)) => id.clone(),
                 _ => self.unique_derived(&row.path),
             },
         };
-        if let Some(old) = existing {
-            self.detach(&old.id);
+        if let Some((old, _)) = existing {
+            self.detach(&old);
         }
         let node = Node::page(row, id, diagnostics);
+        self.ensure_ancestors(&node.stem);
         self.attach(node);
-        self.ensure_ancestors(&stem);
     }
 
     /// Removes the page of a file; its folder stays in the tree while it has children.
@@ -179,7 +194,11 @@ impl Catalog {
     fn attach(&mut self, node: Node) {
         self.by_stem.insert(node.stem.clone(), node.id.clone());
         if !node.stem.is_empty() {
-            self.children.entry(parent_stem(&node.stem).to_owned()).or_default().push(node.id.clone());
+            let parent = parent_stem(&node.stem);
+            match self.children.get_mut(parent) {
+                Some(siblings) => siblings.push(node.id.clone()),
+                None => drop(self.children.insert(parent.to_owned(), vec![node.id.clone()])),
+            }
         }
         self.nodes.insert(node.id.clone(), node);
     }
@@ -354,37 +373,35 @@ pub fn sibling_order(a: &Node, b: &Node) -> Ordering {
     by_position.then_with(|| natural(&a.title, &b.title)).then_with(|| a.stem.cmp(&b.stem))
 }
 
-/// Compares strings case-insensitively, with runs of digits compared as numbers.
+/// Compares strings case-insensitively, with runs of digits compared as numbers. Allocates
+/// nothing: it runs a million times when a 100k-page tree is sorted.
 pub fn natural(a: &str, b: &str) -> Ordering {
-    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let (mut i, mut j) = (0, 0);
     loop {
-        match (x.peek().copied(), y.peek().copied()) {
+        match (a[i..].chars().next(), b[j..].chars().next()) {
             (None, None) => return Ordering::Equal,
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
             (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
-                let take = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-                    let mut s = String::new();
-                    while let Some(c) = it.peek().copied().filter(char::is_ascii_digit) {
-                        s.push(c);
-                        it.next();
-                    }
-                    s
-                };
-                let (m, n) = (take(&mut x), take(&mut y));
-                let (m, n) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
+                let (ei, ej) = (i + digits(&a[i..]), j + digits(&b[j..]));
+                let (m, n) = (a[i..ei].trim_start_matches('0'), b[j..ej].trim_start_matches('0'));
                 let ord = m.len().cmp(&n.len()).then_with(|| m.cmp(n));
                 if ord != Ordering::Equal {
                     return ord;
                 }
+                (i, j) = (ei, ej);
             }
             (Some(c), Some(d)) => {
-                let ord = c.to_lowercase().cmp(d.to_lowercase());
+                let ord = if c.is_ascii() && d.is_ascii() {
+                    c.to_ascii_lowercase().cmp(&d.to_ascii_lowercase())
+                } else {
+                    c.to_lowercase().cmp(d.to_lowercase())
+                };
                 if ord != Ordering::Equal {
                     return ord;
                 }
-                x.next();
-                y.next();
+                (i, j) = (i + c.len_utf8(), j + d.len_utf8());
             }
         }
     }
@@ -464,19 +481,19 @@ mod tests {
             row("adr/adr-2.md", None, "ADR 2", None),
             row("zeta.md", None, "alpha", None),
         ];
-        let c = Catalog::build(&rows);
+        let c = Catalog::build(rows.clone());
         assert_eq!(shape(&c), "adr/\n  ADR 2\n  ADR 10\nalpha\nArchitecture\n  Databases\n  Auth\n");
         let auth = PageId::parse("2").expect("id");
         assert_eq!(c.breadcrumbs(&auth).iter().map(|n| n.title.as_str()).collect::<Vec<_>>(), ["Architecture"]);
         assert_eq!(c.parent(&auth).map(|n| n.id.as_str()), Some("1"));
         // Id-less pages get ids derived from their paths: the same on every build.
-        let again = Catalog::build(&rows);
+        let again = Catalog::build(rows.clone());
         assert_eq!(c.find_title("adr 2")[0].id, again.find_title("ADR 2")[0].id);
     }
 
     #[test]
     fn removing_a_parent_page_leaves_a_folder_and_empty_folders_vanish() {
-        let mut c = Catalog::build(&[row("a.md", Some("1"), "A", None), row("a/b.md", Some("2"), "B", None)]);
+        let mut c = Catalog::build([row("a.md", Some("1"), "A", None), row("a/b.md", Some("2"), "B", None)]);
         c.remove_file("a.md");
         assert_eq!(shape(&c), "a/\n  B\n");
         c.remove_file("a/b.md");
@@ -486,7 +503,7 @@ mod tests {
 
     #[test]
     fn duplicate_ids_do_not_collide() {
-        let c = Catalog::build(&[row("a.md", Some("7"), "A", None), row("copy.md", Some("7"), "Copy", None)]);
+        let c = Catalog::build([row("a.md", Some("7"), "A", None), row("copy.md", Some("7"), "Copy", None)]);
         assert_eq!(c.len(), 2);
         let copy = c.find_title("Copy")[0];
         assert_ne!(copy.id.as_str(), "7");
@@ -495,7 +512,7 @@ mod tests {
 
     #[test]
     fn upsert_updates_in_place() {
-        let mut c = Catalog::build(&[row("a.md", Some("1"), "A", None)]);
+        let mut c = Catalog::build([row("a.md", Some("1"), "A", None)]);
         c.upsert(&row("a.md", Some("1"), "A renamed", None));
         assert_eq!(shape(&c), "A renamed\n");
         c.upsert(&row("x/y/z.md", Some("9"), "Z", None));

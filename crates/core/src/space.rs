@@ -166,6 +166,12 @@ impl Space {
         self.catalog.as_ref().ok_or_else(|| SpaceError::Invalid("the page tree could not be loaded".into()))
     }
 
+    /// Whether the whole page tree is in memory (a command on one page loads it only when the
+    /// cached rows cannot settle the answer alone).
+    pub fn tree_loaded(&self) -> bool {
+        self.catalog.is_some()
+    }
+
     /// How many pages and folders the space has.
     pub fn len(&mut self) -> Result<usize, SpaceError> {
         Ok(self.catalog()?.len())
@@ -253,6 +259,14 @@ impl Space {
     }
 
     /// Brings the history index up to date.
+    /// Does now what the first commands on a new space would otherwise do: reads every page
+    /// into the cache and indexes the history (seconds at 100k pages; a command on one page
+    /// afterwards costs one page).
+    pub fn prepare(&mut self) -> Result<(), SpaceError> {
+        self.catalog()?;
+        self.history_index()
+    }
+
     fn history_index(&mut self) -> Result<(), SpaceError> {
         history::catch_up(&self.store, &mut self.cache)
     }

@@ -519,3 +519,138 @@ fn merges_count_only_what_they_decided() {
     assert_eq!(history(&mut f.space, &b.summary.id), ["Create \"B\"", "side edit of B"]);
     assert!(f.space.page(&b.summary.id).expect("page").body.ends_with("side edit\n"));
 }
+
+/// A change made to a space's files without confluence.do, then what a new handle (the next
+/// command) is asked.
+struct Outside {
+    name: &'static str,
+    change: fn(&Path, &[(PageId, String)]),
+    /// The page asked for, by its index in the pages made below, or a page the change adds.
+    ask: Result<usize, &'static str>,
+    /// What its body must contain; `None`: there is no such page now.
+    shows: Option<&'static str>,
+    /// Whether the answer comes without loading the whole tree.
+    one_page: bool,
+}
+
+fn append(root: &Path, file: &str, line: &str) {
+    let path = root.join(file);
+    let mut text = std::fs::read_to_string(&path).expect("read");
+    text.push_str(line);
+    std::fs::write(&path, text).expect("write");
+}
+
+/// A commit made elsewhere that changes the third page and adds one, fast-forwarded in as
+/// `git pull` does.
+fn pull(root: &Path, pages: &[(PageId, String)]) {
+    let git = |args: &[&str]| sh(root, &[&["-c", "user.name=T", "-c", "user.email=t@e"], args].concat());
+    git(&["checkout", "-q", "-b", "upstream"]);
+    append(root, &pages[2].1, "Changed upstream.\n");
+    std::fs::write(root.join("Pulled.md"), "---\nid: \"4242424242424242\"\n---\nArrived by pull.\n").expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "upstream work"]);
+    git(&["checkout", "-q", "-"]);
+    git(&["merge", "-q", "--ff-only", "upstream"]);
+}
+
+const OUTSIDE: &[Outside] = &[
+    Outside {
+        name: "a file edited in place (an editor, `echo >>`)",
+        change: |root, pages| append(root, &pages[1].1, "Edited in place.\n"),
+        ask: Ok(1),
+        shows: Some("Edited in place."),
+        one_page: true,
+    },
+    Outside {
+        name: "a file rewritten by `sed -i` (a new file renamed over the old one, same size)",
+        change: |root, pages| {
+            let status = std::process::Command::new("sed")
+                .args(["-i", "-e", "s/Beta body/Beta BODY/"])
+                .arg(root.join(&pages[1].1))
+                .status()
+                .expect("sed runs");
+            assert!(status.success());
+        },
+        ask: Ok(1),
+        shows: Some("Beta BODY"),
+        one_page: true,
+    },
+    Outside {
+        name: "a pull: the page it changed",
+        change: pull,
+        ask: Ok(2),
+        shows: Some("Changed upstream."),
+        one_page: true,
+    },
+    Outside {
+        name: "a pull: the page it added (the tree diff brings its row)",
+        change: pull,
+        ask: Err("4242424242424242"),
+        shows: Some("Arrived by pull."),
+        one_page: true,
+    },
+    Outside {
+        name: "a pull: a page it left alone",
+        change: pull,
+        ask: Ok(0),
+        shows: Some("Alpha body."),
+        one_page: true,
+    },
+    Outside {
+        name: "a file copied with its id and committed: the tree decides which file keeps it",
+        change: |root, pages| {
+            std::fs::copy(root.join(&pages[0].1), root.join("Alpha-copy.md")).expect("copy");
+            sh(root, &["-c", "user.name=T", "-c", "user.email=t@e", "add", "Alpha-copy.md"]);
+            sh(root, &["-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "copy"]);
+        },
+        ask: Ok(0),
+        shows: Some("Alpha body."),
+        one_page: false,
+    },
+    Outside {
+        name: "a file deleted outside",
+        change: |root, pages| std::fs::remove_file(root.join(&pages[2].1)).expect("remove"),
+        ask: Ok(2),
+        shows: None,
+        one_page: false,
+    },
+];
+
+#[test]
+fn one_page_commands_see_what_changed_outside_and_agree_with_the_tree() {
+    for case in OUTSIDE {
+        let mut f = fixture();
+        let mut pages = Vec::new();
+        for title in ["Alpha", "Beta", "Gamma"] {
+            let new = NewPage { title: Some(title.into()), body: format!("{title} body.\n"), ..NewPage::default() };
+            let made = f.space.create_page(&new, &alice()).expect("create");
+            pages.push((made.summary.id.clone(), made.summary.path.clone()));
+        }
+        f.space.flush_index().expect("flush");
+        // The cache has every row; what follows happens between two commands.
+        drop(f.space);
+        (case.change)(&f.root, &pages);
+        let id = match case.ask {
+            Ok(i) => pages[i].0.clone(),
+            Err(id) => PageId::parse(id).expect("id"),
+        };
+        let mut next = Space::open(&f.root, &f.cache, None).expect("open");
+        let got = next.page(&id);
+        assert_eq!(next.tree_loaded(), !case.one_page, "{}: whether the whole tree was loaded", case.name);
+        // A handle that loads the whole tree first gives the same answer.
+        let mut whole = Space::open(&f.root, &f.cache, None).expect("open");
+        whole.tree().expect("tree");
+        let expected = whole.page(&id);
+        match (case.shows, got, expected) {
+            (Some(text), Ok(page), Ok(expected)) => {
+                assert!(page.body.contains(text), "{}: the page shows {:?}", case.name, page.body);
+                assert_eq!(page.summary, expected.summary, "{}: the summary differs from the tree's", case.name);
+                assert_eq!(page.body, expected.body, "{}", case.name);
+            }
+            (None, Err(e), Err(_)) => assert!(e.to_string().contains("no page with id"), "{}: {e}", case.name),
+            (_, got, expected) => {
+                panic!("{}: got {:?}, the tree says {:?}", case.name, got.map(|p| p.body), expected.map(|p| p.body))
+            }
+        }
+    }
+}

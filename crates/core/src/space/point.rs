@@ -117,7 +117,8 @@ impl Space {
         if row.node() != *id {
             return Ok(None);
         }
-        Ok(Some(Node::page(&row, id.clone(), row.diagnostics)))
+        let diagnostics = row.diagnostics;
+        Ok(Some(Node::page(row, id.clone(), diagnostics)))
     }
 
     /// The parent of the node at `stem` from the rows alone: `Some(None)` at the top level,

@@ -3,7 +3,6 @@
 //! of a few paths after a save or a change seen by the watcher, and catching up with commits
 //! made by others by comparing their trees.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,33 +21,61 @@ const RACY_NANOS: i64 = 100_000_000;
 
 impl Space {
     /// Re-reads the space from disk: every page's stat, and the content of changed ones.
+    ///
+    /// The walk (a stat per file, the larger part) runs on its own thread while the cached rows
+    /// are read and the tree is built from them, which is the answer whenever no file changed.
+    /// When one did, the walk and the rows (both in path order) are matched in one pass.
     pub fn refresh(&mut self) -> Result<(), SpaceError> {
         let head = self.store.head_id()?;
         let root = self.store.root().to_path_buf();
-        let found = walk(&root)?;
-        let cached: HashMap<String, FileRow> =
-            self.cache.query(|tx| tx.files())?.into_iter().map(|r| (r.path.clone(), r)).collect();
+        let cache = &self.cache;
+        let (found, cached) = std::thread::scope(|scope| {
+            let walker = scope.spawn(|| walk(&root));
+            let cached = cache.query(|tx| tx.files()).map(|rows| {
+                let stamps: Vec<(String, i64, i64)> = rows.iter().map(|r| (r.path.clone(), r.mtime, r.size)).collect();
+                (stamps, Catalog::build(rows))
+            });
+            let found = walker.join().unwrap_or_else(|_| Err(SpaceError::Invalid("the folder walk failed".into())));
+            (found, cached)
+        });
+        let (found, (stamps, catalog)) = (found?, cached?);
+        let unchanged =
+            found.len() == stamps.len() && found.iter().zip(&stamps).all(|(file, row)| file == row && file.1 >= 0);
+        if unchanged {
+            self.catalog = Some(catalog);
+        } else {
+            drop(catalog);
+            self.catch_up(&root, found)?;
+        }
+        self.saw_head(head)
+    }
+
+    /// Matches a walk with the cached rows, re-reads the files whose size or mtime changed and
+    /// builds the tree.
+    fn catch_up(&mut self, root: &Path, found: Vec<(String, i64, i64)>) -> Result<(), SpaceError> {
+        let mut cached = self.cache.query(|tx| tx.files())?.into_iter().peekable();
+        let now = now_nanos();
         let mut rows = Vec::with_capacity(found.len());
         let mut changed = Vec::new();
+        let mut gone = Vec::new();
         for (path, mtime, size) in found {
-            match cached.get(&path) {
-                Some(row) if row.mtime == mtime && row.size == size && mtime >= 0 => rows.push(row.clone()),
+            while let Some(row) = cached.next_if(|row| row.path < path) {
+                gone.push(row.path);
+            }
+            match cached.next_if(|row| row.path == path) {
+                Some(row) if row.mtime == mtime && row.size == size && mtime >= 0 => rows.push(row),
                 _ => {
-                    let row = read_row(&root, &path, mtime, size);
-                    changed.push(row.clone());
+                    let row = read_row(root, &path, mtime, size);
+                    changed.push(cache_row(&row, now));
                     rows.push(row);
                 }
             }
         }
-        let gone: Vec<&String> = {
-            let present: std::collections::HashSet<&str> = rows.iter().map(|r| r.path.as_str()).collect();
-            cached.keys().filter(|p| !present.contains(p.as_str())).collect()
-        };
+        gone.extend(cached.map(|row| row.path));
         if !changed.is_empty() || !gone.is_empty() {
-            let now = now_nanos();
             self.cache.transaction(|tx| {
                 for row in &changed {
-                    tx.put_file(&cache_row(row, now))?;
+                    tx.put_file(row)?;
                 }
                 for path in &gone {
                     tx.remove_file(path)?;
@@ -56,8 +83,8 @@ impl Space {
                 Ok(())
             })?;
         }
-        self.catalog = Some(Catalog::build(&rows));
-        self.saw_head(head)
+        self.catalog = Some(Catalog::build(rows));
+        Ok(())
     }
 
     /// Records that the cached rows reflect every commit up to `head`, for this process and for
@@ -243,36 +270,45 @@ fn row_from_bytes(path: &str, mtime: i64, size: i64, bytes: Option<&[u8]>) -> Fi
     row
 }
 
-/// Every page file below `dir`: `(path relative to dir, mtime in ns, size)`. Symbolic links are
-/// not followed, so a space never shows files from outside itself.
+/// Every page file below `dir`, in path order (byte order, as the cache keeps its rows):
+/// `(path relative to dir, mtime in ns, size)`. Symbolic links are not followed, so a space
+/// never shows files from outside itself.
 pub(crate) fn walk(dir: &Path) -> Result<Vec<(String, i64, i64)>, SpaceError> {
+    let entries = std::fs::read_dir(dir).map_err(SpaceError::io(dir))?;
     let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), String::new())];
-    while let Some((abs, rel)) = stack.pop() {
-        let entries = match std::fs::read_dir(&abs) {
-            Ok(entries) => entries,
-            Err(e) if abs == dir => return Err(SpaceError::io(&abs)(e)),
-            Err(_) => continue, // a folder removed while scanning, or unreadable: skip it
+    walk_entries(entries, "", &mut out);
+    Ok(out)
+}
+
+fn walk_entries(entries: std::fs::ReadDir, rel: &str, out: &mut Vec<(String, i64, i64)>) {
+    // Siblings sorted by name, a folder as `name/`: then a depth-first walk is in path order.
+    let mut here: Vec<(String, std::fs::DirEntry, bool)> = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let path = if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") };
+        let Ok(kind) = entry.file_type() else {
+            continue;
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let path = if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") };
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if is_page_path(&format!("{path}/x.md")) {
-                    stack.push((entry.path(), path));
-                }
-            } else if kind.is_file()
-                && is_page_path(&path)
-                && let Ok(meta) = entry.metadata()
-            {
-                let (mtime, size) = stat(&meta);
-                out.push((path, mtime, size));
+        if kind.is_dir() {
+            if is_page_path(&format!("{path}/x.md")) {
+                here.push((path + "/", entry, true));
             }
+        } else if kind.is_file() && is_page_path(&path) {
+            here.push((path, entry, false));
         }
     }
-    Ok(out)
+    here.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (mut path, entry, is_dir) in here {
+        if is_dir {
+            path.pop();
+            // A folder removed while scanning, or unreadable: skipped.
+            if let Ok(entries) = std::fs::read_dir(entry.path()) {
+                walk_entries(entries, &path, out);
+            }
+        } else if let Ok(meta) = entry.metadata() {
+            let (mtime, size) = stat(&meta);
+            out.push((path, mtime, size));
+        }
+    }
 }
