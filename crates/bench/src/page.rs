@@ -8,7 +8,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use cdo_core::Space;
 use cdo_core::model::{PageId, SpaceInfo, SpaceKey};
 
 use crate::stats::{self, Samples};
@@ -64,32 +63,16 @@ pub fn bench(title: &str, dir: &Path, work: &Path, runs: usize) -> Result<()> {
     // Opening the whole tree, in process (what `tree`, the app and the server do first), with a
     // cache of its own: first with none, then warm.
     let cache = work.join(format!("{name}-open.sqlite"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", cache.display()));
-    }
     let info = SpaceInfo {
         key: SpaceKey::parse(key).context("key")?,
         name: name.to_owned(),
         description: None,
         homepage: None,
     };
-    let t = Instant::now();
-    let mut space = Space::open(dir, &cache, Some(info.clone()))?;
-    let nodes = space.tree()?.len();
-    let cold = t.elapsed();
+    let (cold, warm, mut space) = crate::time_opens(dir, &cache, &info)?;
     let pages: Vec<(PageId, String)> =
         space.catalog()?.nodes().filter_map(|n| Some((n.id.clone(), n.file.clone()?))).collect();
     drop(space);
-    let mut warm = Samples::default();
-    for _ in 0..5 {
-        let t = Instant::now();
-        let mut space = Space::open(dir, &cache, Some(info.clone()))?;
-        let tree = space.tree()?;
-        warm.push(t.elapsed());
-        if tree.len() != nodes {
-            bail!("the tree changed between opens");
-        }
-    }
     row(&format!("open + tree, cold (no cache, {} pages)", pages.len()), &stats::ms(cold));
     row("open + tree, warm", &format!("p50 {}", warm.p50()));
 
