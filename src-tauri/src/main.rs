@@ -133,10 +133,35 @@ fn follow(app: &AppHandle, own: &Url, url: &Url) -> bool {
     false
 }
 
-/// As in the CLI: the page tree is many small strings, which mimalloc handles in about half
-/// the time of the system's allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// WebKitGTK's defaults are a browser's: GPU compositing (on a machine without a GPU driver,
+/// Mesa's software renderer and LLVM loaded into the web process) and caches sized for many
+/// sites. The window shows pages of one local server, which draw fine on the CPU and need no
+/// cache of other sites. `CONFLUENCE_DO_GPU=1` keeps WebKit's GPU compositing.
+fn lighten(window: &tauri::WebviewWindow) {
+    #[cfg(target_os = "linux")]
+    {
+        let gpu = std::env::var_os("CONFLUENCE_DO_GPU").is_some_and(|v| v == "1");
+        let _ = window.with_webview(move |webview| {
+            use webkit2gtk::{
+                CacheModel, HardwareAccelerationPolicy, SettingsExt as _, WebContextExt as _, WebViewExt,
+            };
+            let view = webview.inner();
+            if !gpu && let Some(settings) = WebViewExt::settings(&view) {
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            }
+            if let Some(context) = view.context() {
+                context.set_cache_model(CacheModel::DocumentViewer);
+            }
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
+}
+
+// No mimalloc here, unlike the CLI: it kept ~40 MB of the start's peak (indexing, the demo's
+// install) resident for as long as the app ran, the system's allocator about none of it
+// (docs/BENCHMARKS.md, "Package and footprint"). A long-running window is judged by what it
+// holds idle; a CLI command by how fast it ends.
 
 fn main() {
     cdo_core::store::tls::start_git();
@@ -210,6 +235,7 @@ fn main() {
                 builder = builder.position(x, y);
             }
             let window = builder.build()?;
+            lighten(&window);
             if saved.maximized {
                 let _ = window.maximize();
             }

@@ -6,6 +6,7 @@ pub mod analyzer;
 pub mod cql;
 pub mod embed;
 pub mod index;
+mod memory;
 pub mod query;
 pub mod semantic;
 pub mod snippet;

@@ -5,8 +5,8 @@
 //! [`ready_for_remotes`] hands it over when a remote is first contacted. macOS and Windows use
 //! the system's TLS and need neither.
 //!
-//! The project's only `unsafe`: changing the environment (which Rust cannot prove no other
-//! thread reads) and libgit2's global options.
+//! One of the project's two `unsafe` places (the other is `cdo_search::memory`): changing the
+//! environment (which Rust cannot prove no other thread reads) and libgit2's global options.
 #![allow(unsafe_code)]
 
 /// Starts libgit2 without reading the certificate bundle. Call it first thing in `main`, before
