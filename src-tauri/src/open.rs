@@ -211,4 +211,14 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty(), "the write check leaves nothing behind");
     }
+
+    /// What makes a space open read-only: its git folder takes no new file. procfs takes none
+    /// even from root, for whom permission bits are no test.
+    #[test]
+    fn a_folder_that_takes_no_file_is_not_writable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(writable(dir.path()));
+        #[cfg(target_os = "linux")]
+        assert!(!writable(Path::new("/proc/self")));
+    }
 }

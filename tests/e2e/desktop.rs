@@ -64,3 +64,40 @@ fn the_desktop_app_offers_the_demo_shows_the_tree_and_saves_an_edit() {
     assert_eq!(git(&space, &["status", "--porcelain"]), "", "the space is clean");
     git(&space, &["fsck", "--strict"]);
 }
+
+/// Two launches at the same moment (a double click on the icon, a link clicked twice): one
+/// app starts and shows one window; the other hands over and exits, whichever was first.
+#[test]
+fn two_launches_at_once_make_one_window() {
+    let app = app_binary();
+    assert!(app.is_file(), "{} is missing: build it first (cargo build -p confluence-do-desktop)", app.display());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let env = Env::new();
+    // Both start before either has a window; once one has exited, the other's window is
+    // counted (X's own list of windows) with the app processes still running.
+    let script = r#"
+        app=$1
+        "$app" & a=$!
+        "$app" & b=$!
+        end=$((SECONDS + 90))
+        while kill -0 $a 2>/dev/null && kill -0 $b 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
+        until xwininfo -root -tree | grep -q '"confluence.do"' || [ $SECONDS -ge $end ]; do sleep 0.05; done
+        echo "windows=$(xwininfo -root -tree | grep -c '"confluence.do"')"
+        echo "processes=$(pgrep -c -f "^$app")"
+        kill $a $b 2>/dev/null
+        wait
+    "#;
+    let out = Command::new("dbus-run-session")
+        .args(["--", "xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "bash", "-c", script, "twice"])
+        .arg(&app)
+        .env("CONFLUENCE_DO_HOME", &env.home)
+        .env("CONFLUENCE_DO_UI", root.join("ui/dist"))
+        .output()
+        .expect("xvfb-run runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("windows=1\n") && stdout.contains("processes=1\n"),
+        "two launches at once should leave one app with one window:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
