@@ -258,7 +258,6 @@ impl Space {
         Ok(PageFile::parse(&bytes))
     }
 
-    /// Brings the history index up to date.
     /// Does now what the first commands on a new space would otherwise do: reads every page
     /// into the cache and indexes the history (seconds at 100k pages; a command on one page
     /// afterwards costs one page).
@@ -267,6 +266,7 @@ impl Space {
         self.history_index()
     }
 
+    /// Brings the history index up to date.
     fn history_index(&mut self) -> Result<(), SpaceError> {
         history::catch_up(&self.store, &mut self.cache)
     }
