@@ -125,36 +125,19 @@ fn agents_use_the_wiki_over_mcp() {
 /// The local model (`scripts/llm`, set up by `scripts/setup-tests`) on a free port; stopped when
 /// dropped.
 pub(crate) struct LocalModel {
-    child: std::process::Child,
+    _process: crate::support::Background,
     pub(crate) url: String,
 }
 
 impl LocalModel {
     pub(crate) fn start() -> LocalModel {
-        use std::io::BufRead as _;
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/llm");
-        let mut child = std::process::Command::new("python3")
-            .arg(script)
-            .args(["--port", "0"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 runs scripts/llm");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("reads a line");
-        let Some(url) = line.trim().strip_prefix("listening ") else {
-            let _ = child.kill();
+        let (process, line) =
+            crate::support::Background::start(std::process::Command::new("python3").arg(script).args(["--port", "0"]));
+        let Some(url) = line.strip_prefix("listening ") else {
             panic!("the local model did not start (run scripts/setup-tests to set it up): {line:?}");
         };
-        LocalModel { url: url.to_owned(), child }
-    }
-}
-
-impl Drop for LocalModel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        LocalModel { url: url.to_owned(), _process: process }
     }
 }
 

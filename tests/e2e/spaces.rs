@@ -92,16 +92,9 @@ fn output_closed_early_ends_a_command_quietly() {
 /// An HTTPS server on loopback whose certificate is signed by a CA made here; answers 404 to
 /// everything (enough to tell a finished TLS handshake from a refused one).
 struct Https {
-    child: std::process::Child,
+    _process: crate::support::Background,
     port: u16,
     ca: std::path::PathBuf,
-}
-
-impl Drop for Https {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn https_server(dir: &std::path::Path) -> Https {
@@ -146,18 +139,11 @@ server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script, "server.pem", "server.key"])
-        .current_dir(dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 runs");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line)
-        .expect("the server prints its port");
-    let port = line.trim().parse().unwrap_or_else(|_| panic!("a port, not {line:?}"));
-    Https { child, port, ca: dir.join("ca.pem") }
+    let (process, line) = crate::support::Background::start(
+        std::process::Command::new("python3").args(["-c", script, "server.pem", "server.key"]).current_dir(dir),
+    );
+    let port = line.parse().unwrap_or_else(|_| panic!("a port, not {line:?}"));
+    Https { _process: process, port, ca: dir.join("ca.pem") }
 }
 
 #[test]

@@ -1,12 +1,40 @@
 //! A throwaway wiki home and helpers to run the CLI and git in it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_confluence-do");
+
+/// A process a test runs beside the CLI (a server on loopback), stopped when it is dropped.
+pub struct Background {
+    child: std::process::Child,
+}
+
+impl Background {
+    /// Starts `cmd` with stdout piped and stderr dropped, and returns it with the first line
+    /// it printed (trimmed): where it listens.
+    pub fn start(cmd: &mut Command) -> (Background, String) {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{cmd:?} does not start: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("reads a line");
+        (Background { child }, line.trim().to_owned())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// A temporary folder holding one or more wiki homes.
 pub struct Env {
