@@ -74,7 +74,10 @@ fn start(resources: Option<PathBuf>, demo: bool) -> Result<Local, String> {
          confluence.do, or set CONFLUENCE_DO_UI to a built UI (cd ui && npm ci && npm run build)",
     )?;
     let secret = launch_secret()?;
-    let state = Arc::new(AppState::new(Wiki::new(home.clone()), auth, me, true));
+    // The model runs in a child process that goes when idle: the window never holds ONNX Runtime.
+    let state = Arc::new(
+        AppState::new(Wiki::new(home.clone()), auth, me, true).embed_in(cdo_search::embed::Host::this_program()),
+    );
     state.start_embedder();
     // Spaces with an `origin` remote sync in the background (and from the UI's sync button).
     cdo_server::gitsync::start(&state, std::time::Duration::from_secs(300));
@@ -164,6 +167,8 @@ fn lighten(window: &tauri::WebviewWindow) {
 // holds idle; a CLI command by how fast it ends.
 
 fn main() {
+    // Started again as the embedding helper ([`start`]): that, and nothing of the app.
+    cdo_search::embed::helper::serve_if_asked();
     cdo_core::store::tls::start_git();
     let args: Vec<String> = std::env::args().collect();
     // `--demo`: run on a fresh copy of the demo space (the README's first command).

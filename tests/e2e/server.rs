@@ -22,6 +22,11 @@ pub(crate) struct Server {
 impl Server {
     /// Starts the server on `bind` (port 0 picks a free one) and waits for its "serving" line.
     pub(crate) fn start(env: &Env, bind: &str, extra: &[&str]) -> Server {
+        Server::start_with(env, bind, extra, &[])
+    }
+
+    /// [`Server::start`] with more environment variables.
+    pub(crate) fn start_with(env: &Env, bind: &str, extra: &[&str], vars: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .arg("--home")
             .arg(&env.home)
@@ -32,6 +37,7 @@ impl Server {
             .env_remove("CONFLUENCE_DO_LLM_MODEL")
             .env_remove("CONFLUENCE_DO_LLM_KEY")
             .env("CONFLUENCE_DO_USER", "Local Person <local@example.com>")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -900,6 +906,86 @@ fn meaning_catches_up_in_the_background() {
     )
     .json();
     assert_eq!(words["results"], json!([]), "words alone find nothing: {words}");
+}
+
+/// The server's embedding helpers: its child processes started with `--embed-helper`.
+fn embed_helpers(server: &Server) -> Vec<u32> {
+    let parent = server.child.id();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("procfs").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        // The parent's id is the second field after the command name in parentheses.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if ppid == Some(parent) && cmdline.split(|b| *b == 0).any(|arg| arg == b"--embed-helper") {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Polls what the server reports (or its processes) until `done` says so, for at most `secs`.
+fn until<T>(secs: u64, what: &str, mut done: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(value) = done() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen in {secs} s");
+        std::thread::sleep(std::time::Duration::from_millis(100)); // polling, not waiting for a guess
+    }
+}
+
+/// The model runs in a process of its own that goes when idle: the server never loads ONNX
+/// Runtime, an idle server holds no model, a killed helper costs no search, and meaning still
+/// works afterwards.
+#[test]
+fn the_model_runs_in_a_helper_that_goes_when_idle() {
+    let env = Env::new();
+    env.ok(&["space", "create", "ENG", "--name", "Engineering"]);
+    env.create("ENG", "Signing in", "# Signing in\n\nWhen someone signs in, the login service checks their password and issues a short-lived JWT with a refresh token.\n", &[]);
+    env.create("ENG", "Lunch", "# Lunch\n\nThe canteen serves soup on Mondays and pasta on Fridays.\n", &[]);
+    let server = Server::start_with(&env, "127.0.0.1:0", &[], &[("CONFLUENCE_DO_MODEL_IDLE", "3")]);
+    let status = || http(&server.addr, "GET", "/api/v1/search/status", None, None).json();
+    let total = until(180, "embedding", || {
+        let s = status();
+        assert!(s["error"].is_null(), "{s}");
+        (s["running"] == json!(false) && s["pending"] == json!(0) && s["total"].as_u64() > Some(0))
+            .then(|| s["total"].clone())
+    });
+    let ask = || {
+        http(&server.addr, "GET", "/api/v1/search?q=how%20do%20we%20handle%20authentication%3F&mode=hybrid", None, None)
+            .json()
+    };
+    let found = ask();
+    assert_eq!(found["semantic"], json!({"used": true, "pending": 0, "total": total}), "{found}");
+    assert_eq!(found["results"][0]["title"], json!("Signing in"), "{found}");
+    // The search's model is a helper; killed, the next search starts another and still answers.
+    let helpers = embed_helpers(&server);
+    assert!(!helpers.is_empty(), "no embedding helper runs after a search by meaning");
+    for pid in &helpers {
+        assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill").success());
+    }
+    let again = ask();
+    assert_eq!(again["results"][0]["title"], json!("Signing in"), "after the helper was killed: {again}");
+    // Idle, every helper exits (3 s here, a minute by default).
+    until(60, "the helpers going when idle", || embed_helpers(&server).is_empty().then_some(()));
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", server.child.id())).expect("the server's maps");
+    assert!(!maps.contains("onnxruntime"), "the server process loaded ONNX Runtime itself");
+    // A new page is embedded by a new helper, and found by meaning.
+    env.create(
+        "ENG",
+        "Paging",
+        "# Paging\n\nThe on-call engineer carries the pager for a week and answers alerts within five minutes.\n",
+        &[],
+    );
+    let who = "/api/v1/search?q=who%20gets%20woken%20up%20at%20night%3F&mode=semantic";
+    let paged = until(120, "the new page embedded", || {
+        let r = http(&server.addr, "GET", who, None, None).json();
+        (r["results"][0]["title"] == json!("Paging")).then_some(r)
+    });
+    assert!(status()["error"].is_null(), "{paged}");
 }
 
 /// `GET /content` pages through every readable space: each page exactly once, in order.

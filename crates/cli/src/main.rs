@@ -21,6 +21,8 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // `serve` starts this program again to run the embedding model (cdo_search::embed::helper).
+    cdo_search::embed::helper::serve_if_asked();
     cdo_core::store::tls::start_git();
     let cli = args::Cli::parse();
     // A server keeps serving when nobody reads its output any more.

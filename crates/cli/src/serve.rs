@@ -54,7 +54,10 @@ pub fn serve(opts: Serve) -> Result<()> {
         bail!(why);
     }
     let local = identity::resolve_or_placeholder(opts.user.as_deref(), &home);
-    let state = Arc::new(AppState::new(wiki, auth, local.clone(), options.watch));
+    // The model runs in a child process that goes when idle (and takes its memory with it).
+    let state = Arc::new(
+        AppState::new(wiki, auth, local.clone(), options.watch).embed_in(cdo_search::embed::Host::this_program()),
+    );
     // Passages are embedded in the background, so semantic search catches up by itself.
     state.start_embedder();
     if opts.sync_every > 0 {

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 
 use crate::SearchError;
 
+pub mod helper;
+
 /// Turns texts into vectors of the same length.
 pub trait Embedder {
     /// Names the model, so vectors of different models never mix in the cache.
@@ -51,6 +53,36 @@ fn runtime_path(dir: &Path) -> Option<PathBuf> {
         dir.join("onnxruntime.dll"),
     ];
     candidates.into_iter().find(|p| p.is_file())
+}
+
+/// Where a long-running program runs its model.
+#[derive(Clone, Debug, Default)]
+pub enum Host {
+    /// In this process: a command that ends soon after, a test.
+    #[default]
+    InProcess,
+    /// In a child process ([`helper`]): this program, started again with [`helper::FLAG`].
+    Helper(PathBuf),
+}
+
+impl Host {
+    /// A helper that is this very program (its `main` calls [`helper::serve_if_asked`] first).
+    /// On Linux through `/proc/self/exe`, which still runs it after a package upgrade replaced
+    /// the file.
+    pub fn this_program() -> Host {
+        if cfg!(target_os = "linux") {
+            return Host::Helper(PathBuf::from("/proc/self/exe"));
+        }
+        std::env::current_exe().map(Host::Helper).unwrap_or_default()
+    }
+
+    /// Loads the model from `dir`, here or in a helper.
+    pub fn load(&self, dir: &Path) -> Result<Box<dyn Embedder + Send>, SearchError> {
+        match self {
+            Host::InProcess => Ok(Box::new(MiniLm::load(dir)?)),
+            Host::Helper(program) => Ok(Box::new(helper::Helper::start(program, dir)?)),
+        }
+    }
 }
 
 /// What [`MiniLm`]'s vectors are stored under (known without loading the model).

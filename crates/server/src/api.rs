@@ -926,7 +926,7 @@ async fn ask_stream(
 
 /// How far semantic search is: whether the model is installed, passages still to embed.
 async fn search_status(State(state): St) -> Json<Value> {
-    let status = state.embedding.lock().map(|s| s.clone()).unwrap_or_default();
+    let status = state.embed_status();
     Json(json!(status))
 }
 

@@ -7,17 +7,20 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use cdo_app::watch::{SpaceEvent, SpaceWatcher};
 use cdo_app::{SpaceEntry, Wiki};
 use cdo_core::{Author, PageId, Space};
 use cdo_search::SearchIndex;
-use cdo_search::embed::{Embedder, MiniLm};
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+
+mod embedding;
+
+pub use embedding::EmbedStatus;
 
 /// A file's modification time (ns), size and inode; `None` when it does not exist.
 type FileStamp = Option<(i64, u64, u64)>;
@@ -106,27 +109,6 @@ impl SpaceHandle {
     }
 }
 
-/// What the background embedder is doing, for the UI's progress.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct EmbedStatus {
-    /// Whether the embedding model is installed (`false`: semantic search needs setting up).
-    pub available: bool,
-    pub running: bool,
-    /// Passages without a vector, of all passages (as last counted).
-    pub pending: usize,
-    pub total: usize,
-    /// Passages embedded since the server started.
-    pub embedded: usize,
-    pub error: Option<String>,
-}
-
-/// Passages embedded per step; the search index is locked only to read them and to store the
-/// vectors, never while the model runs.
-const EMBED_STEP: usize = 16;
-/// How long an embedding model unused stays loaded (the background embedder's, and the one
-/// searches use): an idle desktop app or server then holds no model.
-const MODEL_IDLE: Duration = Duration::from_secs(60);
-
 /// Where a content id lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Located {
@@ -167,19 +149,9 @@ pub struct AppState {
     contradictions: Mutex<HashMap<String, (u64, Arc<Contradictions>)>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
-    /// The embedding model, loaded on the first search that wants meaning (`None` inside:
-    /// missing), and when it was last used: the embedder thread lets it go after
-    /// [`MODEL_IDLE`] (a loaded model holds ~250 MB; loading it again takes a fraction of a second).
-    model: Mutex<(Option<Option<MiniLm>>, Instant)>,
     search_dirty: Mutex<HashSet<String>>,
     cache: RwLock<HashMap<String, Cached>>,
-    /// Wakes the background embedder (something changed); and what it is doing.
-    embed_wake: (Mutex<bool>, std::sync::Condvar),
-    pub embedding: Mutex<EmbedStatus>,
-    /// The embedder thread, and the flag that stops it (joined on shutdown: ONNX Runtime must
-    /// not be mid-call while the process exits).
-    embedder: Mutex<Option<std::thread::JoinHandle<()>>>,
-    embed_stop: std::sync::atomic::AtomicBool,
+    embedding: embedding::Embedding,
     /// Watchers live as long as the state.
     watchers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     watch: bool,
@@ -214,14 +186,10 @@ impl AppState {
             contradictions: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
             search: Mutex::new(None),
-            model: Mutex::new((None, Instant::now())),
             search_dirty: Mutex::new(HashSet::new()),
             cache: RwLock::new(HashMap::new()),
             watchers: Mutex::new(Vec::new()),
-            embedder: Mutex::new(None),
-            embed_stop: std::sync::atomic::AtomicBool::new(false),
-            embed_wake: (Mutex::new(false), std::sync::Condvar::new()),
-            embedding: Mutex::new(EmbedStatus::default()),
+            embedding: embedding::Embedding::default(),
             watch,
         }
     }
@@ -419,93 +387,6 @@ impl AppState {
         cache.insert(key, Cached { generation, body });
     }
 
-    /// Runs `f` with the search index, caught up with the spaces changed since the last search,
-    /// and the embedding model when `meaning` asks for it and it is installed.
-    pub async fn with_search<T: Send + 'static>(
-        self: &Arc<Self>,
-        meaning: bool,
-        f: impl FnOnce(&mut SearchIndex, Option<&mut dyn Embedder>) -> ApiResult<T> + Send + 'static,
-    ) -> ApiResult<T> {
-        let state = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = lock(&state.search);
-            state.catch_up_locked(&mut guard)?;
-            let Some(index) = guard.as_mut() else {
-                return Err(ApiError::internal("the search index could not be opened"));
-            };
-            if !meaning {
-                return f(index, None);
-            }
-            let mut held = lock(&state.model);
-            let (model, used) = &mut *held;
-            *used = Instant::now();
-            let model = model.get_or_insert_with(|| MiniLm::load(&cdo_search::embed::models_dir()).ok());
-            f(index, model.as_mut().map(|m| m as &mut dyn Embedder))
-        })
-        .await?
-    }
-
-    /// Tells the background embedder that there may be new passages.
-    pub fn wake_embedder(&self) {
-        let (flag, cv) = &self.embed_wake;
-        *lock(flag) = true;
-        cv.notify_one();
-    }
-
-    /// Starts embedding passages in the background (when the model is installed): caught up
-    /// with the spaces, a few passages at a time, the model run outside every lock, so keyword
-    /// and hybrid search never wait for it. Stops when the state is dropped.
-    pub fn start_embedder(self: &Arc<Self>) {
-        let dir = cdo_search::embed::models_dir();
-        if !cdo_search::embed::available(&dir) {
-            lock(&self.embedding).error = Some(cdo_search::embed::setup_hint(&dir));
-            return;
-        }
-        lock(&self.embedding).available = true;
-        let weak = Arc::downgrade(self);
-        self.wake_embedder();
-        let spawned = std::thread::Builder::new().name("embedder".into()).spawn(move || {
-            let mut model: Option<MiniLm> = None;
-            let mut used = Instant::now();
-            loop {
-                let Some(state) = weak.upgrade() else { return };
-                if state.embed_stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let (flag, cv) = &state.embed_wake;
-                let mut woken = lock(flag);
-                if !*woken {
-                    woken = cv.wait_timeout(woken, MODEL_IDLE / 3).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
-                }
-                let go = std::mem::replace(&mut *woken, false);
-                drop(woken);
-                if !go {
-                    if Arc::strong_count(&state) <= 1 {
-                        return;
-                    }
-                    // Idle: the models go, this thread's and the one searches use.
-                    if used.elapsed() >= MODEL_IDLE {
-                        model = None;
-                    }
-                    if let Ok(mut held) = state.model.try_lock()
-                        && held.1.elapsed() >= MODEL_IDLE
-                    {
-                        held.0 = None;
-                    }
-                    continue;
-                }
-                if let Err(e) = state.embed_all(&mut model, &dir) {
-                    lock(&state.embedding).error = Some(e.message);
-                }
-                used = Instant::now();
-                lock(&state.embedding).running = false;
-            }
-        });
-        if let Ok(thread) = spawned {
-            *lock(&self.embedder) = Some(thread);
-        }
-    }
-
     /// Sends a change event to the event streams and the webhooks that want it.
     pub fn emit(&self, event: crate::events::ChangeEvent) {
         self.webhooks.offer(&event);
@@ -532,77 +413,12 @@ impl AppState {
         }
     }
 
-    /// Whether the server is shutting down (background work stops).
-    pub fn stopping(&self) -> bool {
-        self.embed_stop.load(Ordering::SeqCst)
-    }
-
     /// After a space changed behind the server's back (a git sync): answers, search and
     /// embeddings catch up.
     pub fn after_outside_write(&self, handle: &SpaceHandle) {
         handle.touch();
         lock(&self.search_dirty).insert(handle.key.clone());
         self.wake_embedder();
-    }
-
-    /// Stops the background embedder and waits for it (a batch or a model load at most).
-    pub fn stop_background(&self) {
-        self.embed_stop.store(true, Ordering::SeqCst);
-        self.wake_embedder();
-        let thread = lock(&self.embedder).take();
-        if let Some(thread) = thread
-            && thread.thread().id() != std::thread::current().id()
-        {
-            let _ = thread.join();
-        }
-    }
-
-    /// One pass over the passages without vectors.
-    /// Embeds every passage without a vector, loading the model (from `dir`) only when there is one.
-    fn embed_all(&self, model: &mut Option<MiniLm>, dir: &std::path::Path) -> ApiResult<()> {
-        let id = cdo_search::embed::MODEL_ID;
-        let mut after = 0i64;
-        lock(&self.embedding).running = true;
-        {
-            // Counted once per pass (a scan of the passages), then kept by hand.
-            let mut guard = lock(&self.search);
-            self.catch_up_locked(&mut guard)?;
-            let Some(index) = guard.as_mut() else { return Ok(()) };
-            let (pending, total) = index.coverage(id)?;
-            let mut status = lock(&self.embedding);
-            status.pending = pending;
-            status.total = total;
-            if pending == 0 {
-                return Ok(());
-            }
-        }
-        let model = match model {
-            Some(model) => model,
-            None => model.insert(MiniLm::load(dir)?),
-        };
-        loop {
-            let batch = {
-                let mut guard = lock(&self.search);
-                self.catch_up_locked(&mut guard)?;
-                let Some(index) = guard.as_mut() else { return Ok(()) };
-                index.pending_passages(id, after, EMBED_STEP)?
-            };
-            let Some(last) = batch.last() else { return Ok(()) };
-            if self.embed_stop.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            after = last.0;
-            let texts: Vec<String> = batch.iter().map(|(_, _, t)| t.clone()).collect();
-            let vectors = model.embed(&texts)?;
-            let pairs: Vec<(String, String)> = batch.into_iter().map(|(_, h, t)| (h, t)).collect();
-            let mut guard = lock(&self.search);
-            if let Some(index) = guard.as_mut() {
-                index.store_vectors(id, &pairs, vectors)?;
-            }
-            let mut status = lock(&self.embedding);
-            status.embedded += pairs.len();
-            status.pending = status.pending.saturating_sub(pairs.len());
-        }
     }
 
     /// Opens the index if needed and catches it up with the spaces changed since (all of them
