@@ -973,14 +973,15 @@ fn the_model_runs_in_a_helper_that_goes_when_idle() {
     until(60, "the helpers going when idle", || embed_helpers(&server).is_empty().then_some(()));
     let maps = std::fs::read_to_string(format!("/proc/{}/maps", server.child.id())).expect("the server's maps");
     assert!(!maps.contains("onnxruntime"), "the server process loaded ONNX Runtime itself");
-    // A new page is embedded by a new helper, and found by meaning.
+    // A page the CLI adds while the server runs is indexed (the watcher marks the space for
+    // search), embedded by a new helper, and found by meaning.
     env.create(
         "ENG",
         "Paging",
         "# Paging\n\nThe on-call engineer carries the pager for a week and answers alerts within five minutes.\n",
         &[],
     );
-    let who = "/api/v1/search?q=who%20gets%20woken%20up%20at%20night%3F&mode=semantic";
+    let who = "/api/v1/search?q=how%20fast%20must%20we%20respond%20to%20incidents%3F&mode=semantic";
     let paged = until(120, "the new page embedded", || {
         let r = http(&server.addr, "GET", who, None, None).json();
         (r["results"][0]["title"] == json!("Paging")).then_some(r)

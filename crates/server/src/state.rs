@@ -109,6 +109,30 @@ impl SpaceHandle {
     }
 }
 
+/// The spaces changed since search last caught up with them (our writes, the watcher's events,
+/// a git sync), and the wake-up that gives the background embedder. Shared with the watchers.
+#[derive(Default)]
+struct Changes {
+    spaces: Mutex<HashSet<String>>,
+    wake: (Mutex<bool>, std::sync::Condvar),
+}
+
+impl Changes {
+    fn mark(&self, key: &str) {
+        lock(&self.spaces).insert(key.to_owned());
+        self.wake();
+    }
+
+    fn wake(&self) {
+        *lock(&self.wake.0) = true;
+        self.wake.1.notify_one();
+    }
+
+    fn take(&self) -> Vec<String> {
+        lock(&self.spaces).drain().collect()
+    }
+}
+
 /// Where a content id lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Located {
@@ -149,7 +173,7 @@ pub struct AppState {
     contradictions: Mutex<HashMap<String, (u64, Arc<Contradictions>)>>,
     ids: RwLock<HashMap<String, Located>>,
     search: Mutex<Option<SearchIndex>>,
-    search_dirty: Mutex<HashSet<String>>,
+    changes: Arc<Changes>,
     cache: RwLock<HashMap<String, Cached>>,
     embedding: embedding::Embedding,
     /// Watchers live as long as the state.
@@ -186,7 +210,7 @@ impl AppState {
             contradictions: Mutex::new(HashMap::new()),
             ids: RwLock::new(HashMap::new()),
             search: Mutex::new(None),
-            search_dirty: Mutex::new(HashSet::new()),
+            changes: Arc::default(),
             cache: RwLock::new(HashMap::new()),
             watchers: Mutex::new(Vec::new()),
             embedding: embedding::Embedding::default(),
@@ -234,6 +258,7 @@ impl AppState {
     fn start_watcher(&self, handle: &Arc<SpaceHandle>, root: PathBuf, git_dir: PathBuf) {
         let Ok(watcher) = SpaceWatcher::start(&root, &git_dir) else { return };
         let weak = Arc::downgrade(handle);
+        let changes = self.changes.clone();
         let spawned = std::thread::Builder::new().name(format!("watch-{}", handle.key)).spawn(move || {
             while let Ok(event) = watcher.events().recv() {
                 let Some(handle) = weak.upgrade() else { return };
@@ -241,6 +266,8 @@ impl AppState {
                     lock(&handle.dirty).extend(paths);
                 }
                 handle.touch();
+                // A page saved by the CLI, edited in an editor, pulled by git: search catches up.
+                changes.mark(&handle.key);
             }
         });
         if let Ok(thread) = spawned {
@@ -295,8 +322,7 @@ impl AppState {
             let out = f(&mut space);
             if write {
                 handle.touch();
-                lock(&state.search_dirty).insert(handle.key.clone());
-                state.wake_embedder();
+                state.changes.mark(&handle.key);
             }
             out
         })
@@ -417,8 +443,7 @@ impl AppState {
     /// embeddings catch up.
     pub fn after_outside_write(&self, handle: &SpaceHandle) {
         handle.touch();
-        lock(&self.search_dirty).insert(handle.key.clone());
-        self.wake_embedder();
+        self.changes.mark(&handle.key);
     }
 
     /// Opens the index if needed and catches it up with the spaces changed since (all of them
@@ -431,11 +456,8 @@ impl AppState {
         let Some(index) = guard.as_mut() else {
             return Err(ApiError::internal("the search index could not be opened"));
         };
-        let dirty: Vec<String> = if fresh {
-            self.space_entries()?.into_iter().map(|e| e.key).collect()
-        } else {
-            lock(&self.search_dirty).drain().collect()
-        };
+        let dirty: Vec<String> =
+            if fresh { self.space_entries()?.into_iter().map(|e| e.key).collect() } else { self.changes.take() };
         for key in dirty {
             let handle = self.space(&key)?;
             let mut space = handle.lock()?;
@@ -447,8 +469,9 @@ impl AppState {
     /// Marks every space for a search catch-up (after spaces were added).
     pub fn search_all_dirty(&self) -> ApiResult<()> {
         let keys: Vec<String> = self.space_entries()?.into_iter().map(|e| e.key).collect();
-        lock(&self.search_dirty).extend(keys);
-        self.wake_embedder();
+        for key in keys {
+            self.changes.mark(&key);
+        }
         Ok(())
     }
 }

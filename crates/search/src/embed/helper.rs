@@ -116,12 +116,13 @@ impl Embedder for Helper {
 
     fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, SearchError> {
         match self.process.exchange(texts) {
-            Ok(vectors) => Ok(vectors),
+            Ok(answer) => answer,
+            // The pipes broke: the child died (or is dying). Made sure of, then started again.
             Err(e) => {
-                let Some(status) = self.process.exited() else { return Err(e) };
+                let status = self.process.end();
                 let (process, model) = Process::start(&self.program, &self.dir).map_err(|again| {
                     SearchError::Model(format!(
-                        "the embedding helper stopped ({status}) and did not start again: {again}"
+                        "the embedding helper stopped ({e}; {status}) and did not start again: {again}"
                     ))
                 })?;
                 if model != self.model {
@@ -131,7 +132,7 @@ impl Embedder for Helper {
                     )));
                 }
                 self.process = process;
-                self.process.exchange(texts)
+                self.process.exchange(texts)?
             }
         }
     }
@@ -168,6 +169,18 @@ impl Process {
         self.child.try_wait().ok().flatten()
     }
 
+    /// Ends the child (if it has not ended) and says how it ended.
+    fn end(&mut self) -> String {
+        drop(self.input.take());
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+        }
+        match self.child.wait() {
+            Ok(status) => status.to_string(),
+            Err(e) => format!("not reaped: {e}"),
+        }
+    }
+
     fn hello(&mut self) -> Result<String, SearchError> {
         let mut head = [0u8; 5];
         self.output.read_exact(&mut head).map_err(wire)?;
@@ -182,7 +195,9 @@ impl Process {
         }
     }
 
-    fn exchange(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, SearchError> {
+    /// Sends texts and reads the answer: the vectors or what the model said went wrong; `Err`
+    /// when the wire broke.
+    fn exchange(&mut self, texts: &[String]) -> Result<Result<Vec<Vec<f32>>, SearchError>, SearchError> {
         let input = self.input.as_mut().ok_or_else(|| SearchError::Model("the embedding helper is closed".into()))?;
         write_u32(input, len_u32(texts.len())?)?;
         for text in texts {
@@ -192,7 +207,7 @@ impl Process {
         input.flush().map_err(wire)?;
         match read_u8(&mut self.output)? {
             0 => {}
-            _ => return Err(SearchError::Model(read_text(&mut self.output)?)),
+            _ => return Ok(Err(SearchError::Model(read_text(&mut self.output)?))),
         }
         let count = read_u32(&mut self.output)?;
         let dimension = read_u32(&mut self.output)?;
@@ -208,7 +223,7 @@ impl Process {
             self.output.read_exact(&mut bytes).map_err(wire)?;
             vectors.push(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect());
         }
-        Ok(vectors)
+        Ok(Ok(vectors))
     }
 }
 
@@ -216,9 +231,7 @@ impl Drop for Process {
     /// Closes the child's input (it exits by itself), then makes sure and reaps it: a helper only
     /// computes, so nothing is lost if it was still busy.
     fn drop(&mut self) {
-        drop(self.input.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.end();
     }
 }
 
@@ -349,13 +362,15 @@ mod tests {
         let (result, output) = replies(input);
         assert!(result.is_ok());
         let mut r = output.as_slice();
-        assert_eq!((read_u8(&mut r).unwrap(), read_u32(&mut r).unwrap(), read_u32(&mut r).unwrap()), (0, 2, 2));
-        let floats: Vec<f32> = (0..4).map(|_| f32::from_le_bytes(read_u32(&mut r).unwrap().to_le_bytes())).collect();
+        let byte = |r: &mut &[u8]| read_u8(r).expect("a byte");
+        let number = |r: &mut &[u8]| read_u32(r).expect("a number");
+        assert_eq!((byte(&mut r), number(&mut r), number(&mut r)), (0, 2, 2));
+        let floats: Vec<f32> = (0..4).map(|_| f32::from_le_bytes(number(&mut r).to_le_bytes())).collect();
         assert_eq!(floats, [6.0, 3.0, 0.0, 0.0]);
         // A failing batch is an answer, and the helper goes on.
-        assert_eq!(read_u8(&mut r).unwrap(), 1);
-        assert_eq!(read_text(&mut r).unwrap(), "cannot embed fail");
-        assert_eq!((read_u8(&mut r).unwrap(), read_u32(&mut r).unwrap(), read_u32(&mut r).unwrap()), (0, 1, 2));
+        assert_eq!(byte(&mut r), 1);
+        assert_eq!(read_text(&mut r).expect("a message"), "cannot embed fail");
+        assert_eq!((byte(&mut r), number(&mut r), number(&mut r)), (0, 1, 2));
     }
 
     #[test]

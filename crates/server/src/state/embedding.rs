@@ -4,7 +4,7 @@
 //! process, so an idle app holds neither the model nor ONNX Runtime.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cdo_search::SearchIndex;
@@ -46,8 +46,6 @@ pub(super) struct Embedding {
     idle: Duration,
     /// The model searches use (`Some(None)`: missing), and when it was last used.
     model: Mutex<(Option<Option<Model>>, Instant)>,
-    /// Wakes the background embedder (something changed).
-    wake: (Mutex<bool>, Condvar),
     status: Mutex<EmbedStatus>,
     /// The embedder thread, and the flag that stops it (joined on shutdown: an in-process ONNX
     /// Runtime must not be mid-call while the process exits).
@@ -61,7 +59,6 @@ impl Default for Embedding {
             host: Host::InProcess,
             idle: model_idle(),
             model: Mutex::new((None, Instant::now())),
-            wake: (Mutex::new(false), Condvar::new()),
             status: Mutex::new(EmbedStatus::default()),
             thread: Mutex::new(None),
             stop: AtomicBool::new(false),
@@ -119,9 +116,7 @@ impl AppState {
 
     /// Tells the background embedder that there may be new passages.
     pub fn wake_embedder(&self) {
-        let (flag, cv) = &self.embedding.wake;
-        *lock(flag) = true;
-        cv.notify_one();
+        self.changes.wake();
     }
 
     /// Starts embedding passages in the background (when the model is installed): caught up
@@ -145,7 +140,7 @@ impl AppState {
                 if embedding.stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let (flag, cv) = &embedding.wake;
+                let (flag, cv) = &state.changes.wake;
                 let mut woken = lock(flag);
                 if !*woken {
                     let wait = (embedding.idle / 3).max(Duration::from_millis(50));
