@@ -83,7 +83,7 @@ fn two_launches_at_once_make_one_window() {
         while kill -0 $a 2>/dev/null && kill -0 $b 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
         until xwininfo -root -tree | grep -q '"confluence.do"' || [ $SECONDS -ge $end ]; do sleep 0.05; done
         echo "windows=$(xwininfo -root -tree | grep -c '"confluence.do"')"
-        echo "processes=$(pgrep -c -f "^$app")"
+        echo "processes=$(pgrep -c -P $$ -f "^$app")"
         kill $a $b 2>/dev/null
         wait
     "#;
