@@ -872,20 +872,7 @@ fn meaning_catches_up_in_the_background() {
     // A keyword search answers at once, whatever the embedder is doing.
     let first = http(&server.addr, "GET", "/api/v1/search?q=canteen&mode=keyword", None, None).json();
     assert_eq!(first["results"][0]["title"], json!("Lunch"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
-    let status = loop {
-        let status = http(&server.addr, "GET", "/api/v1/search/status", None, None).json();
-        assert!(status["error"].is_null(), "{status}");
-        if status["available"] == json!(true)
-            && status["running"] == json!(false)
-            && status["pending"] == json!(0)
-            && status["total"].as_u64() > Some(0)
-        {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "embedding did not finish: {status}");
-        std::thread::sleep(std::time::Duration::from_millis(100)); // polling what the server reports
-    };
+    let status = embedded(&server);
     assert!(status["embedded"].as_u64() >= Some(2), "{status}");
     let found = http(
         &server.addr,
@@ -937,6 +924,19 @@ fn until<T>(secs: u64, what: &str, mut done: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The embedder's status once every passage has a vector (the model installed, no error).
+fn embedded(server: &Server) -> Value {
+    until(180, "embedding", || {
+        let status = http(&server.addr, "GET", "/api/v1/search/status", None, None).json();
+        assert!(status["error"].is_null(), "{status}");
+        let done = status["available"] == json!(true)
+            && status["running"] == json!(false)
+            && status["pending"] == json!(0)
+            && status["total"].as_u64() > Some(0);
+        done.then_some(status)
+    })
+}
+
 /// The model runs in a process of its own that goes when idle: the server never loads ONNX
 /// Runtime, an idle server holds no model, a killed helper costs no search, and meaning still
 /// works afterwards.
@@ -947,13 +947,7 @@ fn the_model_runs_in_a_helper_that_goes_when_idle() {
     env.create("ENG", "Signing in", "# Signing in\n\nWhen someone signs in, the login service checks their password and issues a short-lived JWT with a refresh token.\n", &[]);
     env.create("ENG", "Lunch", "# Lunch\n\nThe canteen serves soup on Mondays and pasta on Fridays.\n", &[]);
     let server = Server::start_with(&env, "127.0.0.1:0", &[], &[("CONFLUENCE_DO_MODEL_IDLE", "3")]);
-    let status = || http(&server.addr, "GET", "/api/v1/search/status", None, None).json();
-    let total = until(180, "embedding", || {
-        let s = status();
-        assert!(s["error"].is_null(), "{s}");
-        (s["running"] == json!(false) && s["pending"] == json!(0) && s["total"].as_u64() > Some(0))
-            .then(|| s["total"].clone())
-    });
+    let total = embedded(&server)["total"].clone();
     let ask = || {
         http(&server.addr, "GET", "/api/v1/search?q=how%20do%20we%20handle%20authentication%3F&mode=hybrid", None, None)
             .json()
@@ -986,7 +980,8 @@ fn the_model_runs_in_a_helper_that_goes_when_idle() {
         let r = http(&server.addr, "GET", who, None, None).json();
         (r["results"][0]["title"] == json!("Paging")).then_some(r)
     });
-    assert!(status()["error"].is_null(), "{paged}");
+    let status = http(&server.addr, "GET", "/api/v1/search/status", None, None).json();
+    assert!(status["error"].is_null(), "{status} {paged}");
 }
 
 /// `GET /content` pages through every readable space: each page exactly once, in order.

@@ -128,6 +128,16 @@ impl Changes {
         self.wake.1.notify_one();
     }
 
+    /// Waits for a wake-up, at most `timeout`; whether there was one (taken).
+    fn wait(&self, timeout: std::time::Duration) -> bool {
+        let (flag, cv) = &self.wake;
+        let mut woken = lock(flag);
+        if !*woken {
+            woken = cv.wait_timeout(woken, timeout).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+        }
+        std::mem::replace(&mut *woken, false)
+    }
+
     fn take(&self) -> Vec<String> {
         lock(&self.spaces).drain().collect()
     }

@@ -102,11 +102,6 @@ impl Helper {
         let (process, model) = Process::start(program, dir)?;
         Ok(Helper { program: program.to_path_buf(), dir: dir.to_path_buf(), process, model })
     }
-
-    /// The child's process id.
-    pub fn id(&self) -> u32 {
-        self.process.child.id()
-    }
 }
 
 impl Embedder for Helper {

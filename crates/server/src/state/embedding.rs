@@ -140,15 +140,7 @@ impl AppState {
                 if embedding.stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let (flag, cv) = &state.changes.wake;
-                let mut woken = lock(flag);
-                if !*woken {
-                    let wait = (embedding.idle / 3).max(Duration::from_millis(50));
-                    woken = cv.wait_timeout(woken, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
-                }
-                let go = std::mem::replace(&mut *woken, false);
-                drop(woken);
-                if !go {
+                if !state.changes.wait((embedding.idle / 3).max(Duration::from_millis(50))) {
                     if Arc::strong_count(&state) <= 1 {
                         return;
                     }
